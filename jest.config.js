@@ -1,0 +1,22 @@
+// Two projects: fast unit tests of pure logic, and e2e tests that run against the real
+// kube-apiserver and nats-server processes started by test/env (globalSetup).
+const tsJest = ['ts-jest', { useESM: true }];
+const common = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': tsJest },
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/env/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/test/env/jest-global-teardown.ts',
+      testTimeout: 120_000,
+    },
+  ],
+};

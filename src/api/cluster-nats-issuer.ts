@@ -1,0 +1,126 @@
+// The ClusterNatsIssuer kind: a platform team's NATS account, the keys that sign for it and the
+// policy that bounds what workspaces may get. Cluster-scoped, like cert-manager's ClusterIssuer.
+
+import type { FromSchema } from 'json-schema-to-ts';
+import {
+  conditionsSchema,
+  durationSchema,
+  secretKeyRefSchema,
+  subjectPermissionSchema,
+} from './common-schemas.ts';
+import { ACCOUNT_PUBLIC_KEY_PATTERN } from './patterns.ts';
+import type { ObjectMeta } from './object-meta.ts';
+
+const urlListSchema = (description: string) =>
+  ({
+    type: 'array',
+    description,
+    minItems: 1,
+    maxItems: 16,
+    'x-kubernetes-list-type': 'atomic',
+    items: {
+      type: 'string',
+      description: 'A NATS URL such as nats://nats.nats.svc:4222 or tls://host:4222.',
+      maxLength: 512,
+      pattern: '^(nats|tls|ws|wss)://[^\\s/]+$',
+    },
+  }) as const;
+
+export const clusterNatsIssuerSpecSchema = {
+  type: 'object',
+  description: 'Where NATS is, which account workspace users live in, and what they may get.',
+  additionalProperties: false,
+  required: ['nats', 'account'],
+  properties: {
+    nats: {
+      type: 'object',
+      description: 'How workspaces and the operator reach NATS.',
+      additionalProperties: false,
+      required: ['urls'],
+      properties: {
+        urls: urlListSchema('Server URLs handed to workspaces (NATS_URL in the Secret).'),
+        operatorURLs: urlListSchema(
+          'Server URLs the operator itself connects to (default: urls).',
+        ),
+      },
+    },
+    account: {
+      type: 'object',
+      description: 'The NATS account that workspace users belong to.',
+      additionalProperties: false,
+      required: ['publicKey', 'signingKeySecretRef'],
+      properties: {
+        publicKey: {
+          type: 'string',
+          description: 'Public nkey of the account (starts with A).',
+          pattern: ACCOUNT_PUBLIC_KEY_PATTERN,
+        },
+        signingKeySecretRef: secretKeyRefSchema(
+          'Secret holding the seed (SA...) of a signing key listed in the account JWT.',
+          'seed',
+        ),
+      },
+    },
+    operator: {
+      type: 'object',
+      description:
+        'Keys the operator uses to re-sign and push the account JWT (for revocations).',
+      additionalProperties: false,
+      properties: {
+        signingKeySecretRef: secretKeyRefSchema(
+          'Secret holding the seed (SO...) of an operator signing key.',
+          'seed',
+        ),
+        systemAccountCredsSecretRef: secretKeyRefSchema(
+          'Secret holding a creds file of a user in the system account.',
+          'nats.creds',
+        ),
+      },
+    },
+    policy: {
+      type: 'object',
+      description: 'Defaults and bounds for the credentials this issuer mints.',
+      additionalProperties: false,
+      properties: {
+        defaultTTL: durationSchema('Lifetime of a user JWT when the access sets none (default 1h).'),
+        maxTTL: durationSchema('Longest lifetime an access may ask for (default 24h).'),
+        defaultPermissions: {
+          type: 'object',
+          description: 'Permissions for accesses that set none.',
+          additionalProperties: false,
+          properties: {
+            publish: subjectPermissionSchema('Subjects a workspace may publish to by default.'),
+            subscribe: subjectPermissionSchema(
+              'Subjects a workspace may subscribe to by default.',
+            ),
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+export const clusterNatsIssuerStatusSchema = {
+  type: 'object',
+  description: 'What the operator observed of this issuer.',
+  additionalProperties: false,
+  properties: {
+    conditions: conditionsSchema,
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      description: 'The metadata.generation the status reflects.',
+    },
+  },
+} as const;
+
+export type ClusterNatsIssuerSpec = FromSchema<typeof clusterNatsIssuerSpecSchema>;
+export type ClusterNatsIssuerStatus = FromSchema<typeof clusterNatsIssuerStatusSchema>;
+
+export interface ClusterNatsIssuer {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: ClusterNatsIssuerSpec;
+  status?: ClusterNatsIssuerStatus;
+}

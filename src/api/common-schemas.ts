@@ -1,0 +1,97 @@
+// Schema fragments used by both kinds. Written as `as const` JSON Schema so that the TypeScript
+// types are derived from them (json-schema-to-ts) and the CRD YAML is generated from them: the
+// schema is the single source of truth for the API.
+
+import {
+  DURATION_PATTERN,
+  SUBJECT_MAX_LENGTH,
+  SUBJECT_PATTERN,
+  SUBJECTS_MAX_ITEMS,
+} from './patterns.ts';
+
+export const durationSchema = (description: string) =>
+  ({ type: 'string', description, pattern: DURATION_PATTERN, maxLength: 32 }) as const;
+
+export const subjectListSchema = (description: string) =>
+  ({
+    type: 'array',
+    description,
+    maxItems: SUBJECTS_MAX_ITEMS,
+    'x-kubernetes-list-type': 'set',
+    items: {
+      type: 'string',
+      description: 'A NATS subject; `*` matches one token, `>` (last token only) the rest.',
+      minLength: 1,
+      maxLength: SUBJECT_MAX_LENGTH,
+      pattern: SUBJECT_PATTERN,
+    },
+  }) as const;
+
+export const subjectPermissionSchema = (description: string) =>
+  ({
+    type: 'object',
+    description,
+    additionalProperties: false,
+    properties: {
+      allow: subjectListSchema(
+        'Subjects allowed. Templates such as `ws.{{workspace.id}}.>` are expanded per workspace.',
+      ),
+      deny: subjectListSchema('Subjects denied, even where an allow entry matches.'),
+    },
+  }) as const;
+
+export const secretKeyRefSchema = <Key extends string>(description: string, defaultKey: Key) =>
+  ({
+    type: 'object',
+    description,
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name: {
+        type: 'string',
+        description: "Name of the Secret, in the operator's own namespace.",
+        minLength: 1,
+        maxLength: 253,
+      },
+      key: {
+        type: 'string',
+        description: 'Key within the Secret holding the value.',
+        minLength: 1,
+        maxLength: 253,
+        default: defaultKey,
+      },
+    },
+  }) as const;
+
+export const conditionsSchema = {
+  type: 'array',
+  description: 'Current state, with the reason in CamelCase and a message for humans.',
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+  items: {
+    type: 'object',
+    description: 'One aspect of the current state.',
+    additionalProperties: false,
+    required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+    properties: {
+      type: { type: 'string', description: 'Condition type, such as Ready.' },
+      status: {
+        type: 'string',
+        description: 'True, False or Unknown.',
+        enum: ['True', 'False', 'Unknown'],
+      },
+      reason: { type: 'string', description: 'Why, as one CamelCase word.' },
+      message: { type: 'string', description: 'Why, for humans.' },
+      lastTransitionTime: {
+        type: 'string',
+        format: 'date-time',
+        description: 'When the status last changed.',
+      },
+      observedGeneration: {
+        type: 'integer',
+        format: 'int64',
+        description: 'The metadata.generation this condition was computed from.',
+      },
+    },
+  },
+} as const;

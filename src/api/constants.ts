@@ -1,0 +1,27 @@
+// The natsaccess.io API's fixed names: group, version, kinds, finalizer, labels and annotations.
+// Everything that names an API object or a metadata key comes from here, so the controller, the
+// CRD generator and the tests can never disagree on a spelling.
+
+export const GROUP = 'natsaccess.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const ACCESS_KIND = 'WorkspaceNatsAccess';
+export const ACCESS_PLURAL = 'workspacenatsaccesses';
+export const ISSUER_KIND = 'ClusterNatsIssuer';
+export const ISSUER_PLURAL = 'clusternatsissuers';
+
+/** Held by every WorkspaceNatsAccess until its credentials are revoked and its Secret deleted. */
+export const ACCESS_FINALIZER = `${GROUP}/revoke-credentials`;
+
+/** Marks the Secrets this operator manages, so it watches only its own. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'workspace-nats-operator';
+/** Names the WorkspaceNatsAccess a Secret belongs to. */
+export const ACCESS_NAME_LABEL = `${GROUP}/access`;
+/** Fingerprint of everything the credentials in a Secret were minted from (never secret itself). */
+export const ISSUED_FOR_ANNOTATION = `${GROUP}/issued-for`;
+
+/** Keys of the Secret handed to the workspace. */
+export const CREDS_KEY = 'nats.creds';
+export const URL_KEY = 'NATS_URL';

@@ -1,0 +1,156 @@
+// Builds the CustomResourceDefinitions from the schemas in this folder. crds/*.yaml is generated
+// from here (npm run generate:crds) and a unit test fails when the two drift apart.
+
+import { stringify } from 'yaml';
+import {
+  ACCESS_KIND,
+  ACCESS_PLURAL,
+  GROUP,
+  ISSUER_KIND,
+  ISSUER_PLURAL,
+  VERSION,
+} from './constants.ts';
+import {
+  clusterNatsIssuerSpecSchema,
+  clusterNatsIssuerStatusSchema,
+} from './cluster-nats-issuer.ts';
+import {
+  workspaceNatsAccessSpecSchema,
+  workspaceNatsAccessStatusSchema,
+} from './workspace-nats-access.ts';
+
+type Json = null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
+
+/**
+ * `additionalProperties: false` makes the derived TypeScript types exact, but a structural schema
+ * may not combine it with `properties`. The API server prunes unknown fields anyway, and rejects
+ * them outright under strict field validation (kubectl's default), so it is dropped from the CRD.
+ */
+function toStructural(schema: Json): Json {
+  if (Array.isArray(schema)) return schema.map(toStructural);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, Json> = {};
+  for (const [key, value] of Object.entries(schema as Record<string, Json>)) {
+    if (key === 'additionalProperties' && value === false) continue;
+    out[key] = toStructural(value);
+  }
+  return out;
+}
+
+function rootSchema(kind: string, description: string, spec: Json, status: Json): Json {
+  return toStructural({
+    type: 'object',
+    description,
+    required: ['spec'],
+    properties: {
+      apiVersion: {
+        type: 'string',
+        description: `Versioned schema of this object: ${GROUP}/${VERSION}.`,
+      },
+      kind: { type: 'string', description: `Kind of this object: ${kind}.` },
+      metadata: { type: 'object' },
+      spec,
+      status,
+    },
+  });
+}
+
+interface Names {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+}
+
+function crd(
+  names: Names,
+  scope: 'Namespaced' | 'Cluster',
+  schema: Json,
+  printerColumns: Json[],
+): Json {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${names.plural}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope,
+      names: { ...names, listKind: `${names.kind}List`, categories: ['nats'] },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: printerColumns,
+          schema: { openAPIV3Schema: schema },
+        },
+      ],
+    },
+  };
+}
+
+const readyColumn = {
+  name: 'Ready',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+};
+const reasonColumn = {
+  name: 'Reason',
+  type: 'string',
+  priority: 1,
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+};
+const ageColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export const workspaceNatsAccessCrd = crd(
+  {
+    kind: ACCESS_KIND,
+    plural: ACCESS_PLURAL,
+    singular: ACCESS_KIND.toLowerCase(),
+    shortNames: ['wna'],
+  },
+  'Namespaced',
+  rootSchema(
+    ACCESS_KIND,
+    'NATS credentials for one workspace: a fresh NATS user, limited to the workspace’s subjects, ' +
+      'written as a creds file to a Secret, renewed before expiry and revoked on deletion.',
+    workspaceNatsAccessSpecSchema, workspaceNatsAccessStatusSchema),
+  [
+    { name: 'Workspace', type: 'string', jsonPath: '.spec.workspace.id' },
+    readyColumn,
+    { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+    ageColumn,
+    reasonColumn,
+    { name: 'User', type: 'string', priority: 1, jsonPath: '.status.userPublicKey' },
+  ],
+);
+
+export const clusterNatsIssuerCrd = crd(
+  {
+    kind: ISSUER_KIND,
+    plural: ISSUER_PLURAL,
+    singular: ISSUER_KIND.toLowerCase(),
+    shortNames: ['cnissuer'],
+  },
+  'Cluster',
+  rootSchema(
+    ISSUER_KIND,
+    'A NATS account that workspace credentials are minted in, with its signing keys and policy.',
+    clusterNatsIssuerSpecSchema, clusterNatsIssuerStatusSchema),
+  [
+    { name: 'Account', type: 'string', jsonPath: '.spec.account.publicKey' },
+    readyColumn,
+    ageColumn,
+    reasonColumn,
+  ],
+);
+
+/** The CRD files as written to crds/: file name to YAML text. */
+export function renderCrdFiles(): Record<string, string> {
+  const header = '# Generated from src/api by `npm run generate:crds`. Do not edit.\n';
+  return {
+    [`${GROUP}_${ACCESS_PLURAL}.yaml`]: header + stringify(workspaceNatsAccessCrd),
+    [`${GROUP}_${ISSUER_PLURAL}.yaml`]: header + stringify(clusterNatsIssuerCrd),
+  };
+}

@@ -1,0 +1,233 @@
+// The WorkspaceNatsAccess kind: one workspace's request for NATS credentials. Its schema is the
+// source of the CRD (crds/) and of the TypeScript type used by the controller.
+
+import type { FromSchema } from 'json-schema-to-ts';
+import {
+  conditionsSchema,
+  durationSchema,
+  subjectPermissionSchema,
+} from './common-schemas.ts';
+import { OBJECT_NAME_PATTERN } from './patterns.ts';
+import type { ObjectMeta } from './object-meta.ts';
+
+export const connectionTypes = [
+  'STANDARD',
+  'WEBSOCKET',
+  'LEAFNODE',
+  'LEAFNODE_WS',
+  'MQTT',
+  'MQTT_WS',
+  'IN_PROCESS',
+] as const;
+
+export const workspaceNatsAccessSpecSchema = {
+  type: 'object',
+  description: 'What the workspace asks for. The issuer decides what it may get.',
+  additionalProperties: false,
+  required: ['issuerRef', 'workspace'],
+  properties: {
+    issuerRef: {
+      type: 'object',
+      description: 'The ClusterNatsIssuer that mints the credentials.',
+      additionalProperties: false,
+      required: ['name'],
+      properties: {
+        name: {
+          type: 'string',
+          description: 'Name of the ClusterNatsIssuer.',
+          minLength: 1,
+          maxLength: 253,
+          pattern: OBJECT_NAME_PATTERN,
+        },
+      },
+    },
+    workspace: {
+      type: 'object',
+      description: 'The workspace the credentials belong to; its fields feed subject templates.',
+      additionalProperties: false,
+      required: ['id'],
+      properties: {
+        id: {
+          type: 'string',
+          description:
+            'Stable workspace id, available to subject templates as `{{workspace.id}}`. ' +
+            'Letters, digits, `-` and `_` only, so that it is always one subject token.',
+          minLength: 1,
+          maxLength: 128,
+          pattern: '^[A-Za-z0-9_-]+$',
+        },
+        owner: {
+          type: 'string',
+          description:
+            'The user who owns the workspace, available as `{{workspace.owner}}` (same characters as id).',
+          minLength: 1,
+          maxLength: 128,
+          pattern: '^[A-Za-z0-9_-]+$',
+        },
+        ref: {
+          type: 'object',
+          description: 'The object that represents the workspace (a GitPod Workspace, a Pod, ...).',
+          additionalProperties: false,
+          required: ['apiVersion', 'kind', 'name'],
+          properties: {
+            apiVersion: { type: 'string', description: 'API version of the object.', maxLength: 253 },
+            kind: { type: 'string', description: 'Kind of the object.', maxLength: 63 },
+            name: { type: 'string', description: 'Name of the object.', maxLength: 253 },
+            uid: { type: 'string', description: 'UID of the object.', maxLength: 64 },
+          },
+        },
+      },
+    },
+    permissions: {
+      type: 'object',
+      description:
+        'Subjects the user may use. Omitted lists fall back to the issuer’s default permissions.',
+      additionalProperties: false,
+      properties: {
+        publish: subjectPermissionSchema('Subjects the user may publish to.'),
+        subscribe: subjectPermissionSchema('Subjects the user may subscribe to.'),
+        allowResponses: {
+          type: 'object',
+          description:
+            'When present, the user may publish one reply (or maxMessages) to the reply subject ' +
+            'of each request it received, even outside its publish permissions.',
+          additionalProperties: false,
+          properties: {
+            maxMessages: {
+              type: 'integer',
+              description: 'Replies allowed per request (default 1).',
+              minimum: 1,
+              maximum: 10000,
+            },
+            ttl: durationSchema('How long after the request a reply is allowed (default: no limit).'),
+          },
+        },
+      },
+    },
+    limits: {
+      type: 'object',
+      description: 'Connection limits enforced by the NATS server. Omitted means unlimited.',
+      additionalProperties: false,
+      properties: {
+        subscriptions: {
+          type: 'integer',
+          description: 'Maximum number of subscriptions.',
+          minimum: 0,
+          maximum: 1000000,
+        },
+        payload: {
+          type: 'integer',
+          description: 'Maximum message payload in bytes.',
+          minimum: 0,
+          maximum: 67108864,
+        },
+        data: {
+          type: 'integer',
+          format: 'int64',
+          description: 'Maximum bytes in flight for the connection.',
+          minimum: 0,
+          maximum: 1099511627776,
+        },
+        connectionTypes: {
+          type: 'array',
+          description: 'Connection types allowed (default: all).',
+          'x-kubernetes-list-type': 'set',
+          maxItems: connectionTypes.length,
+          items: { type: 'string', description: 'A NATS connection type.', enum: connectionTypes },
+        },
+        sourceCIDRs: {
+          type: 'array',
+          description: 'Client addresses allowed to connect, as CIDRs (default: any).',
+          'x-kubernetes-list-type': 'set',
+          maxItems: 32,
+          items: {
+            type: 'string',
+            description: 'An IPv4 or IPv6 CIDR.',
+            maxLength: 43,
+            'x-kubernetes-validations': [
+              { rule: 'isCIDR(self)', message: 'must be an IPv4 or IPv6 CIDR such as 10.0.0.0/8' },
+            ],
+          },
+        },
+      },
+    },
+    ttl: durationSchema(
+      'Lifetime of each user JWT. Default and maximum come from the issuer (for example `1h`).',
+    ),
+    renewBefore: durationSchema(
+      'Renew this long before expiry. Default: a third of the ttl.',
+    ),
+    secret: {
+      type: 'object',
+      description: 'The Secret the credentials are written to.',
+      additionalProperties: false,
+      properties: {
+        name: {
+          type: 'string',
+          description: 'Name of the Secret (default `<name>-nats`).',
+          minLength: 1,
+          maxLength: 253,
+          pattern: OBJECT_NAME_PATTERN,
+        },
+        labels: {
+          type: 'object',
+          description: 'Extra labels for the Secret.',
+          additionalProperties: { type: 'string' },
+          maxProperties: 32,
+        },
+        annotations: {
+          type: 'object',
+          description: 'Extra annotations for the Secret.',
+          additionalProperties: { type: 'string' },
+          maxProperties: 32,
+        },
+      },
+    },
+  },
+} as const;
+
+export const workspaceNatsAccessStatusSchema = {
+  type: 'object',
+  description: 'What the operator observed and issued. Never contains a secret.',
+  additionalProperties: false,
+  properties: {
+    conditions: conditionsSchema,
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      description: 'The metadata.generation the status reflects.',
+    },
+    userPublicKey: {
+      type: 'string',
+      description: 'Public nkey of the current NATS user (safe to show).',
+    },
+    secretName: { type: 'string', description: 'Name of the Secret holding the credentials.' },
+    issuedAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When the current user JWT was issued.',
+    },
+    expiresAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When the current user JWT expires.',
+    },
+    renewAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When the operator will issue the next JWT.',
+    },
+  },
+} as const;
+
+export type WorkspaceNatsAccessSpec = FromSchema<typeof workspaceNatsAccessSpecSchema>;
+export type WorkspaceNatsAccessStatus = FromSchema<typeof workspaceNatsAccessStatusSchema>;
+export type Condition = NonNullable<WorkspaceNatsAccessStatus['conditions']>[number];
+
+export interface WorkspaceNatsAccess {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: WorkspaceNatsAccessSpec;
+  status?: WorkspaceNatsAccessStatus;
+}

@@ -1,0 +1,83 @@
+// The `run` command's settings: defaults, then a YAML config file, then command-line flags.
+// Every bad value is reported with the flag or key that carried it.
+
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseDuration } from '../policy/duration.ts';
+
+export interface RunConfig {
+  kubeconfig: string | undefined;
+  namespace: string;
+  workers: number;
+  resyncPeriodMs: number;
+  logLevel: string;
+}
+
+/** Flags of `run`, in parseArgs form; the config file takes the same names. */
+export const runFlags = {
+  config: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
+  workers: { type: 'string' },
+  'resync-period': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+type RawSettings = Partial<Record<Exclude<keyof typeof runFlags, 'config'>, unknown>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+export function loadRunConfig(
+  flags: RawSettings & { config?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): RunConfig {
+  const file = flags.config ? readConfigFile(flags.config) : {};
+  const pick = (name: keyof RawSettings) => flags[name] ?? file[name];
+  const where = (name: keyof RawSettings) =>
+    flags[name] !== undefined ? `--${name}` : `${flags.config}: ${name}`;
+
+  const namespace = pick('namespace') ?? env.POD_NAMESPACE;
+  if (typeof namespace !== 'string' || namespace === '') {
+    throw new Error(
+      '--namespace (or POD_NAMESPACE): the operator namespace, where issuer key Secrets live, is required',
+    );
+  }
+  const workersText = String(pick('workers') ?? '4');
+  const workers = Number(workersText);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new Error(`${where('workers')}: "${workersText}" is not a whole number from 1 to 64`);
+  }
+  const resyncText = String(pick('resync-period') ?? '10m');
+  const resyncPeriodMs = parseDuration(resyncText, where('resync-period'));
+  if (resyncPeriodMs < 1000) throw new Error(`${where('resync-period')}: must be at least 1s`);
+  const logLevel = String(pick('log-level') ?? 'info');
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new Error(`${where('log-level')}: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const kubeconfig = pick('kubeconfig');
+  return {
+    kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,
+    namespace,
+    workers,
+    resyncPeriodMs,
+    logLevel,
+  };
+}
+
+function readConfigFile(path: string): RawSettings {
+  let parsed: unknown;
+  try {
+    parsed = parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`--config ${path}: ${(error as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`--config ${path}: expected a mapping of settings`);
+  }
+  const known = Object.keys(runFlags).filter((k) => k !== 'config');
+  for (const key of Object.keys(parsed)) {
+    if (!known.includes(key)) throw new Error(`--config ${path}: unknown setting "${key}"; known: ${known.join(', ')}`);
+  }
+  return parsed as RawSettings;
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Command-line entry point: `run` starts the operator, `crds` prints the CRDs. Parses arguments and
+// wires the pieces; owns no logic of its own.
+
+import { KubeConfig } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { renderCrdFiles } from '../api/crds.ts';
+import { startOperator } from '../controller/manager.ts';
+import { createLogger } from '../log.ts';
+import { loadRunConfig, runFlags } from './config.ts';
+
+const usage = `Usage: workspace-nats-operator <command> [options]
+
+Commands:
+  run     Run the operator: mint, renew and clean up NATS credentials for WorkspaceNatsAccess objects
+  crds    Print the CustomResourceDefinitions as YAML (kubectl apply -f -)
+
+Options of run:
+  --kubeconfig PATH      cluster to use (default: $KUBECONFIG, in-cluster, then ~/.kube/config)
+  --namespace NAME       the operator's namespace, holding issuer key Secrets (default: $POD_NAMESPACE)
+  --workers N            reconciles run in parallel, 1 to 64 (default 4)
+  --resync-period DUR    re-check every access this often, e.g. 10m (default 10m)
+  --log-level LEVEL      fatal, error, warn, info, debug or trace (default info)
+  --config FILE          YAML file with the settings above by flag name; flags win
+`;
+
+async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: runFlags, strict: true });
+  const config = loadRunConfig(values, process.env);
+  const log = createLogger(config.logLevel);
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromDefault();
+
+  const operator = await startOperator({
+    kubeConfig,
+    namespace: config.namespace,
+    workers: config.workers,
+    resyncPeriodMs: config.resyncPeriodMs,
+    log,
+    instance: process.env.POD_NAME ?? hostname(),
+  });
+  log.info({ namespace: config.namespace, server: kubeConfig.getCurrentCluster()?.server }, 'started');
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    operator.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return run(rest);
+    case 'crds':
+      process.stdout.write(Object.values(renderCrdFiles()).join('---\n'));
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage);
+      return;
+    default:
+      throw new Error(`unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`workspace-nats-operator: ${(error as Error).message ?? String(error)}\n`);
+  process.exit(2);
+});

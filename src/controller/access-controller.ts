@@ -1,0 +1,287 @@
+// The access controller: turns each WorkspaceNatsAccess into a Secret holding a freshly minted NATS
+// user, renews it before it expires, and cleans up when the access is deleted. Level-triggered:
+// every reconcile reads the current objects from the informer caches, computes what should be, and
+// writes only the difference. It does not watch workspaces or mutate pods.
+
+import type {
+  CoreV1Api,
+  CustomObjectsApi,
+  V1Secret,
+} from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import {
+  ACCESS_FINALIZER,
+  ACCESS_PLURAL,
+  CREDS_KEY,
+  GROUP,
+  VERSION,
+} from '../api/constants.ts';
+import { EventReason, READY, Reason } from '../api/reasons.ts';
+import type {
+  WorkspaceNatsAccess,
+  WorkspaceNatsAccessStatus,
+} from '../api/workspace-nats-access.ts';
+import { findCondition, setCondition, type ConditionUpdate } from '../kube/conditions.ts';
+import { isNotFound } from '../kube/errors.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { ReconcileResult } from '../kube/workqueue.ts';
+import type { Logger } from '../log.ts';
+import { mintUserCredentials, type IssuedCredentials } from '../nats/credentials.ts';
+import { AccessSpecError, desiredCredentials } from '../policy/desired-credentials.ts';
+import {
+  desiredSecret,
+  isControlledBy,
+  secretDiffers,
+  secretNameOf,
+} from './access-secret.ts';
+import { IssueReason, issuedCredentials, issueTrigger, renewalTime } from './issuance-policies.ts';
+import { ReconcileFailure } from './reconcile-failure.ts';
+import type { SigningKeyReader } from './signing-keys.ts';
+
+/** Read access to informer caches. */
+export interface Lister<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
+export interface AccessControllerDeps {
+  customObjects: CustomObjectsApi;
+  core: CoreV1Api;
+  accesses: Lister<WorkspaceNatsAccess>;
+  issuers: Lister<ClusterNatsIssuer>;
+  secrets: Lister<V1Secret>;
+  signingKeys: SigningKeyReader;
+  events: EventRecorder;
+  log: Logger;
+  fieldManager: string;
+  now?: () => Date;
+}
+
+/** RFC 3339 in whole seconds, as Kubernetes writes timestamps. */
+const timestamp = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export class AccessController {
+  private readonly deps: AccessControllerDeps;
+  private readonly now: () => Date;
+
+  constructor(deps: AccessControllerDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Reconciles the access `namespace/name`. */
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace = '', name = ''] = key.split('/');
+    let access = this.deps.accesses.get(name, namespace);
+    if (!access) return {};
+    if (access.metadata.deletionTimestamp) return this.finalize(access);
+    if (!access.metadata.finalizers?.includes(ACCESS_FINALIZER)) {
+      access = await this.replaceAccess({
+        ...access,
+        metadata: {
+          ...access.metadata,
+          finalizers: [...(access.metadata.finalizers ?? []), ACCESS_FINALIZER],
+        },
+      });
+    }
+    try {
+      return await this.ensureCredentials(access);
+    } catch (error) {
+      if (!(error instanceof ReconcileFailure)) throw error;
+      await this.reportFailure(access, error);
+      return error.retry ? { retry: true } : {};
+    }
+  }
+
+  private async ensureCredentials(access: WorkspaceNatsAccess): Promise<ReconcileResult> {
+    const now = this.now();
+    const namespace = access.metadata.namespace ?? '';
+    const issuerName = access.spec.issuerRef.name;
+    const issuer = this.deps.issuers.get(issuerName);
+    if (!issuer) {
+      throw new ReconcileFailure(Reason.IssuerNotFound, `ClusterNatsIssuer ${issuerName} not found`, {
+        retry: true,
+      });
+    }
+    let desired;
+    try {
+      desired = desiredCredentials(access, issuer);
+    } catch (error) {
+      if (!(error instanceof AccessSpecError)) throw error;
+      // Only a change of the access or the issuer can fix this, and both trigger a reconcile.
+      throw new ReconcileFailure(error.reason, error.message, { retry: false });
+    }
+
+    const secretName = secretNameOf(access);
+    const existing = this.deps.secrets.get(secretName, namespace);
+    if (existing && !isControlledBy(existing, access)) {
+      throw new ReconcileFailure(
+        Reason.SecretConflict,
+        `Secret ${secretName} already exists and is not owned by this WorkspaceNatsAccess`,
+        { retry: true },
+      );
+    }
+
+    let secret = existing;
+    let event: { reason: string; message: string } | undefined;
+    const trigger = issueTrigger({ secretName, secret: existing, desired, now });
+    if (trigger) {
+      const signingKey = await this.deps.signingKeys.accountSigningKey(issuer);
+      const minted = await mintUserCredentials({
+        name: `${namespace}/${access.metadata.name}`,
+        accountPublicKey: desired.accountPublicKey,
+        signingKey,
+        grant: desired.grant,
+        expiresAt: new Date(now.getTime() + desired.ttlMs),
+      });
+      const creds = Buffer.from(minted.creds).toString('base64');
+      secret = await this.writeSecret(desiredSecret(access, desired, creds, existing), existing);
+      event = {
+        reason:
+          trigger.reason === IssueReason.Renewal
+            ? EventReason.Renewed
+            : existing
+              ? EventReason.Reissued
+              : EventReason.Issued,
+        message: `Minted NATS user ${minted.userPublicKey} into Secret ${secretName}: ${trigger.message}`,
+      };
+    } else if (existing) {
+      const wanted = desiredSecret(access, desired, existing.data?.[CREDS_KEY] ?? '', existing);
+      if (secretDiffers(existing, wanted)) {
+        secret = await this.writeSecret(wanted, existing);
+        event = { reason: EventReason.SecretRestored, message: `Restored Secret ${secretName}` };
+      }
+    }
+
+    // Valid by construction: issueTrigger fired on anything unreadable, and a fresh mint is readable.
+    const issued = issuedCredentials(secret as V1Secret) as IssuedCredentials;
+    const renewAt = renewalTime(issued, desired.renewBeforeMs) ?? issued.issuedAt;
+    const expires = issued.expiresAt ? ` until ${timestamp(issued.expiresAt)}` : '';
+    await this.writeStatus(access, {
+      ready: {
+        type: READY,
+        status: 'True',
+        reason: Reason.Issued,
+        message: `Secret ${secretName} holds credentials for NATS user ${issued.userPublicKey}, valid${expires}`,
+      },
+      fields: {
+        userPublicKey: issued.userPublicKey,
+        secretName,
+        issuedAt: timestamp(issued.issuedAt),
+        ...(issued.expiresAt ? { expiresAt: timestamp(issued.expiresAt) } : {}),
+        renewAt: timestamp(renewAt),
+      },
+    });
+    if (event) {
+      this.deps.log.info({ access: `${namespace}/${access.metadata.name}`, reason: event.reason }, event.message);
+      await this.deps.events.record(access, 'Normal', event.reason, event.message);
+    }
+    return { requeueAfterMs: Math.max(renewAt.getTime() - this.now().getTime(), 0) };
+  }
+
+  /** Reports `failure` in the Ready condition and, when the condition changes, as an Event. */
+  private async reportFailure(access: WorkspaceNatsAccess, failure: ReconcileFailure) {
+    const before = findCondition(access.status?.conditions, READY);
+    const ready: ConditionUpdate = {
+      type: READY,
+      status: 'False',
+      reason: failure.reason,
+      message: failure.message,
+    };
+    await this.writeStatus(access, { ready, fields: {} });
+    if (before?.reason !== ready.reason || before.message !== ready.message) {
+      this.deps.log.warn(
+        { access: `${access.metadata.namespace}/${access.metadata.name}`, reason: failure.reason },
+        failure.message,
+      );
+      await this.deps.events.record(access, 'Warning', failure.reason, failure.message);
+    }
+  }
+
+  /** Deletion: the credentials go before the finalizer does. */
+  private async finalize(access: WorkspaceNatsAccess): Promise<ReconcileResult> {
+    const finalizers = access.metadata.finalizers ?? [];
+    if (!finalizers.includes(ACCESS_FINALIZER)) return {};
+    // Revoking the user on the NATS servers belongs here, before the Secret and the finalizer go,
+    // so that copied credentials stop working too (tracked as the revocation issue).
+    const namespace = access.metadata.namespace ?? '';
+    const secretName = secretNameOf(access);
+    const secret = this.deps.secrets.get(secretName, namespace);
+    if (secret && isControlledBy(secret, access)) {
+      try {
+        await this.deps.core.deleteNamespacedSecret({
+          name: secretName,
+          namespace,
+          body: { preconditions: { uid: secret.metadata?.uid } },
+        });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      await this.deps.events.record(access, 'Normal', EventReason.Deleted, `Deleted Secret ${secretName}`);
+    }
+    try {
+      await this.replaceAccess({
+        ...access,
+        metadata: { ...access.metadata, finalizers: finalizers.filter((f) => f !== ACCESS_FINALIZER) },
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    return {};
+  }
+
+  private async writeSecret(wanted: V1Secret, existing: V1Secret | undefined): Promise<V1Secret> {
+    const namespace = wanted.metadata?.namespace ?? '';
+    const { fieldManager } = this.deps;
+    return existing
+      ? this.deps.core.replaceNamespacedSecret({
+          name: wanted.metadata?.name ?? '',
+          namespace,
+          body: wanted,
+          fieldManager,
+        })
+      : this.deps.core.createNamespacedSecret({ namespace, body: wanted, fieldManager });
+  }
+
+  private async replaceAccess(access: WorkspaceNatsAccess): Promise<WorkspaceNatsAccess> {
+    return (await this.deps.customObjects.replaceNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_PLURAL,
+      namespace: access.metadata.namespace ?? '',
+      name: access.metadata.name,
+      body: access,
+      fieldManager: this.deps.fieldManager,
+    })) as WorkspaceNatsAccess;
+  }
+
+  /** Writes the status only when it differs from what is stored (a no-op reconcile writes nothing). */
+  private async writeStatus(
+    access: WorkspaceNatsAccess,
+    change: { ready: ConditionUpdate; fields: Partial<WorkspaceNatsAccessStatus> },
+  ) {
+    const current = access.status ?? {};
+    const observedGeneration = access.metadata.generation ?? 0;
+    const status: WorkspaceNatsAccessStatus = {
+      ...current,
+      ...change.fields,
+      observedGeneration,
+      conditions: setCondition(
+        current.conditions,
+        { ...change.ready, observedGeneration },
+        this.now(),
+      ),
+    };
+    if (isDeepStrictEqual(status, current)) return;
+    await this.deps.customObjects.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_PLURAL,
+      namespace: access.metadata.namespace ?? '',
+      name: access.metadata.name,
+      body: { ...access, status },
+      fieldManager: this.deps.fieldManager,
+    });
+  }
+}

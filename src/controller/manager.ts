@@ -1,0 +1,132 @@
+// Wiring: informers feed keys into one work queue, workers reconcile them with the access
+// controller, and a periodic resync re-checks every access. Owns start-up and orderly shutdown.
+
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import {
+  ACCESS_NAME_LABEL,
+  ACCESS_PLURAL,
+  GROUP,
+  ISSUER_PLURAL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  VERSION,
+} from '../api/constants.ts';
+import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
+import { describeError } from '../kube/errors.ts';
+import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
+import { ResilientInformer } from '../kube/informer.ts';
+import { runWorkers, WorkQueue } from '../kube/workqueue.ts';
+import type { Logger } from '../log.ts';
+import { AccessController } from './access-controller.ts';
+import { SigningKeyReader } from './signing-keys.ts';
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  /** The operator's own namespace, where issuers' key Secrets live. */
+  namespace: string;
+  workers: number;
+  resyncPeriodMs: number;
+  log: Logger;
+  /** Identifies this process in Events (pod name or host name). */
+  instance: string;
+}
+
+export interface RunningOperator {
+  stop(): Promise<void>;
+}
+
+const keyOf = (namespace: string | undefined, name: string | undefined) => `${namespace}/${name}`;
+
+export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
+  const { kubeConfig, log } = options;
+  const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const queue = new WorkQueue();
+
+  const accesses = new ResilientInformer<WorkspaceNatsAccess>(kubeConfig, {
+    name: ACCESS_PLURAL,
+    path: `/apis/${GROUP}/${VERSION}/${ACCESS_PLURAL}`,
+    list: async () =>
+      (await customObjects.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_PLURAL,
+      })) as KubernetesListObject<WorkspaceNatsAccess>,
+    log,
+    onChange: (access) => queue.add(keyOf(access.metadata.namespace, access.metadata.name)),
+  });
+  const issuers = new ResilientInformer<ClusterNatsIssuer>(kubeConfig, {
+    name: ISSUER_PLURAL,
+    path: `/apis/${GROUP}/${VERSION}/${ISSUER_PLURAL}`,
+    list: async () =>
+      (await customObjects.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ISSUER_PLURAL,
+      })) as KubernetesListObject<ClusterNatsIssuer>,
+    log,
+    onChange: (issuer) => {
+      for (const access of accesses.list()) {
+        if (access.spec.issuerRef.name === issuer.metadata.name) {
+          queue.add(keyOf(access.metadata.namespace, access.metadata.name));
+        }
+      }
+    },
+  });
+  const managedSecrets = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const secrets = new ResilientInformer<V1Secret>(kubeConfig, {
+    name: 'secrets',
+    path: '/api/v1/secrets',
+    labelSelector: managedSecrets,
+    list: () => core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
+    log,
+    onChange: (secret) => {
+      const owner = secret.metadata?.labels?.[ACCESS_NAME_LABEL];
+      if (owner) queue.add(keyOf(secret.metadata?.namespace, owner));
+    },
+  });
+
+  const controller = new AccessController({
+    customObjects,
+    core,
+    accesses,
+    issuers,
+    secrets,
+    signingKeys: new SigningKeyReader(core, options.namespace),
+    events: new ApiEventRecorder(core, log, options.instance),
+    log,
+    fieldManager: COMPONENT,
+  });
+
+  // Workers start only once every cache is filled, so no reconcile acts on a partial view.
+  await Promise.all([issuers.start(), secrets.start(), accesses.start()]);
+  log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
+  const workers = runWorkers(
+    queue,
+    options.workers,
+    (key) => controller.reconcile(key),
+    (key, error) => log.error({ access: key, error: describeError(error) }, 'reconcile failed'),
+  );
+  const resync = setInterval(() => {
+    for (const access of accesses.list()) {
+      queue.add(keyOf(access.metadata.namespace, access.metadata.name));
+    }
+  }, options.resyncPeriodMs);
+
+  return {
+    async stop() {
+      clearInterval(resync);
+      await Promise.all([accesses.stop(), issuers.stop(), secrets.stop()]);
+      queue.shutDown();
+      await workers;
+      log.info('stopped');
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// Reading errors from the Kubernetes client: status codes, and one-line messages fit for logs,
+// Events and conditions.
+
+/** The HTTP status of a failed API call, if it was one. */
+export function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export const isNotFound = (error: unknown) => statusCode(error) === 404;
+/** 409: the object changed since it was read, or already exists. */
+export const isConflict = (error: unknown) => statusCode(error) === 409;
+
+/**
+ * A one-line description of an error from the Kubernetes client: the HTTP status and the API
+ * server's Status message, not the whole response (which may quote the object sent).
+ */
+export function describeError(error: unknown): string {
+  if (!error || typeof error !== 'object') return String(error);
+  const { code, body, message } = error as { code?: unknown; body?: unknown; message?: unknown };
+  if (typeof code === 'number') return `HTTP ${code}: ${statusMessage(body) ?? 'no message'}`;
+  return typeof message === 'string' ? (message.split('\n')[0] ?? '') : String(error);
+}
+
+function statusMessage(body: unknown): string | undefined {
+  let status = body;
+  if (typeof body === 'string') {
+    try {
+      status = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  const message = (status as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : undefined;
+}

@@ -1,0 +1,95 @@
+// A watch-backed cache of one resource that never gives up. @kubernetes/client-node's informer
+// relists after 410 Gone but stops on any other error; this one restarts it with exponential
+// backoff after every error (API server restarts, network loss, expired credentials, ...).
+
+import {
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import type { Logger } from '../log.ts';
+import { describeError } from './errors.ts';
+
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  /** Name for logs, such as "secrets". */
+  name: string;
+  /** API path watched, such as /api/v1/secrets. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  log: Logger;
+  /** Called for every added, changed or deleted object (also for the objects of a relist). */
+  onChange: (object: T) => void;
+  minRestartDelayMs?: number;
+  maxRestartDelayMs?: number;
+}
+
+export class ResilientInformer<T extends KubernetesObject> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private readonly options: ResilientInformerOptions<T>;
+  private stopped = false;
+  private restartDelayMs: number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private synced = false;
+  private readonly syncWaiters: (() => void)[] = [];
+
+  constructor(kubeConfig: KubeConfig, options: ResilientInformerOptions<T>) {
+    this.options = options;
+    this.restartDelayMs = options.minRestartDelayMs ?? 500;
+    const list = async () => {
+      const result = await options.list();
+      // A successful list means the API server is back: the next error starts a fresh backoff.
+      this.restartDelayMs = options.minRestartDelayMs ?? 500;
+      queueMicrotask(() => this.markSynced());
+      return result;
+    };
+    this.informer = makeInformer(kubeConfig, options.path, list, options.labelSelector);
+    this.informer.on('add', options.onChange);
+    this.informer.on('update', options.onChange);
+    this.informer.on('delete', options.onChange);
+    this.informer.on('error', (error: unknown) => this.scheduleRestart(error));
+  }
+
+  /** Starts watching; resolves once the first list has filled the cache. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.informer.start();
+    await new Promise<void>((resolve) => (this.synced ? resolve() : this.syncWaiters.push(resolve)));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.informer.stop();
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.informer.list(namespace);
+  }
+
+  private markSynced(): void {
+    this.synced = true;
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
+  }
+
+  private scheduleRestart(error: unknown): void {
+    if (this.stopped) return;
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(delay * 2, this.options.maxRestartDelayMs ?? 30_000);
+    this.options.log.warn(
+      { informer: this.options.name, error: describeError(error), retryInMs: delay },
+      'watch failed, restarting',
+    );
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (!this.stopped) void this.informer.start();
+    }, delay);
+  }
+}

@@ -1,0 +1,90 @@
+// Minting a NATS user and reading back what was minted. Pure apart from key generation: the
+// caller supplies the signing key, the claims and the clock.
+
+import { Algorithms, decode, encodeUser, fmtCreds, type User } from '@nats-io/jwt';
+import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
+
+/** The NATS claims of a user JWT this operator mints (the `nats` section, minus bookkeeping). */
+export interface UserGrant {
+  pub: { allow: string[]; deny: string[] };
+  sub: { allow: string[]; deny: string[] };
+  /** Responses allowed to requests received: replies per request, and their ttl in nanoseconds. */
+  resp?: { max: number; ttl: number };
+  subs: number;
+  payload: number;
+  data: number;
+  allowed_connection_types: string[];
+  src: string[];
+}
+
+export interface MintRequest {
+  /** JWT `name`, shown by nats-server in connection info; not secret. */
+  name: string;
+  accountPublicKey: string;
+  /** An account signing key listed in the account JWT, or the account key itself. */
+  signingKey: KeyPair;
+  grant: UserGrant;
+  expiresAt: Date;
+}
+
+export interface MintedCredentials {
+  userPublicKey: string;
+  /** The standard creds file (JWT and seed) that nats clients and the nats CLI read. */
+  creds: string;
+}
+
+/** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */
+export async function mintUserCredentials(request: MintRequest): Promise<MintedCredentials> {
+  const user = createUser();
+  const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
+  const jwt = await encodeUser(
+    request.name,
+    user,
+    signedByAccountKey ? request.signingKey : request.accountPublicKey,
+    request.grant as Partial<User>,
+    {
+      algorithm: Algorithms.v2,
+      exp: Math.floor(request.expiresAt.getTime() / 1000),
+      ...(signedByAccountKey ? {} : { signer: request.signingKey }),
+    },
+  );
+  const creds = new TextDecoder().decode(fmtCreds(jwt, user));
+  return { userPublicKey: user.getPublicKey(), creds };
+}
+
+/** What a creds file says about itself; nothing secret. */
+export interface IssuedCredentials {
+  userPublicKey: string;
+  /** Account the user belongs to (issuer_account, or the issuer when signed by the account key). */
+  accountPublicKey: string;
+  issuedAt: Date;
+  expiresAt: Date | undefined;
+}
+
+const JWT_BLOCK = /-----BEGIN NATS USER JWT-----\s*([^\s-][^\s]*)\s*------END NATS USER JWT------/;
+const SEED_BLOCK = /-----BEGIN USER NKEY SEED-----\s*(SU[A-Z2-7]+)\s*------END USER NKEY SEED------/;
+
+/**
+ * Reads a creds file back: the JWT must decode, and the seed must belong to the JWT's subject.
+ * Throws a message that quotes nothing from the file.
+ */
+export function readCredentials(creds: string): IssuedCredentials {
+  const jwt = JWT_BLOCK.exec(creds)?.[1];
+  const seed = SEED_BLOCK.exec(creds)?.[1];
+  if (!jwt || !seed) throw new Error('not a NATS creds file (JWT or seed block missing)');
+  let claims: ReturnType<typeof decode<User>>;
+  let seedPublicKey: string;
+  try {
+    claims = decode<User>(jwt);
+    seedPublicKey = fromSeed(new TextEncoder().encode(seed)).getPublicKey();
+  } catch {
+    throw new Error('creds file holds a JWT or seed that does not decode');
+  }
+  if (claims.sub !== seedPublicKey) throw new Error('creds file seed does not match its JWT');
+  return {
+    userPublicKey: claims.sub,
+    accountPublicKey: claims.nats.issuer_account ?? claims.iss,
+    issuedAt: new Date(claims.iat * 1000),
+    expiresAt: claims.exp ? new Date(claims.exp * 1000) : undefined,
+  };
+}

@@ -1,0 +1,35 @@
+// Subject templates: `ws.{{workspace.id}}.>` becomes `ws.abc123.>` for workspace abc123. Pure.
+
+import { SUBJECT_PATTERN } from '../api/patterns.ts';
+
+export const placeholders = ['workspace.id', 'workspace.owner', 'namespace'] as const;
+export type TemplateValues = Record<(typeof placeholders)[number], string | undefined>;
+
+const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
+const SUBJECT = new RegExp(SUBJECT_PATTERN);
+
+function isPlaceholder(name: string): name is keyof TemplateValues {
+  return (placeholders as readonly string[]).includes(name);
+}
+
+/**
+ * Expands every `{{name}}` in `template`. Fails, naming `field`, on an unknown placeholder, a
+ * placeholder without a value for this workspace, or an expansion that is not a valid subject.
+ */
+export function expandSubject(template: string, values: TemplateValues, field: string): string {
+  const subject = template.replace(PLACEHOLDER, (_whole, name: string) => {
+    if (!isPlaceholder(name)) {
+      const known = placeholders.map((p) => `{{${p}}}`).join(', ');
+      throw new Error(`${field}: unknown placeholder {{${name}}} in "${template}"; known: ${known}`);
+    }
+    const value = values[name];
+    if (value === undefined || value === '') {
+      throw new Error(`${field}: {{${name}}} in "${template}" has no value for this workspace`);
+    }
+    return value;
+  });
+  if (!SUBJECT.test(subject)) {
+    throw new Error(`${field}: "${template}" expands to "${subject}", not a valid NATS subject`);
+  }
+  return subject;
+}

@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadRunConfig } from '../../src/cli/config.ts';
+
+describe('run settings', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wno-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (text: string) => {
+    const path = join(dir, `c${Math.random()}.yaml`);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  test('defaults, with the namespace from POD_NAMESPACE', () => {
+    expect(loadRunConfig({}, { POD_NAMESPACE: 'wno-system' })).toEqual({
+      kubeconfig: undefined,
+      namespace: 'wno-system',
+      workers: 4,
+      resyncPeriodMs: 600_000,
+      logLevel: 'info',
+    });
+  });
+
+  test('the config file is read, and flags win over it', () => {
+    const config = file('namespace: ops\nworkers: 8\nresync-period: 30s\nlog-level: debug\n');
+    expect(loadRunConfig({ config, workers: '2' }, {})).toMatchObject({
+      namespace: 'ops',
+      workers: 2,
+      resyncPeriodMs: 30_000,
+      logLevel: 'debug',
+    });
+  });
+
+  test.each([
+    [{}, {}, '--namespace (or POD_NAMESPACE)'],
+    [{ namespace: 'n', workers: '0' }, {}, '--workers: "0" is not a whole number from 1 to 64'],
+    [{ namespace: 'n', workers: 'many' }, {}, '--workers: "many" is not a whole number'],
+    [{ namespace: 'n', 'resync-period': '10' }, {}, '--resync-period: "10" is not a duration'],
+    [{ namespace: 'n', 'resync-period': '10ms' }, {}, '--resync-period: must be at least 1s'],
+    [{ namespace: 'n', 'log-level': 'loud' }, {}, '--log-level: "loud" is not one of'],
+  ])('%j is refused, naming the flag', (flags, env, message) => {
+    expect(() => loadRunConfig(flags, env)).toThrow(message);
+  });
+
+  test('a bad config file names the file and the setting', () => {
+    const unknown = file('namspace: typo\n');
+    expect(() => loadRunConfig({ config: unknown }, {})).toThrow(`--config ${unknown}: unknown setting "namspace"`);
+    const badWorkers = file('namespace: n\nworkers: lots\n');
+    expect(() => loadRunConfig({ config: badWorkers }, {})).toThrow(`${badWorkers}: workers: "lots"`);
+    const list = file('- a\n');
+    expect(() => loadRunConfig({ config: list }, {})).toThrow('expected a mapping of settings');
+    expect(() => loadRunConfig({ config: join(dir, 'missing.yaml') }, {})).toThrow(/--config .*missing\.yaml: ENOENT/);
+  });
+});

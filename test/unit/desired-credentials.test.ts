@@ -1,0 +1,76 @@
+import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
+import { access, accountKey, issuer } from './fixtures.ts';
+
+describe('desiredCredentials', () => {
+  test('expands templates into the grant, and takes ttl and URLs from the issuer defaults', () => {
+    const desired = desiredCredentials(
+      access({
+        permissions: {
+          publish: { allow: ['ws.{{workspace.id}}.>'] },
+          subscribe: { allow: ['ws.{{workspace.id}}.>', 'user.{{workspace.owner}}.*'], deny: ['ws.{{workspace.id}}.x'] },
+          allowResponses: { maxMessages: 2, ttl: '5s' },
+        },
+        limits: { subscriptions: 5, connectionTypes: ['STANDARD'] },
+      }),
+      issuer(),
+    );
+    expect(desired.accountPublicKey).toBe(accountKey);
+    expect(desired.natsUrl).toBe('nats://a:4222,nats://b:4222');
+    expect(desired.ttlMs).toBe(3_600_000);
+    expect(desired.renewBeforeMs).toBe(1_200_000);
+    expect(desired.grant).toEqual({
+      pub: { allow: ['ws.ws1.>'], deny: [] },
+      sub: { allow: ['ws.ws1.>', 'user.alice.*'], deny: ['ws.ws1.x'] },
+      resp: { max: 2, ttl: 5_000_000_000 },
+      subs: 5,
+      payload: -1,
+      data: -1,
+      allowed_connection_types: ['STANDARD'],
+      src: [],
+    });
+  });
+
+  test('a direction with nothing allowed denies everything (NATS reads no allow list as all)', () => {
+    const desired = desiredCredentials(access({ permissions: { subscribe: { allow: ['a'] } } }), issuer());
+    expect(desired.grant.pub).toEqual({ allow: [], deny: ['>'] });
+    expect(desired.grant.resp).toBeUndefined();
+  });
+
+  test("the issuer's default permissions apply where the access sets none", () => {
+    const desired = desiredCredentials(
+      access({ permissions: { subscribe: { allow: ['own.{{workspace.id}}'] } } }),
+      issuer({ policy: { defaultPermissions: { publish: { allow: ['def.{{workspace.id}}.>'] }, subscribe: { allow: ['x'] } } } }),
+    );
+    expect(desired.grant.pub.allow).toEqual(['def.ws1.>']);
+    expect(desired.grant.sub.allow).toEqual(['own.ws1']);
+  });
+
+  test('the fingerprint changes with anything the credentials are minted from, and only then', () => {
+    const base = desiredCredentials(access(), issuer()).fingerprint;
+    expect(desiredCredentials(access(), issuer()).fingerprint).toBe(base);
+    expect(desiredCredentials(access({ ttl: '2h' }), issuer()).fingerprint).not.toBe(base);
+    expect(desiredCredentials(access({ permissions: { publish: { allow: ['a'] } } }), issuer()).fingerprint).not.toBe(base);
+    expect(desiredCredentials(access(), issuer({ nats: { urls: ['nats://c:4222'] } })).fingerprint).not.toBe(base);
+    expect(desiredCredentials(access({ renewBefore: '5m' }), issuer()).fingerprint).toBe(base);
+  });
+
+  test.each([
+    [{ ttl: '48h' }, 'PolicyViolation', 'spec.ttl: 48h exceeds the maximum 24h of issuer platform'],
+    [{ ttl: '5s' }, 'InvalidSpec', 'spec.ttl: must be at least 10s'],
+    [{ ttl: '1h', renewBefore: '1h' }, 'InvalidSpec', 'spec.renewBefore: 1h must be shorter than the ttl 1h'],
+    [
+      { permissions: { publish: { allow: ['ws.{{workspace.name}}'] } } },
+      'InvalidSpec',
+      'spec.permissions.publish.allow[0]: unknown placeholder {{workspace.name}}',
+    ],
+    [
+      { workspace: { id: 'ws1' }, permissions: { subscribe: { deny: ['u.{{workspace.owner}}'] } } },
+      'InvalidSpec',
+      'spec.permissions.subscribe.deny[0]: {{workspace.owner}} in "u.{{workspace.owner}}" has no value',
+    ],
+  ] as const)('%j is refused with %s', (spec, reason, message) => {
+    expect(() => desiredCredentials(access(spec as never), issuer())).toThrow(
+      expect.objectContaining({ reason, message: expect.stringContaining(message) }),
+    );
+  });
+});

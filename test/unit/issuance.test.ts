@@ -1,0 +1,117 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import { createAccount } from '@nats-io/nkeys';
+import { CREDS_KEY, ISSUED_FOR_ANNOTATION, URL_KEY } from '../../src/api/constants.ts';
+import { desiredSecret, isControlledBy, secretDiffers } from '../../src/controller/access-secret.ts';
+import { issueTrigger, renewalTime } from '../../src/controller/issuance-policies.ts';
+import { setCondition } from '../../src/kube/conditions.ts';
+import { mintUserCredentials, readCredentials } from '../../src/nats/credentials.ts';
+import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
+import { access, issuer } from './fixtures.ts';
+
+const theAccess = access();
+const desired = desiredCredentials(theAccess, issuer());
+const now = new Date('2026-01-01T12:00:00Z');
+
+async function secretExpiringAt(expiresAt: Date, fingerprint = desired.fingerprint): Promise<V1Secret> {
+  const signingKey = createAccount();
+  const minted = await mintUserCredentials({
+    name: 'x',
+    accountPublicKey: desired.accountPublicKey,
+    signingKey,
+    grant: desired.grant,
+    expiresAt,
+  });
+  const secret = desiredSecret(theAccess, desired, Buffer.from(minted.creds).toString('base64'));
+  secret.metadata!.annotations![ISSUED_FOR_ANNOTATION] = fingerprint;
+  return secret;
+}
+
+describe('issueTrigger', () => {
+  const input = (secret: V1Secret | undefined) => ({ secretName: 'ws1-nats', secret, desired, now });
+  const inAnHour = new Date(now.getTime() + 3_600_000);
+
+  test.each([
+    ['no Secret', async () => undefined, 'SecretMissing'],
+    [
+      'a Secret without creds',
+      async () => ({ ...(await secretExpiringAt(inAnHour)), data: { [URL_KEY]: 'eA==' } }),
+      'CredentialsUnreadable',
+    ],
+    [
+      'a Secret with garbage creds',
+      async () => ({ ...(await secretExpiringAt(inAnHour)), data: { [CREDS_KEY]: Buffer.from('x').toString('base64') } }),
+      'CredentialsUnreadable',
+    ],
+    ['creds minted for another spec', async () => secretExpiringAt(inAnHour, 'other'), 'SpecChanged'],
+    ['creds inside the renewal window', async () => secretExpiringAt(new Date(now.getTime() + 60_000)), 'Renewal'],
+    ['expired creds', async () => secretExpiringAt(new Date(now.getTime() - 1000)), 'Renewal'],
+    ['current creds', async () => secretExpiringAt(inAnHour), undefined],
+  ])('%s: %s', async (_what, make, reason) => {
+    expect(issueTrigger(input(await make()))?.reason).toBe(reason);
+  });
+
+  test('renewal is due renewBefore ahead of expiry', async () => {
+    const secret = await secretExpiringAt(inAnHour);
+    const issued = readCredentials(Buffer.from(secret.data![CREDS_KEY]!, 'base64').toString());
+    expect(renewalTime(issued, desired.renewBeforeMs)?.toISOString()).toBe('2026-01-01T12:40:00.000Z');
+  });
+});
+
+describe('the Secret', () => {
+  test('carries creds, URL, the operator labels, the fingerprint and a controller reference', () => {
+    const secret = desiredSecret(
+      access({ secret: { name: 'custom', labels: { team: 'a' }, annotations: { note: 'n' } } }),
+      desired,
+      'Y3JlZHM=',
+    );
+    expect(secret.metadata).toMatchObject({
+      name: 'custom',
+      namespace: 'team-a',
+      labels: { team: 'a', 'app.kubernetes.io/managed-by': 'workspace-nats-operator', 'natsaccess.io/access': 'ws1' },
+      annotations: { note: 'n', [ISSUED_FOR_ANNOTATION]: desired.fingerprint },
+      ownerReferences: [{ kind: 'WorkspaceNatsAccess', name: 'ws1', uid: 'uid-1', controller: true }],
+    });
+    expect(secret.data).toEqual({ [CREDS_KEY]: 'Y3JlZHM=', [URL_KEY]: Buffer.from('nats://a:4222,nats://b:4222').toString('base64') });
+    expect(isControlledBy(secret, theAccess)).toBe(true);
+    expect(isControlledBy(secret, { ...theAccess, metadata: { ...theAccess.metadata, uid: 'other' } })).toBe(false);
+  });
+
+  test('differs when data, labels or owner were edited, not when someone added a label', () => {
+    const wanted = desiredSecret(theAccess, desired, 'Y3JlZHM=');
+    expect(secretDiffers(structuredClone(wanted), wanted)).toBe(false);
+    const labelled = structuredClone(wanted);
+    labelled.metadata!.labels!.extra = 'x';
+    expect(secretDiffers(labelled, desiredSecret(theAccess, desired, 'Y3JlZHM=', labelled))).toBe(false);
+    const edited = structuredClone(wanted);
+    edited.data![URL_KEY] = 'eA==';
+    expect(secretDiffers(edited, wanted)).toBe(true);
+    const extraKey = structuredClone(wanted);
+    extraKey.data!.more = 'eA==';
+    expect(secretDiffers(extraKey, wanted)).toBe(true);
+    const unlabelled = structuredClone(wanted);
+    delete unlabelled.metadata!.labels!['app.kubernetes.io/managed-by'];
+    expect(secretDiffers(unlabelled, wanted)).toBe(true);
+    const orphaned = structuredClone(wanted);
+    orphaned.metadata!.ownerReferences = [];
+    expect(secretDiffers(orphaned, wanted)).toBe(true);
+  });
+});
+
+describe('setCondition', () => {
+  const t1 = new Date('2026-01-01T00:00:00Z');
+  const t2 = new Date('2026-01-02T00:00:00Z');
+
+  test('moves lastTransitionTime only when the status changes', () => {
+    const first = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'A', message: 'a' }, t1);
+    const sameStatus = setCondition(first, { type: 'Ready', status: 'False', reason: 'B', message: 'b' }, t2);
+    expect(sameStatus).toEqual([{ type: 'Ready', status: 'False', reason: 'B', message: 'b', lastTransitionTime: t1.toISOString() }]);
+    const flipped = setCondition(sameStatus, { type: 'Ready', status: 'True', reason: 'C', message: 'c' }, t2);
+    expect(flipped[0]?.lastTransitionTime).toBe(t2.toISOString());
+  });
+
+  test('keeps one entry per type, in a stable order', () => {
+    const a = setCondition(undefined, { type: 'Ready', status: 'True', reason: 'R', message: '' }, t1);
+    const b = setCondition(a, { type: 'Degraded', status: 'False', reason: 'D', message: '' }, t1);
+    expect(b.map((c) => c.type)).toEqual(['Degraded', 'Ready']);
+  });
+});
