@@ -40,7 +40,7 @@ export const subjectPermissionSchema = (description: string) =>
     },
   }) as const;
 
-export const secretKeyRefSchema = <Key extends string>(description: string, defaultKey: Key) =>
+export const secretKeyRefSchema = (description: string, defaultKey: string) =>
   ({
     type: 'object',
     description,
@@ -55,10 +55,9 @@ export const secretKeyRefSchema = <Key extends string>(description: string, defa
       },
       key: {
         type: 'string',
-        description: 'Key within the Secret holding the value.',
+        description: `Key within the Secret holding the value (default \`${defaultKey}\`).`,
         minLength: 1,
         maxLength: 253,
-        default: defaultKey,
       },
     },
   }) as const;

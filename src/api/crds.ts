@@ -119,7 +119,8 @@ export const workspaceNatsAccessCrd = crd(
   [
     { name: 'Workspace', type: 'string', jsonPath: '.spec.workspace.id' },
     readyColumn,
-    { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+    // A string: kubectl renders future times in `date` columns as <invalid>.
+    { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt' },
     ageColumn,
     reasonColumn,
     { name: 'User', type: 'string', priority: 1, jsonPath: '.status.userPublicKey' },

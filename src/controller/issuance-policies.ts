@@ -25,15 +25,27 @@ export interface IssuanceInput {
   now: Date;
 }
 
+/**
+ * Reading creds derives the seed's public key, which costs milliseconds of pure-JS curve math.
+ * Informer caches hand out the same object until the Secret changes, so results are kept per
+ * object: a resync of thousands of unchanged Secrets reads each one once.
+ */
+const readByObject = new WeakMap<V1Secret, IssuedCredentials | Error>();
+
 /** The creds in a Secret, or why they cannot be used. */
 export function issuedCredentials(secret: V1Secret): IssuedCredentials | Error {
-  const encoded = secret.data?.[CREDS_KEY];
-  if (!encoded) return new Error(`key ${CREDS_KEY} is missing`);
-  try {
-    return readCredentials(Buffer.from(encoded, 'base64').toString('utf8'));
-  } catch (error) {
-    return error as Error;
+  let issued = readByObject.get(secret);
+  if (!issued) {
+    const encoded = secret.data?.[CREDS_KEY];
+    try {
+      if (!encoded) throw new Error(`key ${CREDS_KEY} is missing`);
+      issued = readCredentials(Buffer.from(encoded, 'base64').toString('utf8'));
+    } catch (error) {
+      issued = error as Error;
+    }
+    readByObject.set(secret, issued);
   }
+  return issued;
 }
 
 /** When credentials issued at `issued` should be replaced. */

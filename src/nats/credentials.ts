@@ -3,6 +3,7 @@
 
 import { Algorithms, decode, encodeUser, fmtCreds, type User } from '@nats-io/jwt';
 import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { withCachedPublicKey } from './key-pair.ts';
 
 /** The NATS claims of a user JWT this operator mints (the `nats` section, minus bookkeeping). */
 export interface UserGrant {
@@ -35,7 +36,7 @@ export interface MintedCredentials {
 
 /** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */
 export async function mintUserCredentials(request: MintRequest): Promise<MintedCredentials> {
-  const user = createUser();
+  const user = withCachedPublicKey(createUser());
   const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
   const jwt = await encodeUser(
     request.name,

@@ -2,6 +2,7 @@
 // key was found and where it came from, never any part of the seed.
 
 import { fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { withCachedPublicKey } from './key-pair.ts';
 
 export type SeedKind = 'account' | 'operator' | 'user';
 
@@ -21,7 +22,8 @@ export function parseSeed(text: string, expected: SeedKind, source: string): Key
   const found = seed.startsWith('S') ? kindByPrefix[seed.charAt(1)] : undefined;
   let pair: KeyPair;
   try {
-    pair = fromSeed(new TextEncoder().encode(seed));
+    // Deriving the public key checks the whole seed, and keeps it for later calls.
+    pair = withCachedPublicKey(fromSeed(new TextEncoder().encode(seed)));
   } catch {
     throw new SeedError(`${source} does not hold a valid nkey seed; expected an ${describe(expected)}`);
   }

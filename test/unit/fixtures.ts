@@ -13,7 +13,7 @@ export function issuer(overrides: Partial<ClusterNatsIssuer['spec']> = {}): Clus
     metadata: { name: 'platform' },
     spec: {
       nats: { urls: ['nats://a:4222', 'nats://b:4222'] },
-      account: { publicKey: accountKey, signingKeySecretRef: { name: 'ws-account-signing-key', key: 'seed' } },
+      account: { publicKey: accountKey, signingKeySecretRef: { name: 'ws-account-signing-key' } },
       ...overrides,
     },
   };
