@@ -154,6 +154,11 @@ export class AccessController {
       }
     }
 
+    // Recorded before the status: whoever sees Ready=True can also see why it changed.
+    if (event) {
+      this.deps.log.info({ access: `${namespace}/${access.metadata.name}`, reason: event.reason }, event.message);
+      await this.deps.events.record(access, 'Normal', event.reason, event.message);
+    }
     // Valid by construction: issueTrigger fired on anything unreadable, and a fresh mint is readable.
     const issued = issuedCredentials(secret as V1Secret) as IssuedCredentials;
     const renewAt = renewalTime(issued, desired.renewBeforeMs) ?? issued.issuedAt;
@@ -173,10 +178,6 @@ export class AccessController {
         renewAt: timestamp(renewAt),
       },
     });
-    if (event) {
-      this.deps.log.info({ access: `${namespace}/${access.metadata.name}`, reason: event.reason }, event.message);
-      await this.deps.events.record(access, 'Normal', event.reason, event.message);
-    }
     return { requeueAfterMs: Math.max(renewAt.getTime() - this.now().getTime(), 0) };
   }
 

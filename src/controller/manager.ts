@@ -19,7 +19,7 @@ import {
   VERSION,
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
-import { describeError } from '../kube/errors.ts';
+import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { runWorkers, WorkQueue } from '../kube/workqueue.ts';
@@ -111,8 +111,16 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const workers = runWorkers(
     queue,
     options.workers,
-    (key) => controller.reconcile(key),
-    (key, error) => log.error({ access: key, error: describeError(error) }, 'reconcile failed'),
+    async (key) => {
+      const result = await controller.reconcile(key);
+      log.debug({ access: key, ...result }, 'reconciled');
+      return result;
+    },
+    (key, error) => {
+      // A conflict means a cache was behind a write; the retry reads the newer object.
+      const level = isConflict(error) ? 'debug' : 'error';
+      log[level]({ access: key, error: describeError(error) }, 'reconcile failed, retrying');
+    },
   );
   const resync = setInterval(() => {
     for (const access of accesses.list()) {
