@@ -1,0 +1,190 @@
+// Proves the test harness itself: the control plane answers through @kubernetes/client-node, its
+// garbage collector runs, the audit log records who wrote what, and NATS in operator mode accepts a
+// user signed by the WS account signing key but refuses one signed by an unknown key.
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { encodeUser, fmtCreds } from '@nats-io/jwt';
+import { createAccount, createUser, fromSeed } from '@nats-io/nkeys';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { startNats } from '../env/nats.ts';
+import type { NatsEnv } from '../env/nats.ts';
+import { loadEnvState } from '../env/state.ts';
+
+const env = loadEnvState();
+
+function coreApi(kubeconfigPath: string): CoreV1Api {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  return kc.makeApiClient(CoreV1Api);
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+interface AuditEvent {
+  user?: { username?: string };
+  verb?: string;
+  stage?: string;
+  objectRef?: { name?: string };
+}
+
+async function auditEvents(file: string): Promise<AuditEvent[]> {
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditEvent);
+}
+
+describe('kubernetes', () => {
+  const api = coreApi(env.kubeconfig);
+
+  it('answers the admin kubeconfig', async () => {
+    const list = await api.listNamespace();
+    expect(list.items.map((n) => n.metadata?.name)).toEqual(expect.arrayContaining(['default', 'kube-system']));
+  });
+
+  it('garbage-collects a ConfigMap whose owner is gone', async () => {
+    const ns = 'default';
+    const suffix = randomUUID().slice(0, 8);
+    const owner = await api.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: `owner-${suffix}` } } });
+    await api.deleteNamespacedConfigMap({ namespace: ns, name: `owner-${suffix}` });
+    await api.createNamespacedConfigMap({
+      namespace: ns,
+      body: {
+        metadata: {
+          name: `dependent-${suffix}`,
+          ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: `owner-${suffix}`, uid: owner.metadata!.uid! }],
+        },
+      },
+    });
+    await eventually('the dependent ConfigMap to be collected', async () => {
+      try {
+        await api.readNamespacedConfigMap({ namespace: ns, name: `dependent-${suffix}` });
+        return undefined;
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return true;
+        throw err;
+      }
+    });
+    if (env.kube) {
+      // ...and it was the garbage collector that deleted it.
+      const deleters = (await auditEvents(env.kube.auditLogPath))
+        .filter((e) => e.verb === 'delete' && e.objectRef?.name === `dependent-${suffix}` && e.stage === 'ResponseComplete')
+        .map((e) => e.user?.username);
+      expect(deleters).toEqual(['system:serviceaccount:kube-system:generic-garbage-collector']);
+    }
+  });
+
+  // An external cluster has no CA key or audit log of ours: there, kubeconfigFor says so.
+  it('authenticates kubeconfigFor users and audits their writes', async () => {
+    if (!env.kube) {
+      await expect(env.kubeconfigFor('anyone', [])).rejects.toThrow('not available against an external cluster');
+      return;
+    }
+    const user = `audit-probe-${randomUUID().slice(0, 8)}`;
+    // system:masters so the write is allowed without setting up RBAC for this probe.
+    const probe = coreApi(await env.kubeconfigFor(user, ['system:masters']));
+    await probe.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: user } } });
+    await probe.deleteNamespacedConfigMap({ namespace: 'default', name: user });
+    const writes = (await auditEvents(env.kube.auditLogPath)).filter((e) => e.user?.username === user && e.stage === 'ResponseComplete').map((e) => e.verb);
+    expect(writes.sort()).toEqual(['create', 'delete']);
+  });
+});
+
+const ws = env.trust.workspaceAccount;
+
+async function credsFor(signingSeed: string, issuerAccount: string): Promise<Uint8Array> {
+  const user = createUser();
+  const jwt = await encodeUser('harness-probe', user, issuerAccount, { pub: { allow: ['probe.>'] }, sub: { allow: ['probe.>'] } }, {
+    signer: fromSeed(new TextEncoder().encode(signingSeed)),
+    exp: Math.floor(Date.now() / 1000) + 600,
+  });
+  return fmtCreds(jwt, user);
+}
+
+describe('nats', () => {
+  it('accepts a user signed by the WS account signing key, and pub/sub works', async () => {
+    const nc = await connect({ servers: env.nats.urls, authenticator: credsAuthenticator(await credsFor(ws.signingKey.seed, ws.publicKey)) });
+    try {
+      const sub = nc.subscribe('probe.hello', { max: 1 });
+      const got = (async () => {
+        for await (const m of sub) return m.string();
+        return undefined;
+      })();
+      await nc.flush();
+      nc.publish('probe.hello', 'hi');
+      await expect(got).resolves.toBe('hi');
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('lets the system user talk to the servers (as the operator will, to push account JWTs)', async () => {
+    const nc = await connect({
+      servers: env.nats.urls,
+      authenticator: credsAuthenticator(new TextEncoder().encode(env.trust.systemUser.creds)),
+    });
+    try {
+      const reply = await nc.request('$SYS.REQ.SERVER.PING', '', { timeout: 5000 });
+      expect((reply.json() as { server?: { name?: string } }).server?.name).toMatch(/^wno-nats-/);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('refuses a user signed by a key the account does not list', async () => {
+    const rogue = createAccount();
+    const creds = await credsFor(new TextDecoder().decode(rogue.getSeed()), ws.publicKey);
+    await expect(
+      connect({ servers: env.nats.urls, authenticator: credsAuthenticator(creds), reconnect: false, maxReconnectAttempts: 0 }),
+    ).rejects.toThrow(/Authorization/i);
+  });
+});
+
+describe('nats cluster (3 nodes)', () => {
+  let cluster: NatsEnv | undefined;
+
+  beforeAll(async () => {
+    cluster = await startNats(env.trust, { nodes: 3, natsServer: env.binaries.natsServer });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('routes messages between nodes, and a node restarts on its ports with an empty resolver', async () => {
+    const c = cluster!;
+    const creds = await credsFor(ws.signingKey.seed, ws.publicKey);
+    const sub = await connect({ servers: c.urls[2]!, authenticator: credsAuthenticator(creds) });
+    const pub = await connect({ servers: c.urls[0]!, authenticator: credsAuthenticator(creds) });
+    try {
+      const s = sub.subscribe('probe.routed', { max: 1 });
+      await sub.flush();
+      // Interest propagates over routes asynchronously; publish until it arrives.
+      const got = (async () => {
+        for await (const m of s) return m.string();
+        return undefined;
+      })();
+      const ticker = setInterval(() => pub.publish('probe.routed', 'across'), 100);
+      await expect(got).resolves.toBe('across');
+      clearInterval(ticker);
+    } finally {
+      await Promise.all([sub.close(), pub.close()]);
+    }
+
+    const url = c.urls[1]!;
+    await c.stopNode(1);
+    await expect(connect({ servers: url, reconnect: false, authenticator: credsAuthenticator(creds) })).rejects.toThrow();
+    await c.startNode(1, { wipeResolver: true });
+    expect(c.urls[1]).toBe(url);
+    const again = await connect({ servers: url, authenticator: credsAuthenticator(creds) });
+    await again.close();
+  });
+});
