@@ -34,14 +34,11 @@ export const clusterNatsIssuerSpecSchema = {
   properties: {
     nats: {
       type: 'object',
-      description: 'How workspaces and the operator reach NATS.',
+      description: 'How workspaces reach NATS.',
       additionalProperties: false,
       required: ['urls'],
       properties: {
         urls: urlListSchema('Server URLs handed to workspaces (NATS_URL in the Secret).'),
-        operatorURLs: urlListSchema(
-          'Server URLs the operator itself connects to (default: urls).',
-        ),
       },
     },
     account: {
@@ -58,22 +55,6 @@ export const clusterNatsIssuerSpecSchema = {
         signingKeySecretRef: secretKeyRefSchema(
           'Secret holding the seed (SA...) of a signing key listed in the account JWT.',
           'seed',
-        ),
-      },
-    },
-    operator: {
-      type: 'object',
-      description:
-        'Keys the operator uses to re-sign and push the account JWT (for revocations).',
-      additionalProperties: false,
-      properties: {
-        signingKeySecretRef: secretKeyRefSchema(
-          'Secret holding the seed (SO...) of an operator signing key.',
-          'seed',
-        ),
-        systemAccountCredsSecretRef: secretKeyRefSchema(
-          'Secret holding a creds file of a user in the system account.',
-          'nats.creds',
         ),
       },
     },
@@ -110,6 +91,10 @@ export const clusterNatsIssuerStatusSchema = {
       type: 'integer',
       format: 'int64',
       description: 'The metadata.generation the status reflects.',
+    },
+    signingKeyPublicKey: {
+      type: 'string',
+      description: 'Public key of the account signing key the operator loaded (safe to show).',
     },
   },
 } as const;

@@ -27,3 +27,8 @@ export const EventReason = {
   SecretRestored: 'SecretRestored',
   Deleted: 'CredentialsDeleted',
 } as const;
+
+/** Issuer Ready=True: its signing key loads. */
+export const IssuerReason = {
+  KeysLoaded: 'KeysLoaded',
+} as const;

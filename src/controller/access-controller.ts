@@ -22,7 +22,12 @@ import type {
   WorkspaceNatsAccess,
   WorkspaceNatsAccessStatus,
 } from '../api/workspace-nats-access.ts';
-import { findCondition, setCondition, type ConditionUpdate } from '../kube/conditions.ts';
+import {
+  conditionChanged,
+  findCondition,
+  nextStatus,
+  type ConditionUpdate,
+} from '../kube/conditions.ts';
 import { isNotFound } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
@@ -183,21 +188,21 @@ export class AccessController {
 
   /** Reports `failure` in the Ready condition and, when the condition changes, as an Event. */
   private async reportFailure(access: WorkspaceNatsAccess, failure: ReconcileFailure) {
-    const before = findCondition(access.status?.conditions, READY);
     const ready: ConditionUpdate = {
       type: READY,
       status: 'False',
       reason: failure.reason,
       message: failure.message,
     };
-    await this.writeStatus(access, { ready, fields: {} });
-    if (before?.reason !== ready.reason || before.message !== ready.message) {
+    // As on success, the Event comes first: whoever sees the condition can also see the Event.
+    if (conditionChanged(findCondition(access.status?.conditions, READY), ready)) {
       this.deps.log.warn(
         { access: `${access.metadata.namespace}/${access.metadata.name}`, reason: failure.reason },
         failure.message,
       );
       await this.deps.events.record(access, 'Warning', failure.reason, failure.message);
     }
+    await this.writeStatus(access, { ready, fields: {} });
   }
 
   /** Deletion: the credentials go before the finalizer does. */
@@ -263,17 +268,13 @@ export class AccessController {
     change: { ready: ConditionUpdate; fields: Partial<WorkspaceNatsAccessStatus> },
   ) {
     const current = access.status ?? {};
-    const observedGeneration = access.metadata.generation ?? 0;
-    const status: WorkspaceNatsAccessStatus = {
-      ...current,
-      ...change.fields,
-      observedGeneration,
-      conditions: setCondition(
-        current.conditions,
-        { ...change.ready, observedGeneration },
-        this.now(),
-      ),
-    };
+    const status = nextStatus(
+      current,
+      change.ready,
+      change.fields,
+      access.metadata.generation ?? 0,
+      this.now(),
+    );
     if (isDeepStrictEqual(status, current)) return;
     await this.deps.customObjects.replaceNamespacedCustomObjectStatus({
       group: GROUP,

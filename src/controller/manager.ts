@@ -1,5 +1,6 @@
-// Wiring: informers feed keys into one work queue, workers reconcile them with the access
-// controller, and a periodic resync re-checks every access. Owns start-up and orderly shutdown.
+// Wiring: informers feed keys into two work queues, workers reconcile accesses (access controller)
+// and issuers (issuer controller), and a periodic resync re-checks every object. Owns start-up and
+// orderly shutdown.
 
 import {
   CoreV1Api,
@@ -22,9 +23,10 @@ import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
 import { ResilientInformer } from '../kube/informer.ts';
-import { runWorkers, WorkQueue } from '../kube/workqueue.ts';
+import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { AccessController } from './access-controller.ts';
+import { IssuerController } from './issuer-controller.ts';
 import { SigningKeyReader } from './signing-keys.ts';
 
 export interface OperatorOptions {
@@ -49,6 +51,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const queue = new WorkQueue();
+  const issuerQueue = new WorkQueue();
 
   const accesses = new ResilientInformer<WorkspaceNatsAccess>(kubeConfig, {
     name: ACCESS_PLURAL,
@@ -73,6 +76,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       })) as KubernetesListObject<ClusterNatsIssuer>,
     log,
     onChange: (issuer) => {
+      issuerQueue.add(issuer.metadata.name);
       for (const access of accesses.list()) {
         if (access.spec.issuerRef.name === issuer.metadata.name) {
           queue.add(keyOf(access.metadata.namespace, access.metadata.name));
@@ -93,14 +97,24 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
 
+  const signingKeys = new SigningKeyReader(core, options.namespace);
+  const events = new ApiEventRecorder(core, log, options.instance);
   const controller = new AccessController({
     customObjects,
     core,
     accesses,
     issuers,
     secrets,
-    signingKeys: new SigningKeyReader(core, options.namespace),
-    events: new ApiEventRecorder(core, log, options.instance),
+    signingKeys,
+    events,
+    log,
+    fieldManager: COMPONENT,
+  });
+  const issuerController = new IssuerController({
+    customObjects,
+    issuers,
+    signingKeys,
+    events,
     log,
     fieldManager: COMPONENT,
   });
@@ -108,21 +122,24 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   // Workers start only once every cache is filled, so no reconcile acts on a partial view.
   await Promise.all([issuers.start(), secrets.start(), accesses.start()]);
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
-  const workers = runWorkers(
-    queue,
-    options.workers,
-    async (key) => {
-      const result = await controller.reconcile(key);
-      log.debug({ access: key, ...result }, 'reconciled');
+  const onError = (key: string, error: unknown) => {
+    // A conflict means a cache was behind a write; the retry reads the newer object.
+    const level = isConflict(error) ? 'debug' : 'error';
+    log[level]({ key, error: describeError(error) }, 'reconcile failed, retrying');
+  };
+  const logged =
+    (reconcile: (key: string) => Promise<ReconcileResult>) =>
+    async (key: string): Promise<ReconcileResult> => {
+      const result = await reconcile(key);
+      log.debug({ key, ...result }, 'reconciled');
       return result;
-    },
-    (key, error) => {
-      // A conflict means a cache was behind a write; the retry reads the newer object.
-      const level = isConflict(error) ? 'debug' : 'error';
-      log[level]({ access: key, error: describeError(error) }, 'reconcile failed, retrying');
-    },
-  );
+    };
+  const workers = Promise.all([
+    runWorkers(queue, options.workers, logged((key) => controller.reconcile(key)), onError),
+    runWorkers(issuerQueue, 1, logged((name) => issuerController.reconcile(name)), onError),
+  ]);
   const resync = setInterval(() => {
+    for (const issuer of issuers.list()) issuerQueue.add(issuer.metadata.name);
     for (const access of accesses.list()) {
       queue.add(keyOf(access.metadata.namespace, access.metadata.name));
     }
@@ -133,6 +150,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       clearInterval(resync);
       await Promise.all([accesses.stop(), issuers.stop(), secrets.stop()]);
       queue.shutDown();
+      issuerQueue.shutDown();
       await workers;
       log.info('stopped');
     },

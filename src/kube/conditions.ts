@@ -24,3 +24,36 @@ export function findCondition(
 ): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
+
+interface StatusWithConditions {
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+
+/**
+ * The status after `update` and `fields`, observed at `generation`. Compare it with the current
+ * one before writing: equal means there is nothing to write.
+ */
+export function nextStatus<S extends StatusWithConditions>(
+  current: S | undefined,
+  update: ConditionUpdate,
+  fields: Partial<S>,
+  generation: number,
+  now: Date,
+): S {
+  return {
+    ...current,
+    ...fields,
+    observedGeneration: generation,
+    conditions: setCondition(current?.conditions, { ...update, observedGeneration: generation }, now),
+  } as S;
+}
+
+/** True when `update` says something other than `before` (worth an Event). */
+export function conditionChanged(before: Condition | undefined, update: ConditionUpdate): boolean {
+  return (
+    before?.status !== update.status ||
+    before.reason !== update.reason ||
+    before.message !== update.message
+  );
+}

@@ -1,0 +1,71 @@
+// `npm run dev`: the operator against a local environment, for trying it out by hand. Starts the
+// test environment (kube-apiserver, etcd, kube-controller-manager and nats-server on loopback),
+// installs the CRDs, an issuer named "local" for the environment's NATS account and a namespace
+// "demo", then runs the operator in this process until Ctrl-C.
+
+import { KubeConfig } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { startOperator } from '../src/controller/manager.ts';
+import { createLogger } from '../src/log.ts';
+import { startEnvironment } from '../test/env/index.ts';
+import { loadEnvState, writeEnvState } from '../test/env/state.ts';
+import {
+  clientsFor,
+  createIssuer,
+  ensureNamespace,
+  installCrds,
+  OPERATOR_NAMESPACE,
+} from '../test/e2e/support/cluster.ts';
+
+const env = await startEnvironment();
+let stopOperator = async () => {};
+let stopping = false;
+const shutdown = (why: string) => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`[dev] ${why}: stopping\n`);
+  stopOperator()
+    .then(() => env.stop())
+    .then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+try {
+  const state = loadEnvState(await writeEnvState(env));
+  const admin = clientsFor(env.kubeconfigPath);
+  await installCrds(admin.kubeConfig);
+  await createIssuer(admin, state, 'local');
+  await ensureNamespace(admin.core, 'demo');
+
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(env.kubeconfigPath);
+  const operator = await startOperator({
+    kubeConfig,
+    namespace: OPERATOR_NAMESPACE,
+    workers: 4,
+    resyncPeriodMs: 600_000,
+    log: createLogger('info'),
+    instance: hostname(),
+  });
+  stopOperator = () => operator.stop();
+  process.stdout.write(
+    [
+      '',
+      'The operator is running against a local cluster and NATS. In another shell:',
+      `  export KUBECONFIG=${env.kubeconfigPath}`,
+      `  alias kubectl=${env.components.kubectl}`,
+      '  kubectl apply -n demo -f manifests/examples/workspace-nats-access.yaml',
+      '  kubectl get wna -n demo',
+      '  kubectl get secret demo-workspace-nats -n demo -o jsonpath="{.data.nats\\.creds}" | base64 -d',
+      `NATS is at ${env.nats.urls.join(',')}. Ctrl-C stops everything.`,
+      '',
+    ].join('\n'),
+  );
+} catch (error) {
+  process.stderr.write(`[dev] ${(error as Error).message}\n`);
+  shutdown('start-up failed');
+}

@@ -1,0 +1,309 @@
+// The foundation, end to end: a WorkspaceNatsAccess applied to a real API server becomes a Secret
+// whose creds a real nats-server accepts, with the permissions the server enforces.
+
+import type { V1Secret } from '@kubernetes/client-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ACCESS_FINALIZER, ACCESS_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
+import { loadEnvState, type EnvState } from '../env/state.ts';
+import {
+  accessBody,
+  clientsFor,
+  createAccess,
+  createIssuer,
+  ensureNamespace,
+  getAccess,
+  installCrds,
+  OPERATOR_NAMESPACE,
+  operatorKubeconfig,
+  waitFor,
+  waitForReady,
+  type Clients,
+} from './support/cluster.ts';
+import { connectWithCreds, publishError, roundTrip, subscribeError } from './support/nats.ts';
+import { OperatorProcess } from './support/operator.ts';
+
+const run = promisify(execFile);
+const NS = 'e2e-access';
+const ISSUER = 'e2e-access';
+
+let state: EnvState;
+let admin: Clients;
+let operator: OperatorProcess;
+const connections: NatsConnection[] = [];
+
+beforeAll(async () => {
+  state = loadEnvState();
+  admin = clientsFor(state.kubeconfig);
+  await installCrds(admin.kubeConfig);
+  await ensureNamespace(admin.core, NS);
+  await createIssuer(admin, state, ISSUER);
+  operator = new OperatorProcess({
+    kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'),
+    namespace: OPERATOR_NAMESPACE,
+  });
+  await operator.start();
+});
+
+afterAll(async () => {
+  await Promise.all(connections.map((nc) => nc.close()));
+  await operator?.stop();
+});
+
+const wsPermissions = {
+  publish: { allow: ['ws.{{workspace.id}}.>'] },
+  subscribe: { allow: ['ws.{{workspace.id}}.>'] },
+};
+
+async function credsOf(secretName: string): Promise<string> {
+  const secret = await admin.core.readNamespacedSecret({ name: secretName, namespace: NS });
+  return Buffer.from(secret.data?.['nats.creds'] ?? '', 'base64').toString('utf8');
+}
+
+async function connectAs(secretName: string): Promise<NatsConnection> {
+  const nc = await connectWithCreds(state.nats.urls, await credsOf(secretName));
+  connections.push(nc);
+  return nc;
+}
+
+async function secretsOf(accessName: string): Promise<V1Secret[]> {
+  const list = await admin.core.listNamespacedSecret({
+    namespace: NS,
+    labelSelector: `natsaccess.io/access=${accessName}`,
+  });
+  return list.items;
+}
+
+describe('a WorkspaceNatsAccess', () => {
+  test('becomes a Secret whose creds connect, with publish and subscribe bounded by the server', async () => {
+    await createAccess(admin.custom, NS, accessBody('alpha', { issuerRef: { name: ISSUER }, permissions: wsPermissions }));
+    const access = await waitForReady(admin.custom, NS, 'alpha');
+    expect(access.metadata.finalizers).toContain(ACCESS_FINALIZER);
+    expect(access.status).toMatchObject({
+      secretName: 'alpha-nats',
+      userPublicKey: expect.stringMatching(/^U[A-Z2-7]{55}$/),
+      observedGeneration: access.metadata.generation,
+    });
+    expect(Date.parse(access.status?.expiresAt ?? '') - Date.parse(access.status?.issuedAt ?? '')).toBe(3_600_000);
+
+    const secret = await admin.core.readNamespacedSecret({ name: 'alpha-nats', namespace: NS });
+    expect(Buffer.from(secret.data?.NATS_URL ?? '', 'base64').toString()).toBe(state.nats.urls.join(','));
+    expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'WorkspaceNatsAccess', name: 'alpha', controller: true });
+
+    const nc = await connectAs('alpha-nats');
+    expect(await roundTrip(nc, nc, 'ws.alpha.events')).toBe('hello');
+    expect(await publishError(nc, 'ws.beta.events')).toMatchObject({ operation: 'publish', subject: 'ws.beta.events' });
+    expect(await publishError(nc, 'ws.alpha.ok')).toBeUndefined();
+    expect(await subscribeError(nc, 'other.>')).toMatchObject({ operation: 'subscription', subject: 'other.>' });
+    expect(await subscribeError(nc, '>')).toMatchObject({ operation: 'subscription' });
+  });
+
+  test('two accesses never share a user key, and one cannot receive the other’s messages', async () => {
+    for (const name of ['red', 'blue']) {
+      await createAccess(admin.custom, NS, accessBody(name, { issuerRef: { name: ISSUER }, permissions: wsPermissions }));
+    }
+    const [red, blue] = await Promise.all(['red', 'blue'].map((n) => waitForReady(admin.custom, NS, n)));
+    expect(red?.status?.userPublicKey).not.toBe(blue?.status?.userPublicKey);
+    const redNc = await connectAs('red-nats');
+    const blueNc = await connectAs('blue-nats');
+    expect(await subscribeError(blueNc, 'ws.red.>')).toMatchObject({ operation: 'subscription' });
+    expect(await subscribeError(blueNc, 'ws.*.events')).toMatchObject({ operation: 'subscription' });
+    // Blue listens where it may; red's traffic on its own subjects never reaches it.
+    const received: string[] = [];
+    const sub = blueNc.subscribe('ws.blue.>', {
+      callback: (_err, msg) => {
+        received.push(msg.subject);
+      },
+    });
+    await blueNc.flush();
+    redNc.publish('ws.red.events', 'secret');
+    expect(await publishError(redNc, 'ws.blue.events')).toMatchObject({ operation: 'publish' });
+    await new Promise((r) => setTimeout(r, 300));
+    sub.unsubscribe();
+    expect(received).toEqual([]);
+  });
+
+  test('a spec change re-issues with a fresh key; an edited or deleted Secret is restored', async () => {
+    await createAccess(admin.custom, NS, accessBody('gamma', { issuerRef: { name: ISSUER }, permissions: wsPermissions }));
+    const first = await waitForReady(admin.custom, NS, 'gamma');
+    const firstKey = first.status?.userPublicKey;
+
+    await admin.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_PLURAL,
+        namespace: NS,
+        name: 'gamma',
+        body: [{ op: 'replace', path: '/spec/permissions/publish/allow', value: ['ws.{{workspace.id}}.cmd.>'] }],
+      },
+    );
+    const second = await waitFor(
+      async () => {
+        const a = await getAccess(admin.custom, NS, 'gamma');
+        return a?.status?.observedGeneration === 2 && a.status.userPublicKey !== firstKey ? a : undefined;
+      },
+      { what: 'gamma to be re-issued', timeoutMs: 30_000 },
+    );
+    const nc = await connectAs('gamma-nats');
+    expect(await publishError(nc, 'ws.gamma.events')).toMatchObject({ operation: 'publish' });
+    expect(await publishError(nc, 'ws.gamma.cmd.go')).toBeUndefined();
+
+    const secret = await admin.core.readNamespacedSecret({ name: 'gamma-nats', namespace: NS });
+    await admin.core.replaceNamespacedSecret({
+      name: 'gamma-nats',
+      namespace: NS,
+      body: { ...secret, data: { ...secret.data, NATS_URL: Buffer.from('nats://evil:4222').toString('base64') } },
+    });
+    await waitFor(
+      async () => {
+        const s = await admin.core.readNamespacedSecret({ name: 'gamma-nats', namespace: NS });
+        return Buffer.from(s.data?.NATS_URL ?? '', 'base64').toString() === state.nats.urls.join(',') ? s : undefined;
+      },
+      { what: 'the edited Secret to be restored', timeoutMs: 30_000 },
+    );
+    expect((await getAccess(admin.custom, NS, 'gamma'))?.status?.userPublicKey).toBe(second.status?.userPublicKey);
+
+    await admin.core.deleteNamespacedSecret({ name: 'gamma-nats', namespace: NS });
+    const restored = await waitFor(async () => (await secretsOf('gamma')).find((s) => s.metadata?.name === 'gamma-nats'), {
+      what: 'the deleted Secret to be recreated',
+      timeoutMs: 30_000,
+    });
+    expect(restored.metadata?.uid).not.toBe(secret.metadata?.uid);
+    const nc2 = await connectAs('gamma-nats');
+    expect(await publishError(nc2, 'ws.gamma.cmd.go')).toBeUndefined();
+  });
+
+  test('deleting it removes its Secret and then the access itself, leaving no finalizer behind', async () => {
+    await createAccess(admin.custom, NS, accessBody('delta', { issuerRef: { name: ISSUER }, permissions: wsPermissions }));
+    await waitForReady(admin.custom, NS, 'delta');
+    expect(await secretsOf('delta')).toHaveLength(1);
+    await admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace: NS, name: 'delta' });
+    await waitFor(async () => ((await getAccess(admin.custom, NS, 'delta')) ? undefined : true), {
+      what: 'delta to be gone',
+      timeoutMs: 30_000,
+    });
+    expect(await secretsOf('delta')).toEqual([]);
+  });
+});
+
+describe('what cannot become credentials', () => {
+  async function eventsOf(name: string): Promise<string[]> {
+    const events = await admin.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
+    return events.items.map((e) => `${e.type}/${e.reason}: ${e.message}`);
+  }
+
+  test('an unknown issuer: Ready=False IssuerNotFound, an Event, no Secret; then the issuer appears', async () => {
+    await createAccess(admin.custom, NS, accessBody('orphan', { issuerRef: { name: 'late-issuer' } }));
+    const access = await waitForReady(admin.custom, NS, 'orphan', 'False', 'IssuerNotFound');
+    expect(access.status?.conditions?.[0]?.message).toBe('ClusterNatsIssuer late-issuer not found');
+    expect(await eventsOf('orphan')).toContain('Warning/IssuerNotFound: ClusterNatsIssuer late-issuer not found');
+    expect(await secretsOf('orphan')).toEqual([]);
+    await createIssuer(admin, state, 'late-issuer');
+    await waitForReady(admin.custom, NS, 'orphan', 'True');
+    expect(await secretsOf('orphan')).toHaveLength(1);
+  });
+
+  test.each([
+    ['a missing signing key Secret', { name: 'no-such-secret', key: 'seed' }, 'SigningKeyNotFound', 'Secret wno-system/no-such-secret not found'],
+    ['a missing key in the Secret', { name: 'bad-seeds', key: 'absent' }, 'SigningKeyNotFound', 'Secret wno-system/bad-seeds key "absent" does not exist'],
+    ['an operator seed where an account seed belongs', { name: 'bad-seeds', key: 'operator' }, 'SigningKeyInvalid', 'holds an operator seed (SO...); expected an account seed (SA...)'],
+    ['a malformed seed', { name: 'bad-seeds', key: 'garbage' }, 'SigningKeyInvalid', 'does not hold a valid nkey seed'],
+  ])('%s: Ready=False %s, an Event, no Secret, and no crash', async (_what, ref, reason, message) => {
+    try {
+      await admin.core.createNamespacedSecret({
+        namespace: OPERATOR_NAMESPACE,
+        body: {
+          metadata: { name: 'bad-seeds' },
+          stringData: { operator: state.trust.operator.signingKey.seed, garbage: 'SAnot-a-seed' },
+        },
+      });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409) throw error;
+    }
+    const issuerName = `bad-${reason.toLowerCase()}-${ref.key}`;
+    await createIssuer(admin, state, issuerName, {
+      account: { publicKey: state.trust.workspaceAccount.publicKey, signingKeySecretRef: ref },
+    });
+    const issuer = await waitFor(
+      async () => {
+        const i = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'clusternatsissuers', name: issuerName })) as ClusterNatsIssuer;
+        return i.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'False' && c.reason === reason) ? i : undefined;
+      },
+      { what: `issuer ${issuerName} Ready=False ${reason}`, timeoutMs: 30_000 },
+    );
+    expect(issuer.status?.conditions?.[0]?.message).toContain(message);
+    const name = `bad-key-${ref.key}`;
+    await createAccess(admin.custom, NS, accessBody(name, { issuerRef: { name: issuerName } }));
+    const access = await waitForReady(admin.custom, NS, name, 'False', reason);
+    const ready = access.status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready?.message).toContain(message);
+    await waitFor(async () => ((await eventsOf(name)).some((e) => e.startsWith(`Warning/${reason}`)) ? true : undefined), {
+      what: `a ${reason} Event`,
+      timeoutMs: 10_000,
+    });
+    expect(await secretsOf(name)).toEqual([]);
+    expect(operator.log()).not.toContain(state.trust.operator.signingKey.seed);
+  });
+});
+
+describe('admission', () => {
+  async function rejection(body: unknown): Promise<string> {
+    try {
+      await createAccess(admin.custom, NS, body as WorkspaceNatsAccess);
+    } catch (error) {
+      const { body } = error as { body?: unknown };
+      return (JSON.parse(String(body)) as { message: string }).message;
+    }
+    throw new Error('the API server accepted the object');
+  }
+
+  test.each(['foo..bar', '>.x', 'a*', ' ', 'ws.a b', 'föö'])('rejects %p as a subject, naming the field', async (subject) => {
+    const message = await rejection(
+      accessBody('bad-subject', { issuerRef: { name: ISSUER }, permissions: { publish: { allow: [subject] } } }),
+    );
+    expect(message).toContain('spec.permissions.publish.allow[0]');
+  });
+
+  test.each([
+    ['ttl', { ttl: '1 hour' }, 'spec.ttl'],
+    ['renewBefore', { renewBefore: '-5m' }, 'spec.renewBefore'],
+    ['an unknown field', { colour: 'red' }, 'unknown field "spec.colour"'],
+    ['a workspace id with a dot', { workspace: { id: 'a.b' } }, 'spec.workspace.id'],
+    ['a missing issuerRef', { issuerRef: undefined }, 'spec.issuerRef'],
+  ])('rejects a bad %s', async (_what, spec, field) => {
+    const message = await rejection({ ...accessBody('bad-field', { issuerRef: { name: ISSUER } }), spec: { ...accessBody('x', { issuerRef: { name: ISSUER } }).spec, ...spec } });
+    expect(message).toContain(field);
+  });
+
+  test('a working issuer says so in its status', async () => {
+    const issuer = await waitFor(
+      async () => {
+        const i = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'clusternatsissuers', name: ISSUER })) as ClusterNatsIssuer;
+        return i.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? i : undefined;
+      },
+      { what: `issuer ${ISSUER} Ready=True`, timeoutMs: 30_000 },
+    );
+    expect(issuer.status).toMatchObject({
+      signingKeyPublicKey: state.trust.workspaceAccount.signingKey.publicKey,
+      conditions: [{ reason: 'KeysLoaded', message: `Account signing key ${state.trust.workspaceAccount.signingKey.publicKey} loaded` }],
+    });
+  });
+
+  test('kubectl shows the columns and explains the fields', async () => {
+    const env = { ...process.env, KUBECONFIG: state.kubeconfig };
+    const { stdout: table } = await run(state.binaries.kubectl, ['get', 'wna', '-n', NS], { env });
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+WORKSPACE\s+READY\s+EXPIRES\s+AGE$/);
+    expect(table).toMatch(/\nalpha\s+alpha\s+True\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+\d+s\n/);
+    const { stdout: explained } = await run(state.binaries.kubectl, ['explain', 'wna.spec'], { env });
+    expect(explained).toContain('What the workspace asks for.');
+    expect(explained).toMatch(/issuerRef\s+<Object> -required-/);
+    const { stdout: issuers } = await run(state.binaries.kubectl, ['get', 'cnissuer', ISSUER], { env });
+    expect(issuers).toMatch(new RegExp(`\\n${ISSUER}\\s+${state.trust.workspaceAccount.publicKey}\\s+True\\s+\\d+`));
+    const { stdout: permissions } = await run(state.binaries.kubectl, ['explain', 'wna.spec.permissions.publish.allow'], { env });
+    expect(permissions).toContain('Subjects allowed.');
+  });
+});

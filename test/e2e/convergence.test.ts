@@ -1,0 +1,140 @@
+// Level-triggered and idempotent: an operator killed mid-burst converges after a restart, and a
+// resync of unchanged objects writes nothing to the API server.
+
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
+import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
+import { readCredentials } from '../../src/nats/credentials.ts';
+import { loadEnvState, type EnvState } from '../env/state.ts';
+import { auditOffset, objectVersions, writesSince } from './support/audit.ts';
+import {
+  accessBody,
+  clientsFor,
+  createAccess,
+  createIssuer,
+  ensureNamespace,
+  installCrds,
+  OPERATOR_NAMESPACE,
+  operatorKubeconfig,
+  waitFor,
+  type Clients,
+} from './support/cluster.ts';
+import { OperatorProcess } from './support/operator.ts';
+
+const ISSUER = 'e2e-convergence';
+let state: EnvState;
+let admin: Clients;
+const operators: OperatorProcess[] = [];
+
+beforeAll(async () => {
+  state = loadEnvState();
+  admin = clientsFor(state.kubeconfig);
+  await installCrds(admin.kubeConfig);
+  await createIssuer(admin, state, ISSUER);
+});
+
+// One operator at a time: two would race each other on the same objects.
+afterEach(async () => {
+  await Promise.all(operators.splice(0).map((o) => o.stop()));
+});
+
+async function operatorAs(user: string, args: string[] = []): Promise<OperatorProcess> {
+  const operator = new OperatorProcess({
+    kubeconfig: await operatorKubeconfig(state, user),
+    namespace: OPERATOR_NAMESPACE,
+    args,
+  });
+  operators.push(operator);
+  await operator.start();
+  return operator;
+}
+
+async function listAccesses(namespace: string): Promise<WorkspaceNatsAccess[]> {
+  const list = (await admin.custom.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_PLURAL,
+    namespace,
+  })) as { items: WorkspaceNatsAccess[] };
+  return list.items;
+}
+
+const isReady = (a: WorkspaceNatsAccess) =>
+  a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
+
+test('an operator killed (SIGKILL) in the middle of 50 creates converges after a restart', async () => {
+  const ns = 'e2e-crash';
+  await ensureNamespace(admin.core, ns);
+  const first = await operatorAs('workspace-nats-operator');
+  const names = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
+  const creating = (async () => {
+    for (const name of names) {
+      await createAccess(admin.custom, ns, accessBody(name, { issuerRef: { name: ISSUER }, permissions }));
+    }
+  })();
+  // Kill it once it is demonstrably busy: some accesses done, more still coming.
+  await waitFor(async () => ((await listAccesses(ns)).filter(isReady).length >= 5 ? true : undefined), {
+    what: 'the first accesses to become Ready',
+    timeoutMs: 60_000,
+  });
+  await first.kill('SIGKILL');
+  await creating;
+  const readyWhenKilled = (await listAccesses(ns)).filter(isReady).length;
+  expect(readyWhenKilled).toBeLessThan(50);
+
+  await operatorAs('workspace-nats-operator');
+  const accesses = await waitFor(
+    async () => {
+      const all = await listAccesses(ns);
+      return all.length === 50 && all.every(isReady) ? all : undefined;
+    },
+    { what: 'all 50 accesses to be Ready', timeoutMs: 90_000 },
+  );
+
+  const secrets = (
+    await admin.core.listNamespacedSecret({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=workspace-nats-operator' })
+  ).items;
+  expect(secrets).toHaveLength(50);
+  const byName = new Map(secrets.map((s) => [s.metadata?.name, s]));
+  const users = new Set<string>();
+  for (const access of accesses) {
+    const secret = byName.get(`${access.metadata.name}-nats`);
+    expect(secret?.metadata?.ownerReferences?.[0]?.uid).toBe(access.metadata.uid);
+    const creds = readCredentials(Buffer.from(secret?.data?.[CREDS_KEY] ?? '', 'base64').toString());
+    expect(creds.userPublicKey).toBe(access.status?.userPublicKey);
+    users.add(creds.userPublicKey);
+  }
+  expect(users.size).toBe(50);
+});
+
+test('a resync of unchanged objects makes zero API writes', async () => {
+  const ns = 'e2e-resync';
+  await ensureNamespace(admin.core, ns);
+  const user = 'workspace-nats-operator-resync';
+  const operator = await operatorAs(user, ['--resync-period', '2s']);
+  for (let i = 0; i < 5; i++) {
+    await createAccess(admin.custom, ns, accessBody(`steady-${i}`, { issuerRef: { name: ISSUER }, permissions }));
+  }
+  await waitFor(
+    async () => {
+      const all = await listAccesses(ns);
+      return all.length === 5 && all.every(isReady) ? true : undefined;
+    },
+    { what: 'the accesses to be Ready', timeoutMs: 60_000 },
+  );
+  // Let the writes of the initial issuance settle, then watch three resync periods.
+  await new Promise((r) => setTimeout(r, 3000));
+  const auditLog = state.kube?.auditLogPath;
+  const offset = auditLog ? auditOffset(auditLog) : 0;
+  const versionsBefore = await objectVersions(admin.core, admin.custom, ns);
+  const reconcilesBefore = operator.log().split('\n').filter((l) => l.includes('"msg":"reconciled"')).length;
+  await new Promise((r) => setTimeout(r, 7000));
+  const reconciles = operator.log().split('\n').filter((l) => l.includes('"msg":"reconciled"')).length - reconcilesBefore;
+  // At least three resyncs of our five accesses happened...
+  expect(reconciles).toBeGreaterThanOrEqual(15);
+  // ...and changed no object (any cluster), and sent no write request at all (audit log of the
+  // API server started by the test environment; an external cluster's is not ours to read).
+  expect(await objectVersions(admin.core, admin.custom, ns)).toEqual(versionsBefore);
+  if (auditLog) expect(writesSince(auditLog, offset, user)).toEqual([]);
+});

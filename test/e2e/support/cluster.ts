@@ -1,0 +1,188 @@
+// Talking to the test cluster: clients for a kubeconfig, installing the CRDs from crds/, namespaces,
+// issuers and polling until an object reaches a state.
+
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { ClusterNatsIssuer } from '../../../src/api/cluster-nats-issuer.ts';
+import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../../src/api/constants.ts';
+import type { WorkspaceNatsAccess } from '../../../src/api/workspace-nats-access.ts';
+import { waitFor } from '../../env/net.ts';
+import type { EnvState } from '../../env/state.ts';
+
+export { waitFor };
+
+export interface Clients {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+}
+
+export function clientsFor(kubeconfigPath: string): Clients {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  return {
+    kubeConfig,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+  };
+}
+
+const CRD_DIR = join(import.meta.dirname, '..', '..', '..', 'crds');
+
+/** Creates or updates the CRDs from crds/ and waits until the API server serves them. */
+export async function installCrds(kubeConfig: KubeConfig): Promise<void> {
+  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  for (const file of readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'))) {
+    const crd = parse(readFileSync(join(CRD_DIR, file), 'utf8')) as V1CustomResourceDefinition;
+    const name = crd.metadata?.name ?? '';
+    try {
+      const existing = await api.readCustomResourceDefinition({ name });
+      crd.metadata = { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion };
+      await api.replaceCustomResourceDefinition({ name, body: crd });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 404) throw error;
+      await api.createCustomResourceDefinition({ body: crd });
+    }
+    await waitFor(
+      async () => {
+        const stored = await api.readCustomResourceDefinition({ name });
+        return stored.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+          ? true
+          : undefined;
+      },
+      { what: `CRD ${name} to be established`, timeoutMs: 30_000 },
+    );
+  }
+}
+
+export async function ensureNamespace(core: CoreV1Api, name: string): Promise<void> {
+  try {
+    await core.createNamespace({ body: { metadata: { name } } });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+}
+
+/**
+ * A kubeconfig for the operator under test, as its own user (so the audit log tells its requests
+ * apart); against an external cluster, whose CA key is not ours, the admin kubeconfig.
+ */
+export function operatorKubeconfig(state: EnvState, user: string): Promise<string> {
+  return state.external ? Promise.resolve(state.kubeconfig) : state.kubeconfigFor(user, ['system:masters']);
+}
+
+/** The operator's namespace, holding issuer key Secrets. */
+export const OPERATOR_NAMESPACE = 'wno-system';
+export const SIGNING_KEY_SECRET = 'ws-account-signing-key';
+
+/** An issuer for the test NATS environment's WS account, with its signing key Secret. */
+export async function createIssuer(
+  clients: Clients,
+  state: EnvState,
+  name: string,
+  spec: Partial<ClusterNatsIssuer['spec']> = {},
+): Promise<ClusterNatsIssuer> {
+  await ensureNamespace(clients.core, OPERATOR_NAMESPACE);
+  try {
+    await clients.core.createNamespacedSecret({
+      namespace: OPERATOR_NAMESPACE,
+      body: {
+        metadata: { name: SIGNING_KEY_SECRET },
+        stringData: { seed: state.trust.workspaceAccount.signingKey.seed },
+      },
+    });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+  return (await clients.custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ISSUER_PLURAL,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'ClusterNatsIssuer',
+      metadata: { name },
+      spec: {
+        nats: { urls: state.nats.urls },
+        account: {
+          publicKey: state.trust.workspaceAccount.publicKey,
+          signingKeySecretRef: { name: SIGNING_KEY_SECRET },
+        },
+        ...spec,
+      },
+    },
+  })) as ClusterNatsIssuer;
+}
+
+export function accessBody(
+  name: string,
+  spec: Partial<WorkspaceNatsAccess['spec']> & { issuerRef: { name: string } },
+): WorkspaceNatsAccess {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'WorkspaceNatsAccess',
+    metadata: { name },
+    spec: { workspace: { id: name }, ...spec },
+  };
+}
+
+export async function createAccess(
+  custom: CustomObjectsApi,
+  namespace: string,
+  body: WorkspaceNatsAccess,
+): Promise<WorkspaceNatsAccess> {
+  return (await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_PLURAL,
+    namespace,
+    body,
+    fieldValidation: 'Strict',
+  })) as WorkspaceNatsAccess;
+}
+
+export async function getAccess(
+  custom: CustomObjectsApi,
+  namespace: string,
+  name: string,
+): Promise<WorkspaceNatsAccess | undefined> {
+  try {
+    return (await custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_PLURAL,
+      namespace,
+      name,
+    })) as WorkspaceNatsAccess;
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Waits until the access's Ready condition has `status` (and `reason`, if given). */
+export function waitForReady(
+  custom: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  status: 'True' | 'False' = 'True',
+  reason?: string,
+  timeoutMs = 30_000,
+): Promise<WorkspaceNatsAccess> {
+  return waitFor(
+    async () => {
+      const access = await getAccess(custom, namespace, name);
+      const ready = access?.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === status && (!reason || ready.reason === reason) ? access : undefined;
+    },
+    { what: `${namespace}/${name} Ready=${status}${reason ? ` (${reason})` : ''}`, timeoutMs },
+  );
+}
