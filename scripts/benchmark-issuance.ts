@@ -38,7 +38,7 @@ try {
     kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'),
     namespace: OPERATOR_NAMESPACE,
     args: ['--log-level', LOG_LEVEL, '--workers', WORKERS],
-  });
+  }, state.root);
   await operator.start();
 
   // Secret arrivals, by access name, as the API server reports them.

@@ -11,6 +11,7 @@ export interface RunConfig {
   workers: number;
   resyncPeriodMs: number;
   logLevel: string;
+  leaderElect: boolean;
 }
 
 /** Flags of `run`, in parseArgs form; the config file takes the same names. */
@@ -21,6 +22,7 @@ export const runFlags = {
   workers: { type: 'string' },
   'resync-period': { type: 'string' },
   'log-level': { type: 'string' },
+  'leader-elect': { type: 'boolean' },
 } as const;
 
 type RawSettings = Partial<Record<Exclude<keyof typeof runFlags, 'config'>, unknown>>;
@@ -54,6 +56,10 @@ export function loadRunConfig(
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new Error(`${where('log-level')}: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
+  const leaderElect = pick('leader-elect') ?? false;
+  if (typeof leaderElect !== 'boolean') {
+    throw new Error(`${where('leader-elect')}: "${String(leaderElect)}" is not true or false`);
+  }
   const kubeconfig = pick('kubeconfig');
   return {
     kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,
@@ -61,6 +67,7 @@ export function loadRunConfig(
     workers,
     resyncPeriodMs,
     logLevel,
+    leaderElect,
   };
 }
 

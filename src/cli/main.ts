@@ -2,13 +2,17 @@
 // Command-line entry point: `run` starts the operator, `crds` prints the CRDs. Parses arguments and
 // wires the pieces; owns no logic of its own.
 
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { renderCrdFiles } from '../api/crds.ts';
-import { startOperator } from '../controller/manager.ts';
+import { startOperator, type RunningOperator } from '../controller/manager.ts';
+import { LeaderElector } from '../kube/leader-election.ts';
 import { createLogger } from '../log.ts';
 import { loadRunConfig, runFlags } from './config.ts';
+
+/** The Lease that replicas elect a leader with, in the operator's namespace. */
+const LEASE_NAME = 'workspace-nats-operator';
 
 const usage = `Usage: workspace-nats-operator <command> [options]
 
@@ -22,6 +26,8 @@ Options of run:
   --workers N            reconciles run in parallel, 1 to 64 (default 4)
   --resync-period DUR    re-check every access this often, e.g. 10m (default 10m)
   --log-level LEVEL      fatal, error, warn, info, debug or trace (default info)
+  --leader-elect         run only while holding the Lease ${LEASE_NAME} in the operator's namespace
+                         (for more than one replica)
   --config FILE          YAML file with the settings above by flag name; flags win
 `;
 
@@ -32,25 +38,47 @@ async function run(args: string[]): Promise<void> {
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromDefault();
+  const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
 
-  const operator = await startOperator({
-    kubeConfig,
-    namespace: config.namespace,
-    workers: config.workers,
-    resyncPeriodMs: config.resyncPeriodMs,
-    log,
-    instance: process.env.POD_NAME ?? hostname(),
-  });
-  log.info({ namespace: config.namespace, server: kubeConfig.getCurrentCluster()?.server }, 'started');
+  const stopping = new AbortController();
+  let operator: RunningOperator | undefined;
+  let elector: LeaderElector | undefined;
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
-    operator.stop().then(
+    stopping.abort();
+    (async () => {
+      await operator?.stop();
+      await elector?.release();
+    })().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+
+  if (config.leaderElect) {
+    elector = new LeaderElector({
+      coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+      namespace: config.namespace,
+      name: LEASE_NAME,
+      identity,
+      log,
+    });
+    if (!(await elector.acquire(stopping.signal))) return;
+    // As client-go does: a replica that lost the lease exits at once, so that it can never
+    // reconcile beside the new leader; Kubernetes restarts it as a candidate.
+    elector.keepRenewing(() => process.exit(1));
+  }
+  operator = await startOperator({
+    kubeConfig,
+    namespace: config.namespace,
+    workers: config.workers,
+    resyncPeriodMs: config.resyncPeriodMs,
+    log,
+    instance: identity,
+  });
+  log.info({ namespace: config.namespace, server: kubeConfig.getCurrentCluster()?.server }, 'started');
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -44,7 +44,7 @@ beforeAll(async () => {
   operator = new OperatorProcess({
     kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'),
     namespace: OPERATOR_NAMESPACE,
-  });
+  }, state.root);
   await operator.start();
 });
 

@@ -42,7 +42,7 @@ async function operatorAs(user: string, args: string[] = []): Promise<OperatorPr
     kubeconfig: await operatorKubeconfig(state, user),
     namespace: OPERATOR_NAMESPACE,
     args,
-  });
+  }, state.root);
   operators.push(operator);
   await operator.start();
   return operator;

@@ -19,16 +19,18 @@ describe('run settings', () => {
       workers: 4,
       resyncPeriodMs: 600_000,
       logLevel: 'info',
+      leaderElect: false,
     });
   });
 
   test('the config file is read, and flags win over it', () => {
-    const config = file('namespace: ops\nworkers: 8\nresync-period: 30s\nlog-level: debug\n');
+    const config = file('namespace: ops\nworkers: 8\nresync-period: 30s\nlog-level: debug\nleader-elect: true\n');
     expect(loadRunConfig({ config, workers: '2' }, {})).toMatchObject({
       namespace: 'ops',
       workers: 2,
       resyncPeriodMs: 30_000,
       logLevel: 'debug',
+      leaderElect: true,
     });
   });
 
@@ -48,6 +50,8 @@ describe('run settings', () => {
     expect(() => loadRunConfig({ config: unknown }, {})).toThrow(`--config ${unknown}: unknown setting "namspace"`);
     const badWorkers = file('namespace: n\nworkers: lots\n');
     expect(() => loadRunConfig({ config: badWorkers }, {})).toThrow(`${badWorkers}: workers: "lots"`);
+    const yesPlease = file('namespace: n\nleader-elect: yes please\n');
+    expect(() => loadRunConfig({ config: yesPlease }, {})).toThrow(`${yesPlease}: leader-elect: "yes please" is not true or false`);
     const list = file('- a\n');
     expect(() => loadRunConfig({ config: list }, {})).toThrow('expected a mapping of settings');
     expect(() => loadRunConfig({ config: join(dir, 'missing.yaml') }, {})).toThrow(/--config .*missing\.yaml: ENOENT/);

@@ -1,14 +1,13 @@
 // Runs the operator under test as a real child process (node src/cli/main.ts run), so tests can
 // kill it with SIGKILL and start it again, and scan its log output afterwards.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, type ManagedProcess } from '../../env/processes.ts';
 import { waitFor } from '../../env/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
-let started = 0;
+let created = 0;
 
 export interface OperatorOptions {
   kubeconfig: string;
@@ -20,18 +19,24 @@ export interface OperatorOptions {
 export class OperatorProcess {
   readonly logFile: string;
   private process: ManagedProcess | undefined;
+  /** First log line of the current process (the log file is kept across restarts). */
+  private firstLine = 1;
   private readonly options: OperatorOptions;
 
-  constructor(options: OperatorOptions, logDir = mkdtempSync(join(tmpdir(), 'wno-operator-'))) {
+  /** `logDir` should be the environment's temp root, which is removed when the run ends. */
+  constructor(options: OperatorOptions, logDir: string) {
     this.options = options;
-    this.logFile = join(logDir, 'operator.log');
+    this.logFile = join(logDir, `operator-${process.pid}-${++created}.log`);
   }
 
-  /** Starts the operator and waits until its caches are synced. */
-  async start(): Promise<void> {
-    const before = this.log().split('\n').length;
+  /**
+   * Starts the operator and waits until it logs `readyMessage`: by default "started" (caches
+   * synced, workers running).
+   */
+  async start(readyMessage = 'started'): Promise<void> {
+    this.firstLine = this.log().split('\n').length;
     this.process = startProcess({
-      name: `operator-${++started}`,
+      name: `operator-${created}`,
       command: process.execPath,
       args: [
         MAIN,
@@ -46,9 +51,15 @@ export class OperatorProcess {
       ],
       logFile: this.logFile,
     });
+    await this.waitForLog(readyMessage, 60_000);
+  }
+
+  /** Waits until the current process logs `message` (the pino "msg" field). */
+  async waitForLog(message: string, timeoutMs: number): Promise<void> {
+    const current = this.process;
     await waitFor(
-      async () => (this.log().split('\n').slice(before - 1).some((l) => l.includes('"msg":"started"')) ? true : undefined),
-      { what: 'the operator to start', timeoutMs: 60_000, watch: [this.process] },
+      async () => (this.linesSince(this.firstLine).some((l) => l.includes(`"msg":"${message}"`)) ? true : undefined),
+      { what: `the operator to log "${message}"`, timeoutMs, watch: current ? [current] : [] },
     );
   }
 
@@ -62,6 +73,11 @@ export class OperatorProcess {
 
   async stop(): Promise<void> {
     await this.process?.stop();
+  }
+
+  /** Log lines from line `from` (1-based) on. */
+  linesSince(from: number): string[] {
+    return this.log().split('\n').slice(from - 1);
   }
 
   log(): string {
