@@ -183,7 +183,29 @@ export class AccessController {
         renewAt: timestamp(renewAt),
       },
     });
+    // A Secret left under a former spec.secret.name is not the workspace's any more.
+    await this.deleteSecrets(access, (name) => name !== secretName);
     return { requeueAfterMs: Math.max(renewAt.getTime() - this.now().getTime(), 0) };
+  }
+
+  /** Deletes the Secrets this access controls whose name `matches`, each with an Event. */
+  private async deleteSecrets(access: WorkspaceNatsAccess, matches: (name: string) => boolean) {
+    const namespace = access.metadata.namespace ?? '';
+    for (const secret of this.deps.secrets.list(namespace)) {
+      const name = secret.metadata?.name ?? '';
+      if (!matches(name) || !isControlledBy(secret, access)) continue;
+      try {
+        await this.deps.core.deleteNamespacedSecret({
+          name,
+          namespace,
+          body: { preconditions: { uid: secret.metadata?.uid } },
+        });
+        await this.deps.events.record(access, 'Normal', EventReason.Deleted, `Deleted Secret ${name}`);
+      } catch (error) {
+        // Gone already: the cache had not seen the deletion yet.
+        if (!isNotFound(error)) throw error;
+      }
+    }
   }
 
   /** Reports `failure` in the Ready condition and, when the condition changes, as an Event. */
@@ -211,21 +233,7 @@ export class AccessController {
     if (!finalizers.includes(ACCESS_FINALIZER)) return {};
     // Revoking the user on the NATS servers belongs here, before the Secret and the finalizer go,
     // so that copied credentials stop working too (tracked as the revocation issue).
-    const namespace = access.metadata.namespace ?? '';
-    const secretName = secretNameOf(access);
-    const secret = this.deps.secrets.get(secretName, namespace);
-    if (secret && isControlledBy(secret, access)) {
-      try {
-        await this.deps.core.deleteNamespacedSecret({
-          name: secretName,
-          namespace,
-          body: { preconditions: { uid: secret.metadata?.uid } },
-        });
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-      await this.deps.events.record(access, 'Normal', EventReason.Deleted, `Deleted Secret ${secretName}`);
-    }
+    await this.deleteSecrets(access, () => true);
     try {
       await this.replaceAccess({
         ...access,

@@ -177,6 +177,30 @@ describe('a WorkspaceNatsAccess', () => {
     expect(await publishError(nc2, 'ws.gamma.cmd.go')).toBeUndefined();
   });
 
+  test('renaming its Secret moves the credentials and deletes the old Secret', async () => {
+    await createAccess(admin.custom, NS, accessBody('epsilon', { issuerRef: { name: ISSUER }, permissions: wsPermissions }));
+    await waitForReady(admin.custom, NS, 'epsilon');
+    await admin.custom.patchNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_PLURAL,
+      namespace: NS,
+      name: 'epsilon',
+      body: [{ op: 'add', path: '/spec/secret', value: { name: 'epsilon-renamed' } }],
+    });
+    await waitFor(
+      async () => {
+        const names = (await secretsOf('epsilon')).map((s) => s.metadata?.name);
+        return names.length === 1 && names[0] === 'epsilon-renamed' ? true : undefined;
+      },
+      { what: 'only Secret epsilon-renamed to be left', timeoutMs: 30_000 },
+    );
+    const access = await getAccess(admin.custom, NS, 'epsilon');
+    expect(access?.status?.secretName).toBe('epsilon-renamed');
+    const nc = await connectAs('epsilon-renamed');
+    expect(await publishError(nc, 'ws.epsilon.moved')).toBeUndefined();
+  });
+
   test('deleting it removes its Secret and then the access itself, leaving no finalizer behind', async () => {
     await createAccess(admin.custom, NS, accessBody('delta', { issuerRef: { name: ISSUER }, permissions: wsPermissions }));
     await waitForReady(admin.custom, NS, 'delta');
