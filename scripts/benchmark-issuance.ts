@@ -9,13 +9,10 @@ import { startEnvironment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState } from '../test/env/state.ts';
 import {
   accessBody,
-  clientsFor,
   createAccess,
-  createIssuer,
-  ensureNamespace,
-  installCrds,
   OPERATOR_NAMESPACE,
   operatorKubeconfig,
+  prepareCluster,
   waitFor,
 } from '../test/e2e/support/cluster.ts';
 import { OperatorProcess } from '../test/e2e/support/operator.ts';
@@ -30,10 +27,7 @@ const env = await startEnvironment();
 let operator: OperatorProcess | undefined;
 try {
   const state = loadEnvState(await writeEnvState(env));
-  const admin = clientsFor(env.kubeconfigPath);
-  await installCrds(admin.kubeConfig);
-  await createIssuer(admin, state, 'bench');
-  await ensureNamespace(admin.core, 'bench');
+  const admin = await prepareCluster(state, { issuer: 'bench', namespaces: ['bench'] });
   operator = new OperatorProcess({
     kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'),
     namespace: OPERATOR_NAMESPACE,

@@ -10,11 +10,8 @@ import { createLogger } from '../src/log.ts';
 import { startEnvironment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState } from '../test/env/state.ts';
 import {
-  clientsFor,
-  createIssuer,
-  ensureNamespace,
-  installCrds,
   OPERATOR_NAMESPACE,
+  prepareCluster,
 } from '../test/e2e/support/cluster.ts';
 
 const env = await startEnvironment();
@@ -36,10 +33,7 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 
 try {
   const state = loadEnvState(await writeEnvState(env));
-  const admin = clientsFor(env.kubeconfigPath);
-  await installCrds(admin.kubeConfig);
-  await createIssuer(admin, state, 'local');
-  await ensureNamespace(admin.core, 'demo');
+  await prepareCluster(state, { issuer: 'local', namespaces: ['demo'] });
 
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(env.kubeconfigPath);

@@ -5,6 +5,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import {
   conditionsSchema,
   durationSchema,
+  observedGenerationSchema,
   secretKeyRefSchema,
   subjectPermissionSchema,
 } from './common-schemas.ts';
@@ -87,11 +88,7 @@ export const clusterNatsIssuerStatusSchema = {
   additionalProperties: false,
   properties: {
     conditions: conditionsSchema,
-    observedGeneration: {
-      type: 'integer',
-      format: 'int64',
-      description: 'The metadata.generation the status reflects.',
-    },
+    observedGeneration: observedGenerationSchema,
     signingKeyPublicKey: {
       type: 'string',
       description: 'Public key of the account signing key the operator loaded (safe to show).',

@@ -62,6 +62,12 @@ export const secretKeyRefSchema = (description: string, defaultKey: string) =>
     },
   }) as const;
 
+export const observedGenerationSchema = {
+  type: 'integer',
+  format: 'int64',
+  description: 'The metadata.generation the status reflects.',
+} as const;
+
 export const conditionsSchema = {
   type: 'array',
   description: 'Current state, with the reason in CamelCase and a message for humans.',

@@ -5,6 +5,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import {
   conditionsSchema,
   durationSchema,
+  observedGenerationSchema,
   subjectPermissionSchema,
 } from './common-schemas.ts';
 import { OBJECT_NAME_PATTERN } from './patterns.ts';
@@ -192,11 +193,7 @@ export const workspaceNatsAccessStatusSchema = {
   additionalProperties: false,
   properties: {
     conditions: conditionsSchema,
-    observedGeneration: {
-      type: 'integer',
-      format: 'int64',
-      description: 'The metadata.generation the status reflects.',
-    },
+    observedGeneration: observedGenerationSchema,
     userPublicKey: {
       type: 'string',
       description: 'Public nkey of the current NATS user (safe to show).',

@@ -11,17 +11,15 @@ import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts
 import { loadEnvState, type EnvState } from '../env/state.ts';
 import {
   accessBody,
-  clientsFor,
+  type Clients,
   createAccess,
   createIssuer,
-  ensureNamespace,
   getAccess,
-  installCrds,
   OPERATOR_NAMESPACE,
   operatorKubeconfig,
+  prepareCluster,
   waitFor,
   waitForReady,
-  type Clients,
 } from './support/cluster.ts';
 import { connectWithCreds, publishError, roundTrip, subscribeError } from './support/nats.ts';
 import { OperatorProcess } from './support/operator.ts';
@@ -37,10 +35,7 @@ const connections: NatsConnection[] = [];
 
 beforeAll(async () => {
   state = loadEnvState();
-  admin = clientsFor(state.kubeconfig);
-  await installCrds(admin.kubeConfig);
-  await ensureNamespace(admin.core, NS);
-  await createIssuer(admin, state, ISSUER);
+  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
   operator = new OperatorProcess({
     kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'),
     namespace: OPERATOR_NAMESPACE,

@@ -8,15 +8,12 @@ import { loadEnvState, type EnvState } from '../env/state.ts';
 import { auditOffset, objectVersions, writesSince } from './support/audit.ts';
 import {
   accessBody,
-  clientsFor,
+  type Clients,
   createAccess,
-  createIssuer,
-  ensureNamespace,
-  installCrds,
   OPERATOR_NAMESPACE,
   operatorKubeconfig,
+  prepareCluster,
   waitFor,
-  type Clients,
 } from './support/cluster.ts';
 import { OperatorProcess } from './support/operator.ts';
 
@@ -27,9 +24,7 @@ const operators: OperatorProcess[] = [];
 
 beforeAll(async () => {
   state = loadEnvState();
-  admin = clientsFor(state.kubeconfig);
-  await installCrds(admin.kubeConfig);
-  await createIssuer(admin, state, ISSUER);
+  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: ['e2e-crash', 'e2e-resync'] });
 });
 
 // One operator at a time: two would race each other on the same objects.
@@ -65,7 +60,6 @@ const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: 
 
 test('an operator killed (SIGKILL) in the middle of 50 creates converges after a restart', async () => {
   const ns = 'e2e-crash';
-  await ensureNamespace(admin.core, ns);
   const first = await operatorAs('workspace-nats-operator');
   const names = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
   const creating = (async () => {
@@ -110,7 +104,6 @@ test('an operator killed (SIGKILL) in the middle of 50 creates converges after a
 
 test('a resync of unchanged objects makes zero API writes', async () => {
   const ns = 'e2e-resync';
-  await ensureNamespace(admin.core, ns);
   const user = 'workspace-nats-operator-resync';
   const operator = await operatorAs(user, ['--resync-period', '2s']);
   for (let i = 0; i < 5; i++) {

@@ -4,15 +4,12 @@
 import { loadEnvState, type EnvState } from '../env/state.ts';
 import {
   accessBody,
-  clientsFor,
+  type Clients,
   createAccess,
-  createIssuer,
-  ensureNamespace,
-  installCrds,
   OPERATOR_NAMESPACE,
   operatorKubeconfig,
+  prepareCluster,
   waitForReady,
-  type Clients,
 } from './support/cluster.ts';
 import { OperatorProcess } from './support/operator.ts';
 
@@ -24,10 +21,7 @@ const operators: OperatorProcess[] = [];
 
 beforeAll(async () => {
   state = loadEnvState();
-  admin = clientsFor(state.kubeconfig);
-  await installCrds(admin.kubeConfig);
-  await ensureNamespace(admin.core, NS);
-  await createIssuer(admin, state, ISSUER);
+  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
 });
 
 afterAll(async () => {

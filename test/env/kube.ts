@@ -36,6 +36,8 @@ export interface KubeEnv {
   kubeconfigDir: string;
   logs: { etcd: string; apiserver: string; controllerManager: string };
   processes: ManagedProcess[];
+  /** Stops kube-apiserver, keeps it down for `downMs`, starts it again on the same port and data. */
+  restartApiserver(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -101,15 +103,58 @@ export async function startKube(opts: StartKubeOptions): Promise<KubeEnv> {
     client: pki.controllerManager,
   });
 
+  const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+  const peerUrl = `http://127.0.0.1:${etcdPeer}`;
   const procs: ManagedProcess[] = [];
+  const apiserverOptions = {
+    name: 'kube-apiserver',
+    command: opts.components.kubeApiserver,
+    logFile: logs.apiserver,
+    args: [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${pkiDir}`,
+      `--tls-cert-file=${f.apiserverCrt}`,
+      `--tls-private-key-file=${f.apiserverKey}`,
+      `--client-ca-file=${f.ca}`,
+      `--service-account-key-file=${f.saPub}`,
+      `--service-account-signing-key-file=${f.saKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--authorization-mode=Node,RBAC',
+      // 127.0.0.1 may not be an Endpoints address, so the `kubernetes` endpoint reconciler would
+      // only log errors; nothing in-cluster dials it here.
+      '--endpoint-reconciler-type=none',
+      '--allow-privileged=true',
+      `--audit-policy-file=${f.auditPolicy}`,
+      `--audit-log-path=${auditLogPath}`,
+      '--audit-log-format=json',
+      // Blocking mode writes each event before the response returns, so tests can count at once.
+      '--audit-log-mode=blocking',
+      '--audit-log-maxsize=0',
+      '--profiling=false',
+    ],
+  };
+  /** Starts kube-apiserver (in the slot of `procs` it had, on a restart) and waits for /readyz. */
+  const startApiserver = async (slot = procs.length) => {
+    const apiserver = startProcess(apiserverOptions);
+    procs[slot] = apiserver;
+    await waitFor(
+      async () => {
+        const r = await kubeGet(server, '/readyz', pki.ca.certPem, pki.admin);
+        return r.status === 200 ? true : undefined;
+      },
+      { what: 'kube-apiserver /readyz', timeoutMs, watch: procs },
+    );
+  };
   const stop = async () => {
     // Controllers first, etcd last, so nothing logs a storm of connection errors while stopping.
     for (const p of [...procs].reverse()) await p.stop();
   };
   try {
     log(`starting etcd on 127.0.0.1:${etcdClient}`);
-    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    const peerUrl = `http://127.0.0.1:${etcdPeer}`;
     const etcd = startProcess({
       name: 'etcd',
       command: opts.components.etcd,
@@ -138,45 +183,7 @@ export async function startKube(opts: StartKubeOptions): Promise<KubeEnv> {
     );
 
     log(`starting kube-apiserver on ${server}`);
-    const apiserver = startProcess({
-      name: 'kube-apiserver',
-      command: opts.components.kubeApiserver,
-      logFile: logs.apiserver,
-      args: [
-        `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiPort}`,
-        `--cert-dir=${pkiDir}`,
-        `--tls-cert-file=${f.apiserverCrt}`,
-        `--tls-private-key-file=${f.apiserverKey}`,
-        `--client-ca-file=${f.ca}`,
-        `--service-account-key-file=${f.saPub}`,
-        `--service-account-signing-key-file=${f.saKey}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--authorization-mode=Node,RBAC',
-        // 127.0.0.1 may not be an Endpoints address, so the `kubernetes` endpoint reconciler would
-        // only log errors; nothing in-cluster dials it here.
-        '--endpoint-reconciler-type=none',
-        '--allow-privileged=true',
-        `--audit-policy-file=${f.auditPolicy}`,
-        `--audit-log-path=${auditLogPath}`,
-        '--audit-log-format=json',
-        // Blocking mode writes each event before the response returns, so tests can count at once.
-        '--audit-log-mode=blocking',
-        '--audit-log-maxsize=0',
-        '--profiling=false',
-      ],
-    });
-    procs.push(apiserver);
-    await waitFor(
-      async () => {
-        const r = await kubeGet(server, '/readyz', pki.ca.certPem, pki.admin);
-        return r.status === 200 ? true : undefined;
-      },
-      { what: 'kube-apiserver /readyz', timeoutMs, watch: [etcd, apiserver] },
-    );
+    await startApiserver();
 
     log('starting kube-controller-manager');
     const kcm = startProcess({
@@ -224,6 +231,12 @@ export async function startKube(opts: StartKubeOptions): Promise<KubeEnv> {
     kubeconfigDir,
     logs,
     processes: procs,
+    async restartApiserver(downMs = 0) {
+      const slot = procs.findIndex((p) => p.name === 'kube-apiserver');
+      await procs[slot]?.stop();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await startApiserver(slot);
+    },
     kubeconfigFor: async (user, groups) =>
       writeKubeconfig(path.join(kubeconfigDir, `${fileSafe(user)}-${process.pid}-${++n}.kubeconfig`), {
         server,

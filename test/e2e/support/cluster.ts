@@ -79,6 +79,9 @@ export function operatorKubeconfig(state: EnvState, user: string): Promise<strin
   return state.external ? Promise.resolve(state.kubeconfig) : state.kubeconfigFor(user, ['system:masters']);
 }
 
+/** What preparing a cluster needs: where it is, and the NATS account to issue for. */
+export type ClusterSetup = Pick<EnvState, 'kubeconfig' | 'trust' | 'nats'>;
+
 /** The operator's namespace, holding issuer key Secrets. */
 export const OPERATOR_NAMESPACE = 'wno-system';
 export const SIGNING_KEY_SECRET = 'ws-account-signing-key';
@@ -86,7 +89,7 @@ export const SIGNING_KEY_SECRET = 'ws-account-signing-key';
 /** An issuer for the test NATS environment's WS account, with its signing key Secret. */
 export async function createIssuer(
   clients: Clients,
-  state: EnvState,
+  state: ClusterSetup,
   name: string,
   spec: Partial<ClusterNatsIssuer['spec']> = {},
 ): Promise<ClusterNatsIssuer> {
@@ -120,6 +123,21 @@ export async function createIssuer(
       },
     },
   })) as ClusterNatsIssuer;
+}
+
+/**
+ * Readies a cluster for the operator: CRDs installed, `namespaces` created, and an issuer named
+ * `issuer` for the environment's NATS account. Returns admin clients.
+ */
+export async function prepareCluster(
+  state: ClusterSetup,
+  setup: { issuer: string; namespaces: string[] },
+): Promise<Clients> {
+  const admin = clientsFor(state.kubeconfig);
+  await installCrds(admin.kubeConfig);
+  for (const namespace of setup.namespaces) await ensureNamespace(admin.core, namespace);
+  await createIssuer(admin, state, setup.issuer);
+  return admin;
 }
 
 export function accessBody(
