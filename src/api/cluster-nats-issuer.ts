@@ -21,9 +21,10 @@ const urlListSchema = (description: string) =>
     'x-kubernetes-list-type': 'atomic',
     items: {
       type: 'string',
-      description: 'A NATS URL such as nats://nats.nats.svc:4222 or tls://host:4222.',
+      description:
+        'A NATS URL such as nats://nats.nats.svc:4222, tls://host:4222 or wss://host/nats (no commas).',
       maxLength: 512,
-      pattern: '^(nats|tls|ws|wss)://[^\\s/]+$',
+      pattern: '^(nats|tls|ws|wss)://[^\\s,/]+(/[^\\s,]*)?$',
     },
   }) as const;
 

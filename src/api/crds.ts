@@ -37,10 +37,17 @@ function toStructural(schema: Json): Json {
   return out;
 }
 
-function rootSchema(kind: string, description: string, spec: Json, status: Json): Json {
+function rootSchema(
+  kind: string,
+  description: string,
+  spec: Json,
+  status: Json,
+  validations: Json[] = [],
+): Json {
   return toStructural({
     type: 'object',
     description,
+    ...(validations.length > 0 ? { 'x-kubernetes-validations': validations } : {}),
     required: ['spec'],
     properties: {
       apiVersion: {
@@ -115,7 +122,15 @@ export const workspaceNatsAccessCrd = crd(
     ACCESS_KIND,
     'NATS credentials for one workspace: a fresh NATS user, limited to the workspace’s subjects, ' +
       'written as a creds file to a Secret, renewed before expiry and revoked on deletion.',
-    workspaceNatsAccessSpecSchema, workspaceNatsAccessStatusSchema),
+    workspaceNatsAccessSpecSchema,
+    workspaceNatsAccessStatusSchema,
+    [
+      {
+        rule: 'size(self.metadata.name) <= 63',
+        message: 'metadata.name: at most 63 characters, since it labels the Secret',
+      },
+    ],
+  ),
   [
     { name: 'Workspace', type: 'string', jsonPath: '.spec.workspace.id' },
     readyColumn,
@@ -138,7 +153,9 @@ export const clusterNatsIssuerCrd = crd(
   rootSchema(
     ISSUER_KIND,
     'A NATS account that workspace credentials are minted in, with its signing keys and policy.',
-    clusterNatsIssuerSpecSchema, clusterNatsIssuerStatusSchema),
+    clusterNatsIssuerSpecSchema,
+    clusterNatsIssuerStatusSchema,
+  ),
   [
     { name: 'Account', type: 'string', jsonPath: '.spec.account.publicKey' },
     readyColumn,

@@ -2,12 +2,17 @@
 // reconcile time). They are regular expressions valid in both ECMAScript and Go's RE2, because the
 // API server evaluates the CRD's `pattern`s with RE2.
 
+/** Placeholders a subject template may hold, each written `{{name}}` without spaces. */
+export const PLACEHOLDERS = ['workspace.id', 'workspace.owner', 'namespace'] as const;
+
 /**
- * One subject token: printable ASCII without `.`, `*` and `>`, or a lone `*`. Whitespace, control
- * characters and non-ASCII are rejected: nats-server accepts some of them, but they are a source of
- * subjects that look alike and are not.
+ * One subject token: printable ASCII without `.`, `*`, `>`, `{` and `}`, and placeholders, or a
+ * lone `*`. Whitespace, control characters and non-ASCII are rejected: nats-server accepts some of
+ * them, but they are a source of subjects that look alike and are not. Braces only ever open and
+ * close a known placeholder, so a misspelt template is refused at admission.
  */
-const TOKEN = String.raw`(?:[\x21-\x29\x2b-\x2d\x2f-\x3d\x3f-\x7e]+|\*)`;
+const PLACEHOLDER = String.raw`\{\{(?:${PLACEHOLDERS.map((p) => p.replace('.', String.raw`\.`)).join('|')})\}\}`;
+const TOKEN = String.raw`(?:(?:[\x21-\x29\x2b-\x2d\x2f-\x3d\x3f-\x7a\x7c\x7e]|${PLACEHOLDER})+|\*)`;
 
 /** A NATS subject or subject filter: tokens split by dots, `>` only as the whole last token. */
 export const SUBJECT_PATTERN = String.raw`^(?:${TOKEN}\.)*(?:${TOKEN}|>)$`;

@@ -26,6 +26,23 @@ export const workspaceNatsAccessSpecSchema = {
   description: 'What the workspace asks for. The issuer decides what it may get.',
   additionalProperties: false,
   required: ['issuerRef', 'workspace'],
+  'x-kubernetes-validations': [
+    {
+      rule: '!has(self.ttl) || !has(self.renewBefore) || duration(self.renewBefore) < duration(self.ttl)',
+      message: 'spec.renewBefore must be shorter than spec.ttl',
+      fieldPath: '.renewBefore',
+    },
+    {
+      rule: 'self.workspace.id == oldSelf.workspace.id',
+      message: 'spec.workspace.id is immutable: another workspace needs its own WorkspaceNatsAccess',
+      fieldPath: '.workspace.id',
+    },
+    {
+      rule: 'self.issuerRef.name == oldSelf.issuerRef.name',
+      message: 'spec.issuerRef is immutable: credentials of another issuer need a new WorkspaceNatsAccess',
+      fieldPath: '.issuerRef.name',
+    },
+  ],
   properties: {
     issuerRef: {
       type: 'object',
@@ -100,7 +117,9 @@ export const workspaceNatsAccessSpecSchema = {
               minimum: 1,
               maximum: 10000,
             },
-            ttl: durationSchema('How long after the request a reply is allowed (default: no limit).'),
+            ttl: durationSchema(
+              "How long after the request a reply is allowed (default: the server's, 2m).",
+            ),
           },
         },
       },

@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import {
   ACCESS_FINALIZER,
+  ACCESS_NAME_LABEL,
   ACCESS_PLURAL,
   CREDS_KEY,
   GROUP,
@@ -28,11 +29,11 @@ import {
   nextStatus,
   type ConditionUpdate,
 } from '../kube/conditions.ts';
-import { isNotFound } from '../kube/errors.ts';
+import { describeError, isNotFound, statusCode, statusReason } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
-import { mintUserCredentials, type IssuedCredentials } from '../nats/credentials.ts';
+import { mintUserCredentials } from '../nats/credentials.ts';
 import { AccessSpecError, desiredCredentials } from '../policy/desired-credentials.ts';
 import {
   desiredSecret,
@@ -40,7 +41,13 @@ import {
   secretDiffers,
   secretNameOf,
 } from './access-secret.ts';
-import { IssueReason, issuedCredentials, issueTrigger, renewalTime } from './issuance-policies.ts';
+import {
+  IssueReason,
+  issuedCredentials,
+  issueTrigger,
+  renewalTime,
+  type TrustedCredentials,
+} from './issuance-policies.ts';
 import { ReconcileFailure } from './reconcile-failure.ts';
 import type { SigningKeyReader } from './signing-keys.ts';
 
@@ -62,6 +69,13 @@ export interface AccessControllerDeps {
   fieldManager: string;
   now?: () => Date;
 }
+
+const secretConflict = (name: string) =>
+  new ReconcileFailure(
+    Reason.SecretConflict,
+    `Secret ${name} already exists and is not owned by this WorkspaceNatsAccess`,
+    { retry: true },
+  );
 
 /** RFC 3339 in whole seconds, as Kubernetes writes timestamps. */
 const timestamp = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -120,17 +134,17 @@ export class AccessController {
 
     const secretName = secretNameOf(access);
     const existing = this.deps.secrets.get(secretName, namespace);
-    if (existing && !isControlledBy(existing, access)) {
-      throw new ReconcileFailure(
-        Reason.SecretConflict,
-        `Secret ${secretName} already exists and is not owned by this WorkspaceNatsAccess`,
-        { retry: true },
-      );
-    }
+    if (existing && !isControlledBy(existing, access)) throw secretConflict(secretName);
 
     let secret = existing;
     let event: { reason: string; message: string } | undefined;
-    const trigger = issueTrigger({ secretName, secret: existing, desired, now });
+    const trigger = issueTrigger({
+      secretName,
+      secret: existing,
+      desired,
+      signingKeyPublicKey: issuer.status?.signingKeyPublicKey,
+      now,
+    });
     if (trigger) {
       const signingKey = await this.deps.signingKeys.accountSigningKey(issuer);
       const minted = await mintUserCredentials({
@@ -141,7 +155,7 @@ export class AccessController {
         expiresAt: new Date(now.getTime() + desired.ttlMs),
       });
       const creds = Buffer.from(minted.creds).toString('base64');
-      secret = await this.writeSecret(desiredSecret(access, desired, creds, existing), existing);
+      secret = await this.writeSecret(access, (current) => desiredSecret(access, desired, creds, current), existing);
       event = {
         reason:
           trigger.reason === IssueReason.Renewal
@@ -152,9 +166,10 @@ export class AccessController {
         message: `Minted NATS user ${minted.userPublicKey} into Secret ${secretName}: ${trigger.message}`,
       };
     } else if (existing) {
-      const wanted = desiredSecret(access, desired, existing.data?.[CREDS_KEY] ?? '', existing);
-      if (secretDiffers(existing, wanted)) {
-        secret = await this.writeSecret(wanted, existing);
+      const restore = (current?: V1Secret) =>
+        desiredSecret(access, desired, existing.data?.[CREDS_KEY] ?? '', current);
+      if (secretDiffers(existing, restore(existing))) {
+        secret = await this.writeSecret(access, restore, existing);
         event = { reason: EventReason.SecretRestored, message: `Restored Secret ${secretName}` };
       }
     }
@@ -164,34 +179,50 @@ export class AccessController {
       this.deps.log.info({ access: `${namespace}/${access.metadata.name}`, reason: event.reason }, event.message);
       await this.deps.events.record(access, 'Normal', event.reason, event.message);
     }
-    // Valid by construction: issueTrigger fired on anything unreadable, and a fresh mint is readable.
-    const issued = issuedCredentials(secret as V1Secret) as IssuedCredentials;
-    const renewAt = renewalTime(issued, desired.renewBeforeMs) ?? issued.issuedAt;
-    const expires = issued.expiresAt ? ` until ${timestamp(issued.expiresAt)}` : '';
+    // Trusted by construction: issueTrigger fired on anything else, and a fresh mint expires.
+    const issued = issuedCredentials(secret as V1Secret) as TrustedCredentials;
+    const renewAt = renewalTime(issued, desired.renewBeforeMs);
     await this.writeStatus(access, {
       ready: {
         type: READY,
         status: 'True',
         reason: Reason.Issued,
-        message: `Secret ${secretName} holds credentials for NATS user ${issued.userPublicKey}, valid${expires}`,
+        message: `Secret ${secretName} holds credentials for NATS user ${issued.userPublicKey}, valid until ${timestamp(issued.expiresAt)}`,
       },
       fields: {
         userPublicKey: issued.userPublicKey,
         secretName,
         issuedAt: timestamp(issued.issuedAt),
-        ...(issued.expiresAt ? { expiresAt: timestamp(issued.expiresAt) } : {}),
+        expiresAt: timestamp(issued.expiresAt),
         renewAt: timestamp(renewAt),
       },
     });
     // A Secret left under a former spec.secret.name is not the workspace's any more.
     await this.deleteSecrets(access, (name) => name !== secretName);
-    return { requeueAfterMs: Math.max(renewAt.getTime() - this.now().getTime(), 0) };
+    // Never sooner than a second: a renewal time in the past is the renewal policy's to act on.
+    return { requeueAfterMs: Math.max(renewAt.getTime() - this.now().getTime(), 1000) };
   }
 
-  /** Deletes the Secrets this access controls whose name `matches`, each with an Event. */
-  private async deleteSecrets(access: WorkspaceNatsAccess, matches: (name: string) => boolean) {
+  /**
+   * Deletes the Secrets this access controls whose name `matches`, each with an Event. `live`
+   * lists them from the API server rather than the cache, so that a Secret written a moment ago is
+   * not missed (on deletion, where nothing comes after).
+   */
+  private async deleteSecrets(
+    access: WorkspaceNatsAccess,
+    matches: (name: string) => boolean,
+    live = false,
+  ) {
     const namespace = access.metadata.namespace ?? '';
-    for (const secret of this.deps.secrets.list(namespace)) {
+    const secrets = live
+      ? (
+          await this.deps.core.listNamespacedSecret({
+            namespace,
+            labelSelector: `${ACCESS_NAME_LABEL}=${access.metadata.name}`,
+          })
+        ).items
+      : this.deps.secrets.list(namespace);
+    for (const secret of secrets) {
       const name = secret.metadata?.name ?? '';
       if (!matches(name) || !isControlledBy(secret, access)) continue;
       try {
@@ -216,15 +247,16 @@ export class AccessController {
       reason: failure.reason,
       message: failure.message,
     };
-    // As on success, the Event comes first: whoever sees the condition can also see the Event.
-    if (conditionChanged(findCondition(access.status?.conditions, READY), ready)) {
+    const changed = conditionChanged(findCondition(access.status?.conditions, READY), ready);
+    // Status first: if its write conflicts, the retry comes back here and must not repeat the Event.
+    await this.writeStatus(access, { ready, fields: {} });
+    if (changed) {
       this.deps.log.warn(
         { access: `${access.metadata.namespace}/${access.metadata.name}`, reason: failure.reason },
         failure.message,
       );
       await this.deps.events.record(access, 'Warning', failure.reason, failure.message);
     }
-    await this.writeStatus(access, { ready, fields: {} });
   }
 
   /** Deletion: the credentials go before the finalizer does. */
@@ -233,7 +265,7 @@ export class AccessController {
     if (!finalizers.includes(ACCESS_FINALIZER)) return {};
     // Revoking the user on the NATS servers belongs here, before the Secret and the finalizer go,
     // so that copied credentials stop working too (tracked as the revocation issue).
-    await this.deleteSecrets(access, () => true);
+    await this.deleteSecrets(access, () => true, true);
     try {
       await this.replaceAccess({
         ...access,
@@ -245,17 +277,36 @@ export class AccessController {
     return {};
   }
 
-  private async writeSecret(wanted: V1Secret, existing: V1Secret | undefined): Promise<V1Secret> {
-    const namespace = wanted.metadata?.namespace ?? '';
-    const { fieldManager } = this.deps;
-    return existing
-      ? this.deps.core.replaceNamespacedSecret({
-          name: wanted.metadata?.name ?? '',
-          namespace,
-          body: wanted,
-          fieldManager,
-        })
-      : this.deps.core.createNamespacedSecret({ namespace, body: wanted, fieldManager });
+  /**
+   * Creates or replaces the Secret `build(current)` describes. A create that finds the name taken
+   * (the cache missed it, say because someone removed our label) looks at the real object: ours is
+   * replaced, anyone else's is a SecretConflict. A Secret the API server refuses (a bad extra label,
+   * say) is an InvalidSpec, with the API server's message naming the field.
+   */
+  private async writeSecret(
+    access: WorkspaceNatsAccess,
+    build: (current?: V1Secret) => V1Secret,
+    existing: V1Secret | undefined,
+  ): Promise<V1Secret> {
+    const { core, fieldManager } = this.deps;
+    const namespace = access.metadata.namespace ?? '';
+    const name = secretNameOf(access);
+    try {
+      if (existing) {
+        return await core.replaceNamespacedSecret({ name, namespace, body: build(existing), fieldManager });
+      }
+      try {
+        return await core.createNamespacedSecret({ namespace, body: build(), fieldManager });
+      } catch (error) {
+        if (statusReason(error) !== 'AlreadyExists') throw error;
+        const current = await core.readNamespacedSecret({ name, namespace });
+        if (!isControlledBy(current, access)) throw secretConflict(name);
+        return await core.replaceNamespacedSecret({ name, namespace, body: build(current), fieldManager });
+      }
+    } catch (error) {
+      if (statusCode(error) !== 422) throw error;
+      throw new ReconcileFailure(Reason.InvalidSpec, `Secret ${name}: ${describeError(error)}`, { retry: false });
+    }
   }
 
   private async replaceAccess(access: WorkspaceNatsAccess): Promise<WorkspaceNatsAccess> {

@@ -9,6 +9,7 @@ import type { DesiredCredentials } from '../policy/desired-credentials.ts';
 export const IssueReason = {
   SecretMissing: 'SecretMissing',
   CredentialsUnreadable: 'CredentialsUnreadable',
+  CredentialsUntrusted: 'CredentialsUntrusted',
   SpecChanged: 'SpecChanged',
   Renewal: 'Renewal',
 } as const;
@@ -22,8 +23,13 @@ export interface IssuanceInput {
   secretName: string;
   secret: V1Secret | undefined;
   desired: DesiredCredentials;
+  /** The issuer's current signing key (its status), when known. */
+  signingKeyPublicKey: string | undefined;
   now: Date;
 }
+
+/** Credentials this operator would have minted: they always expire. */
+export type TrustedCredentials = IssuedCredentials & { expiresAt: Date };
 
 /**
  * Reading creds derives the seed's public key, which costs milliseconds of pure-JS curve math.
@@ -32,7 +38,7 @@ export interface IssuanceInput {
  */
 const readByObject = new WeakMap<V1Secret, IssuedCredentials | Error>();
 
-/** The creds in a Secret, or why they cannot be used. */
+/** The creds in a Secret, or why they cannot be read. */
 export function issuedCredentials(secret: V1Secret): IssuedCredentials | Error {
   let issued = readByObject.get(secret);
   if (!issued) {
@@ -48,12 +54,40 @@ export function issuedCredentials(secret: V1Secret): IssuedCredentials | Error {
   return issued;
 }
 
-/** When credentials issued at `issued` should be replaced. */
-export function renewalTime(issued: IssuedCredentials, renewBeforeMs: number): Date | undefined {
-  return issued.expiresAt && new Date(issued.expiresAt.getTime() - renewBeforeMs);
+/**
+ * Why readable creds are not ones this operator would have minted for `desired`, if they are not:
+ * another account, no expiry, or a signer other than the account or the issuer's signing key.
+ * Someone who can edit the Secret must not be able to plant credentials the operator then vouches
+ * for (or that never come up for renewal).
+ */
+export function untrustedBecause(
+  issued: IssuedCredentials,
+  desired: DesiredCredentials,
+  signingKeyPublicKey: string | undefined,
+): string | undefined {
+  if (issued.accountPublicKey !== desired.accountPublicKey) {
+    return `the user belongs to account ${issued.accountPublicKey}, not the issuer's ${desired.accountPublicKey}`;
+  }
+  if (!issued.expiresAt) return 'the user JWT never expires';
+  const signer = issued.signerPublicKey;
+  if (signingKeyPublicKey && signer !== signingKeyPublicKey && signer !== desired.accountPublicKey) {
+    return `the user JWT was signed by ${issued.signerPublicKey}, not by the issuer's signing key ${signingKeyPublicKey}`;
+  }
+  return undefined;
+}
+
+/** When credentials expiring at `expiresAt` should be replaced. */
+export function renewalTime(issued: TrustedCredentials, renewBeforeMs: number): Date {
+  return new Date(issued.expiresAt.getTime() - renewBeforeMs);
 }
 
 type Policy = (input: IssuanceInput) => IssueTrigger | undefined;
+
+/** The Secret's creds, when readable: later policies only run once earlier ones passed. */
+const readable = (secret: V1Secret | undefined) => {
+  const issued = secret && issuedCredentials(secret);
+  return issued instanceof Error ? undefined : issued;
+};
 
 const secretMissing: Policy = ({ secret, secretName }) =>
   secret
@@ -70,6 +104,14 @@ const credentialsUnreadable: Policy = ({ secret, secretName }) => {
     : undefined;
 };
 
+const credentialsUntrusted: Policy = ({ secret, secretName, desired, signingKeyPublicKey }) => {
+  const issued = readable(secret);
+  const why = issued && untrustedBecause(issued, desired, signingKeyPublicKey);
+  return why
+    ? { reason: IssueReason.CredentialsUntrusted, message: `Secret ${secretName} holds credentials the operator did not mint: ${why}` }
+    : undefined;
+};
+
 const specChanged: Policy = ({ secret, desired }) =>
   secret?.metadata?.annotations?.[ISSUED_FOR_ANNOTATION] === desired.fingerprint
     ? undefined
@@ -79,21 +121,19 @@ const specChanged: Policy = ({ secret, desired }) =>
       };
 
 const renewalDue: Policy = ({ secret, desired, now }) => {
-  const issued = secret && issuedCredentials(secret);
-  if (!issued || issued instanceof Error) return undefined;
-  const renewAt = renewalTime(issued, desired.renewBeforeMs);
-  return renewAt && renewAt <= now
-    ? {
-        reason: IssueReason.Renewal,
-        message: `the credentials expire at ${issued.expiresAt?.toISOString()}`,
-      }
+  const issued = readable(secret);
+  if (!issued?.expiresAt) return undefined;
+  const renewAt = renewalTime(issued as TrustedCredentials, desired.renewBeforeMs);
+  return renewAt <= now
+    ? { reason: IssueReason.Renewal, message: `the credentials expire at ${issued.expiresAt.toISOString()}` }
     : undefined;
 };
 
-/** Order matters: a missing Secret says more than "unreadable", which says more than "changed". */
+/** Order matters: each says more than the ones after it, which assume it passed. */
 export const issuancePolicies: readonly Policy[] = [
   secretMissing,
   credentialsUnreadable,
+  credentialsUntrusted,
   specChanged,
   renewalDue,
 ];

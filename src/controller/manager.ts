@@ -11,6 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import {
+  ACCESS_KIND,
   ACCESS_NAME_LABEL,
   ACCESS_PLURAL,
   GROUP,
@@ -65,6 +66,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     log,
     onChange: (access) => queue.add(keyOf(access.metadata.namespace, access.metadata.name)),
   });
+  const issuerGenerations = new Map<string, number | undefined>();
   const issuers = new ResilientInformer<ClusterNatsIssuer>(kubeConfig, {
     name: ISSUER_PLURAL,
     path: `/apis/${GROUP}/${VERSION}/${ISSUER_PLURAL}`,
@@ -75,10 +77,15 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         plural: ISSUER_PLURAL,
       })) as KubernetesListObject<ClusterNatsIssuer>,
     log,
-    onChange: (issuer) => {
-      issuerQueue.add(issuer.metadata.name);
+    onChange: (issuer, type) => {
+      const { name, generation } = issuer.metadata;
+      issuerQueue.add(name);
+      // Accesses depend on the spec only: the issuer's own status writes need not wake them.
+      if (type === 'update' && issuerGenerations.get(name) === generation) return;
+      if (type === 'delete') issuerGenerations.delete(name);
+      else issuerGenerations.set(name, generation);
       for (const access of accesses.list()) {
-        if (access.spec.issuerRef.name === issuer.metadata.name) {
+        if (access.spec.issuerRef.name === name) {
           queue.add(keyOf(access.metadata.namespace, access.metadata.name));
         }
       }
@@ -92,7 +99,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     list: () => core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
     log,
     onChange: (secret) => {
-      const owner = secret.metadata?.labels?.[ACCESS_NAME_LABEL];
+      // The controller reference, not the label, says whose it is: a label can be edited away,
+      // and the watch then reports the Secret as deleted, with its last labels.
+      const owner =
+        secret.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ACCESS_KIND)?.name ??
+        secret.metadata?.labels?.[ACCESS_NAME_LABEL];
       if (owner) queue.add(keyOf(secret.metadata?.namespace, owner));
     },
   });

@@ -1,5 +1,6 @@
-// Reads an issuer's signing key seeds from Secrets in the operator's own namespace. The seed is
-// read when credentials are minted and kept only as a key pair in memory for that one call.
+// Reads an issuer's signing key seeds from Secrets in the operator's own namespace, when credentials
+// are minted or an issuer is checked. The parsed key pair stays in memory (never logged or
+// written anywhere) until the Secret's resourceVersion changes, so a burst of issuances parses once.
 
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';

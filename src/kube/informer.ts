@@ -13,6 +13,8 @@ import {
 import type { Logger } from '../log.ts';
 import { describeError } from './errors.ts';
 
+export type ChangeType = 'add' | 'update' | 'delete';
+
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   /** Name for logs, such as "secrets". */
   name: string;
@@ -22,7 +24,7 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   labelSelector?: string;
   log: Logger;
   /** Called for every added, changed or deleted object (also for the objects of a relist). */
-  onChange: (object: T) => void;
+  onChange: (object: T, type: ChangeType) => void;
   minRestartDelayMs?: number;
   maxRestartDelayMs?: number;
 }
@@ -33,31 +35,34 @@ export class ResilientInformer<T extends KubernetesObject> {
   private stopped = false;
   private restartDelayMs: number;
   private restartTimer: NodeJS.Timeout | undefined;
-  private synced = false;
-  private readonly syncWaiters: (() => void)[] = [];
+  /** Set by the first successful list; the cache is filled once start() resolves after it. */
+  private listed = false;
+  private synced: Promise<void>;
+  private markSynced: () => void = () => {};
 
   constructor(kubeConfig: KubeConfig, options: ResilientInformerOptions<T>) {
     this.options = options;
     this.restartDelayMs = options.minRestartDelayMs ?? 500;
+    this.synced = new Promise((resolve) => (this.markSynced = resolve));
     const list = async () => {
       const result = await options.list();
       // A successful list means the API server is back: the next error starts a fresh backoff.
       this.restartDelayMs = options.minRestartDelayMs ?? 500;
-      queueMicrotask(() => this.markSynced());
+      this.listed = true;
       return result;
     };
     this.informer = makeInformer(kubeConfig, options.path, list, options.labelSelector);
-    this.informer.on('add', options.onChange);
-    this.informer.on('update', options.onChange);
-    this.informer.on('delete', options.onChange);
+    this.informer.on('add', (object) => options.onChange(object, 'add'));
+    this.informer.on('update', (object) => options.onChange(object, 'update'));
+    this.informer.on('delete', (object) => options.onChange(object, 'delete'));
     this.informer.on('error', (error: unknown) => this.scheduleRestart(error));
   }
 
-  /** Starts watching; resolves once the first list has filled the cache. */
+  /** Starts watching; resolves once a list has filled the cache (after restarts, if need be). */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.informer.start();
-    await new Promise<void>((resolve) => (this.synced ? resolve() : this.syncWaiters.push(resolve)));
+    await this.run();
+    await this.synced;
   }
 
   async stop(): Promise<void> {
@@ -74,9 +79,18 @@ export class ResilientInformer<T extends KubernetesObject> {
     return this.informer.list(namespace);
   }
 
-  private markSynced(): void {
-    this.synced = true;
-    for (const resolve of this.syncWaiters.splice(0)) resolve();
+  /**
+   * One start of the underlying informer. It reports list and watch failures through 'error'
+   * (scheduleRestart), but can also reject, for example when refreshing credentials fails.
+   */
+  private async run(): Promise<void> {
+    try {
+      await this.informer.start();
+    } catch (error) {
+      this.scheduleRestart(error);
+      return;
+    }
+    if (this.listed) this.markSynced();
   }
 
   private scheduleRestart(error: unknown): void {
@@ -89,7 +103,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     );
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
-      if (!this.stopped) void this.informer.start();
+      if (!this.stopped) void this.run();
     }, delay);
   }
 }

@@ -58,6 +58,8 @@ export interface IssuedCredentials {
   userPublicKey: string;
   /** Account the user belongs to (issuer_account, or the issuer when signed by the account key). */
   accountPublicKey: string;
+  /** The key that signed the JWT: the account key or one of its signing keys. */
+  signerPublicKey: string;
   issuedAt: Date;
   expiresAt: Date | undefined;
 }
@@ -85,6 +87,7 @@ export function readCredentials(creds: string): IssuedCredentials {
   return {
     userPublicKey: claims.sub,
     accountPublicKey: claims.nats.issuer_account ?? claims.iss,
+    signerPublicKey: claims.iss,
     issuedAt: new Date(claims.iat * 1000),
     expiresAt: claims.exp ? new Date(claims.exp * 1000) : undefined,
   };

@@ -12,6 +12,11 @@ export const DEFAULT_TTL = '1h';
 export const DEFAULT_MAX_TTL = '24h';
 /** Shorter lifetimes would make the operator re-sign faster than clients reconnect. */
 export const MIN_TTL_MS = 10_000;
+/**
+ * The least time between renewal and expiry, and between issuance and renewal: the JWT's whole
+ * seconds and the Secret's way to the workspace need a margin on both sides.
+ */
+export const MIN_RENEW_BEFORE_MS = 5_000;
 
 /** A problem with what the access asks for; `reason` is a CamelCase condition reason. */
 export class AccessSpecError extends Error {
@@ -50,6 +55,7 @@ function expandRules(rules: SubjectRules, values: TemplateValues, field: string)
   return allow.length === 0 ? { allow, deny: ['>'] } : { allow, deny };
 }
 
+/** `text` (or `fallback` when unset) in milliseconds; an AccessSpecError naming `field` if bad. */
 function durationField(text: string | undefined, fallback: string, field: string): number {
   try {
     return parseDuration(text ?? fallback, field);
@@ -81,14 +87,18 @@ export function desiredCredentials(
   if (ttlMs < MIN_TTL_MS) {
     throw new AccessSpecError('InvalidSpec', `spec.ttl: must be at least ${formatDuration(MIN_TTL_MS)}`);
   }
-  const renewBeforeMs =
-    spec.renewBefore === undefined
-      ? Math.floor(ttlMs / 3)
-      : durationField(spec.renewBefore, '', 'spec.renewBefore');
-  if (renewBeforeMs >= ttlMs) {
+  const renewBeforeMs = durationField(
+    spec.renewBefore,
+    formatDuration(Math.max(Math.floor(ttlMs / 3), MIN_RENEW_BEFORE_MS)),
+    'spec.renewBefore',
+  );
+  if (renewBeforeMs < MIN_RENEW_BEFORE_MS) {
+    throw new AccessSpecError('InvalidSpec', `spec.renewBefore: must be at least ${formatDuration(MIN_RENEW_BEFORE_MS)}`);
+  }
+  if (ttlMs - renewBeforeMs < MIN_RENEW_BEFORE_MS) {
     throw new AccessSpecError(
       'InvalidSpec',
-      `spec.renewBefore: ${formatDuration(renewBeforeMs)} must be shorter than the ttl ${formatDuration(ttlMs)}`,
+      `spec.renewBefore: ${formatDuration(renewBeforeMs)} leaves less than ${formatDuration(MIN_RENEW_BEFORE_MS)} of the ttl ${formatDuration(ttlMs)} before renewal`,
     );
   }
 

@@ -1,15 +1,14 @@
 // Subject templates: `ws.{{workspace.id}}.>` becomes `ws.abc123.>` for workspace abc123. Pure.
 
-import { SUBJECT_PATTERN } from '../api/patterns.ts';
+import { PLACEHOLDERS, SUBJECT_MAX_LENGTH, SUBJECT_PATTERN } from '../api/patterns.ts';
 
-export const placeholders = ['workspace.id', 'workspace.owner', 'namespace'] as const;
-export type TemplateValues = Record<(typeof placeholders)[number], string | undefined>;
+export type TemplateValues = Record<(typeof PLACEHOLDERS)[number], string | undefined>;
 
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
 const SUBJECT = new RegExp(SUBJECT_PATTERN);
 
 function isPlaceholder(name: string): name is keyof TemplateValues {
-  return (placeholders as readonly string[]).includes(name);
+  return (PLACEHOLDERS as readonly string[]).includes(name);
 }
 
 /**
@@ -19,7 +18,7 @@ function isPlaceholder(name: string): name is keyof TemplateValues {
 export function expandSubject(template: string, values: TemplateValues, field: string): string {
   const subject = template.replace(PLACEHOLDER, (_whole, name: string) => {
     if (!isPlaceholder(name)) {
-      const known = placeholders.map((p) => `{{${p}}}`).join(', ');
+      const known = PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ');
       throw new Error(`${field}: unknown placeholder {{${name}}} in "${template}"; known: ${known}`);
     }
     const value = values[name];
@@ -30,6 +29,9 @@ export function expandSubject(template: string, values: TemplateValues, field: s
   });
   if (!SUBJECT.test(subject)) {
     throw new Error(`${field}: "${template}" expands to "${subject}", not a valid NATS subject`);
+  }
+  if (subject.length > SUBJECT_MAX_LENGTH) {
+    throw new Error(`${field}: "${template}" expands to ${subject.length} characters, more than ${SUBJECT_MAX_LENGTH}`);
   }
   return subject;
 }

@@ -54,10 +54,17 @@ describe('desiredCredentials', () => {
     expect(desiredCredentials(access({ renewBefore: '5m' }), issuer()).fingerprint).toBe(base);
   });
 
+  test('renewBefore defaults to a third of the ttl, but at least 5s', () => {
+    expect(desiredCredentials(access({ ttl: '30m' }), issuer()).renewBeforeMs).toBe(600_000);
+    expect(desiredCredentials(access({ ttl: '12s' }), issuer()).renewBeforeMs).toBe(5_000);
+  });
+
   test.each([
     [{ ttl: '48h' }, 'PolicyViolation', 'spec.ttl: 48h exceeds the maximum 24h of issuer platform'],
     [{ ttl: '5s' }, 'InvalidSpec', 'spec.ttl: must be at least 10s'],
-    [{ ttl: '1h', renewBefore: '1h' }, 'InvalidSpec', 'spec.renewBefore: 1h must be shorter than the ttl 1h'],
+    [{ ttl: '1h', renewBefore: '1h' }, 'InvalidSpec', 'spec.renewBefore: 1h leaves less than 5s of the ttl 1h before renewal'],
+    [{ ttl: '10s', renewBefore: '9999ms' }, 'InvalidSpec', 'spec.renewBefore: 9s999ms leaves less than 5s of the ttl 10s'],
+    [{ ttl: '1h', renewBefore: '0s' }, 'InvalidSpec', 'spec.renewBefore: must be at least 5s'],
     [
       { permissions: { publish: { allow: ['ws.{{workspace.name}}'] } } },
       'InvalidSpec',

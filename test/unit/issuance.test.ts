@@ -1,59 +1,90 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import { createAccount } from '@nats-io/nkeys';
+import { encodeUser, fmtCreds, type User } from '@nats-io/jwt';
+import { createAccount, createUser, type KeyPair } from '@nats-io/nkeys';
 import { CREDS_KEY, ISSUED_FOR_ANNOTATION, URL_KEY } from '../../src/api/constants.ts';
 import { desiredSecret, isControlledBy, secretDiffers } from '../../src/controller/access-secret.ts';
-import { issueTrigger, renewalTime } from '../../src/controller/issuance-policies.ts';
+import {
+  issuedCredentials,
+  issueTrigger,
+  renewalTime,
+  type TrustedCredentials,
+} from '../../src/controller/issuance-policies.ts';
 import { setCondition } from '../../src/kube/conditions.ts';
-import { mintUserCredentials, readCredentials } from '../../src/nats/credentials.ts';
 import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
 import { access, issuer } from './fixtures.ts';
 
 const theAccess = access();
 const desired = desiredCredentials(theAccess, issuer());
 const now = new Date('2026-01-01T12:00:00Z');
+const signingKey = createAccount();
 
-async function secretExpiringAt(expiresAt: Date, fingerprint = desired.fingerprint): Promise<V1Secret> {
-  const signingKey = createAccount();
-  const minted = await mintUserCredentials({
-    name: 'x',
-    accountPublicKey: desired.accountPublicKey,
-    signingKey,
-    grant: desired.grant,
-    expiresAt,
+interface Minting {
+  expiresAt?: Date;
+  fingerprint?: string;
+  signer?: KeyPair;
+  account?: string;
+}
+
+/** A Secret as the operator writes it, with creds minted as `minting` says. */
+async function secretWith(minting: Minting = {}): Promise<V1Secret> {
+  const user = createUser();
+  const signer = minting.signer ?? signingKey;
+  const jwt = await encodeUser('x', user, minting.account ?? desired.accountPublicKey, desired.grant as Partial<User>, {
+    signer,
+    ...(minting.expiresAt === undefined ? {} : { exp: Math.floor(minting.expiresAt.getTime() / 1000) }),
   });
-  const secret = desiredSecret(theAccess, desired, Buffer.from(minted.creds).toString('base64'));
-  secret.metadata!.annotations![ISSUED_FOR_ANNOTATION] = fingerprint;
+  const creds = Buffer.from(fmtCreds(jwt, user)).toString('base64');
+  const secret = desiredSecret(theAccess, desired, creds);
+  secret.metadata!.annotations![ISSUED_FOR_ANNOTATION] = minting.fingerprint ?? desired.fingerprint;
   return secret;
 }
 
 describe('issueTrigger', () => {
-  const input = (secret: V1Secret | undefined) => ({ secretName: 'ws1-nats', secret, desired, now });
+  const input = (secret: V1Secret | undefined, signerKnown = true) => ({
+    secretName: 'ws1-nats',
+    secret,
+    desired,
+    signingKeyPublicKey: signerKnown ? signingKey.getPublicKey() : undefined,
+    now,
+  });
   const inAnHour = new Date(now.getTime() + 3_600_000);
 
   test.each([
     ['no Secret', async () => undefined, 'SecretMissing'],
     [
       'a Secret without creds',
-      async () => ({ ...(await secretExpiringAt(inAnHour)), data: { [URL_KEY]: 'eA==' } }),
+      async () => ({ ...(await secretWith({ expiresAt: inAnHour })), data: { [URL_KEY]: 'eA==' } }),
       'CredentialsUnreadable',
     ],
     [
       'a Secret with garbage creds',
-      async () => ({ ...(await secretExpiringAt(inAnHour)), data: { [CREDS_KEY]: Buffer.from('x').toString('base64') } }),
+      async () => ({ ...(await secretWith({ expiresAt: inAnHour })), data: { [CREDS_KEY]: Buffer.from('x').toString('base64') } }),
       'CredentialsUnreadable',
     ],
-    ['creds minted for another spec', async () => secretExpiringAt(inAnHour, 'other'), 'SpecChanged'],
-    ['creds inside the renewal window', async () => secretExpiringAt(new Date(now.getTime() + 60_000)), 'Renewal'],
-    ['expired creds', async () => secretExpiringAt(new Date(now.getTime() - 1000)), 'Renewal'],
-    ['current creds', async () => secretExpiringAt(inAnHour), undefined],
+    ['creds of another account', async () => secretWith({ expiresAt: inAnHour, account: createAccount().getPublicKey() }), 'CredentialsUntrusted'],
+    ['creds signed by another key of the account', async () => secretWith({ expiresAt: inAnHour, signer: createAccount() }), 'CredentialsUntrusted'],
+    ['creds that never expire', async () => secretWith(), 'CredentialsUntrusted'],
+    ['creds minted for another spec', async () => secretWith({ expiresAt: inAnHour, fingerprint: 'other' }), 'SpecChanged'],
+    ['creds inside the renewal window', async () => secretWith({ expiresAt: new Date(now.getTime() + 60_000) }), 'Renewal'],
+    ['expired creds', async () => secretWith({ expiresAt: new Date(now.getTime() - 1000) }), 'Renewal'],
+    ['current creds', async () => secretWith({ expiresAt: inAnHour }), undefined],
   ])('%s: %s', async (_what, make, reason) => {
     expect(issueTrigger(input(await make()))?.reason).toBe(reason);
   });
 
+  test('while the issuer has not reported its signing key, any signer of the account is accepted', async () => {
+    const secret = await secretWith({ expiresAt: inAnHour, signer: createAccount() });
+    expect(issueTrigger(input(secret, false))).toBeUndefined();
+  });
+
+  test('an untrusted credential is described without quoting it', async () => {
+    const trigger = issueTrigger(input(await secretWith({ expiresAt: inAnHour, signer: createAccount() })));
+    expect(trigger?.message).toMatch(/^Secret ws1-nats holds credentials the operator did not mint: the user JWT was signed by A[A-Z2-7]{55}, not by the issuer's signing key A[A-Z2-7]{55}$/);
+  });
+
   test('renewal is due renewBefore ahead of expiry', async () => {
-    const secret = await secretExpiringAt(inAnHour);
-    const issued = readCredentials(Buffer.from(secret.data![CREDS_KEY]!, 'base64').toString());
-    expect(renewalTime(issued, desired.renewBeforeMs)?.toISOString()).toBe('2026-01-01T12:40:00.000Z');
+    const issued = issuedCredentials(await secretWith({ expiresAt: inAnHour }));
+    expect(renewalTime(issued as TrustedCredentials, desired.renewBeforeMs).toISOString()).toBe('2026-01-01T12:40:00.000Z');
   });
 });
 

@@ -16,6 +16,8 @@ describe('subject syntax (the CRD pattern)', () => {
     '_INBOX.>',
     '$JS.API.INFO',
     'ws.{{workspace.id}}.>',
+    'u.{{workspace.owner}}-{{workspace.id}}.*',
+    'ns.{{namespace}}',
   ])('accepts %p', (s) => expect(subject.test(s)).toBe(true));
 
   test.each([
@@ -35,6 +37,10 @@ describe('subject syntax (the CRD pattern)', () => {
     'föö',
     'a.\u00a0.b',
     '{{ workspace.id }}',
+    'ws.{{workspace.id}.>',
+    'ws.{{workspace.name}}',
+    'a{b',
+    'a}b',
   ])('rejects %p', (s) => expect(subject.test(s)).toBe(false));
 });
 
@@ -80,6 +86,13 @@ describe('subject templates', () => {
   test('a placeholder without a value is an error', () => {
     expect(() => expandSubject('u.{{workspace.owner}}', { ...values, 'workspace.owner': undefined }, 'f')).toThrow(
       /f: \{\{workspace.owner\}\} in "u.\{\{workspace.owner\}\}" has no value/,
+    );
+  });
+
+  test('an expansion longer than a subject may be is an error', () => {
+    const long = 'x'.repeat(260);
+    expect(() => expandSubject('ws.{{workspace.id}}.>', { ...values, 'workspace.id': long }, 'f')).toThrow(
+      'f: "ws.{{workspace.id}}.>" expands to 265 characters, more than 256',
     );
   });
 

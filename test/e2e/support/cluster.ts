@@ -204,3 +204,21 @@ export function waitForReady(
     { what: `${namespace}/${name} Ready=${status}${reason ? ` (${reason})` : ''}`, timeoutMs },
   );
 }
+
+/** nkey seeds and JWTs in `text`: none may ever appear outside a Secret. */
+export function secretMaterialIn(text: string): string[] {
+  const seeds = text.match(/S[UAONCXP][A-Z2-7]{56}/g) ?? [];
+  const jwts = text.match(/eyJ[\w-]{8,}\.eyJ[\w-]{8,}/g) ?? [];
+  return [...seeds, ...jwts];
+}
+
+/**
+ * Everything the operator says about objects in `namespace` outside Secrets, as text: the
+ * accesses (with status), their Events, and every issuer (with status).
+ */
+export async function operatorOutputIn(clients: Clients, namespace: string): Promise<string> {
+  const accesses = await clients.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace });
+  const issuers = await clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL });
+  const events = await clients.core.listNamespacedEvent({ namespace });
+  return JSON.stringify([accesses, issuers, events.items]);
+}

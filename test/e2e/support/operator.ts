@@ -1,13 +1,13 @@
 // Runs the operator under test as a real child process (node src/cli/main.ts run), so tests can
 // kill it with SIGKILL and start it again, and scan its log output afterwards.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, type ManagedProcess } from '../../env/processes.ts';
 import { waitFor } from '../../env/net.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
-let created = 0;
+let started = 0;
 
 export interface OperatorOptions {
   kubeconfig: string;
@@ -26,7 +26,8 @@ export class OperatorProcess {
   /** `logDir` should be the environment's temp root, which is removed when the run ends. */
   constructor(options: OperatorOptions, logDir: string) {
     this.options = options;
-    this.logFile = join(logDir, `operator-${process.pid}-${++created}.log`);
+    // A folder of its own: test files share a process, and each starts counting afresh.
+    this.logFile = join(mkdtempSync(join(logDir, 'operator-')), 'operator.log');
   }
 
   /**
@@ -36,7 +37,7 @@ export class OperatorProcess {
   async start(readyMessage = 'started'): Promise<void> {
     this.firstLine = this.log().split('\n').length;
     this.process = startProcess({
-      name: `operator-${created}`,
+      name: `operator-${++started}`,
       command: process.execPath,
       args: [
         MAIN,

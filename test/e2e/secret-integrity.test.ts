@@ -1,0 +1,166 @@
+// The Secret holds what the operator minted, and nothing else for long: credentials are renewed
+// before they expire, planted or unlabelled ones are replaced, and a Secret name taken by someone
+// else is reported, not overwritten.
+
+import { encodeUser, fmtCreds } from '@nats-io/jwt';
+import { createAccount, createUser } from '@nats-io/nkeys';
+import { ACCESS_NAME_LABEL, CREDS_KEY, MANAGED_BY_LABEL } from '../../src/api/constants.ts';
+import { readCredentials } from '../../src/nats/credentials.ts';
+import { loadEnvState, type EnvState } from '../env/state.ts';
+import {
+  accessBody,
+  createAccess,
+  getAccess,
+  OPERATOR_NAMESPACE,
+  operatorKubeconfig,
+  operatorOutputIn,
+  prepareCluster,
+  secretMaterialIn,
+  waitFor,
+  waitForReady,
+  type Clients,
+} from './support/cluster.ts';
+import { connectWithCreds, publishError } from './support/nats.ts';
+import { OperatorProcess } from './support/operator.ts';
+
+const NS = 'e2e-integrity';
+const ISSUER = 'e2e-integrity';
+let state: EnvState;
+let admin: Clients;
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  state = loadEnvState();
+  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
+  operator = new OperatorProcess(
+    { kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'), namespace: OPERATOR_NAMESPACE },
+    state.root,
+  );
+  await operator.start();
+});
+
+afterAll(async () => {
+  await operator?.stop();
+});
+
+const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
+
+async function readSecret(name: string) {
+  return admin.core.readNamespacedSecret({ name, namespace: NS });
+}
+
+function credsIn(secret: { data?: Record<string, string> }): string {
+  return Buffer.from(secret.data?.[CREDS_KEY] ?? '', 'base64').toString('utf8');
+}
+
+async function eventReasons(name: string): Promise<string[]> {
+  const events = await admin.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
+  return events.items.map((e) => `${e.reason}: ${e.message}`);
+}
+
+test('short-lived credentials are renewed into the same Secret before they expire', async () => {
+  await createAccess(admin.custom, NS, accessBody('short', { issuerRef: { name: ISSUER }, permissions, ttl: '12s' }));
+  const first = await waitForReady(admin.custom, NS, 'short');
+  expect(Date.parse(first.status?.renewAt ?? '') - Date.parse(first.status?.expiresAt ?? '')).toBe(-5000);
+  const firstSecret = await readSecret('short-nats');
+
+  const renewed = await waitFor(
+    async () => {
+      const access = await getAccess(admin.custom, NS, 'short');
+      return access?.status?.userPublicKey !== first.status?.userPublicKey ? access : undefined;
+    },
+    { what: 'a renewal', timeoutMs: 20_000 },
+  );
+  // Renewed in place, before the first JWT expired.
+  const secret = await readSecret('short-nats');
+  expect(secret.metadata?.uid).toBe(firstSecret.metadata?.uid);
+  expect(Date.parse(renewed.status?.issuedAt ?? '')).toBeLessThan(Date.parse(first.status?.expiresAt ?? ''));
+  expect(readCredentials(credsIn(secret)).userPublicKey).toBe(renewed.status?.userPublicKey);
+  expect((await eventReasons('short')).some((e) => e.startsWith('Renewed: '))).toBe(true);
+  const nc = await connectWithCreds(state.nats.urls, credsIn(secret));
+  try {
+    expect(await publishError(nc, 'ws.short.ok')).toBeUndefined();
+  } finally {
+    await nc.close();
+  }
+});
+
+test('planted credentials (valid JWT, but not signed by the issuer) are replaced', async () => {
+  await createAccess(admin.custom, NS, accessBody('planted', { issuerRef: { name: ISSUER }, permissions }));
+  await waitForReady(admin.custom, NS, 'planted');
+  // Signed by a key the account does not list, with broad permissions and no expiry.
+  const intruder = createUser();
+  const jwt = await encodeUser('intruder', intruder, state.trust.workspaceAccount.publicKey, {}, { signer: createAccount() });
+  const secret = await readSecret('planted-nats');
+  await admin.core.replaceNamespacedSecret({
+    name: 'planted-nats',
+    namespace: NS,
+    body: { ...secret, data: { ...secret.data, [CREDS_KEY]: Buffer.from(fmtCreds(jwt, intruder)).toString('base64') } },
+  });
+  const replaced = await waitFor(
+    async () => {
+      const current = readCredentials(credsIn(await readSecret('planted-nats')));
+      return current.userPublicKey !== intruder.getPublicKey() ? current : undefined;
+    },
+    { what: 'the planted creds to be replaced', timeoutMs: 30_000 },
+  );
+  const access = await waitFor(
+    async () => {
+      const a = await getAccess(admin.custom, NS, 'planted');
+      return a?.status?.userPublicKey === replaced.userPublicKey ? a : undefined;
+    },
+    { what: 'status to name the new user', timeoutMs: 30_000 },
+  );
+  expect(access.status?.conditions?.[0]?.reason).toBe('Issued');
+  expect((await eventReasons('planted')).some((e) => e.startsWith('Reissued: ') && e.includes('did not mint'))).toBe(true);
+});
+
+test('a Secret stripped of the operator’s label is taken back', async () => {
+  await createAccess(admin.custom, NS, accessBody('stripped', { issuerRef: { name: ISSUER }, permissions }));
+  await waitForReady(admin.custom, NS, 'stripped');
+  const secret = await readSecret('stripped-nats');
+  const labels = { ...secret.metadata?.labels };
+  delete labels[MANAGED_BY_LABEL];
+  await admin.core.replaceNamespacedSecret({
+    name: 'stripped-nats',
+    namespace: NS,
+    body: { ...secret, metadata: { ...secret.metadata, labels } },
+  });
+  const restored = await waitFor(
+    async () => {
+      const s = await readSecret('stripped-nats');
+      return s.metadata?.labels?.[MANAGED_BY_LABEL] ? s : undefined;
+    },
+    { what: 'the label to be restored', timeoutMs: 30_000 },
+  );
+  expect(restored.metadata?.uid).toBe(secret.metadata?.uid);
+  expect(restored.metadata?.labels?.[ACCESS_NAME_LABEL]).toBe('stripped');
+  const access = await waitForReady(admin.custom, NS, 'stripped');
+  expect(readCredentials(credsIn(restored)).userPublicKey).toBe(access.status?.userPublicKey);
+});
+
+test('a Secret name taken by someone else is a SecretConflict, and their Secret is left alone', async () => {
+  await admin.core.createNamespacedSecret({
+    namespace: NS,
+    body: { metadata: { name: 'taken-nats' }, stringData: { mine: 'keep me' } },
+  });
+  await createAccess(admin.custom, NS, accessBody('taken', { issuerRef: { name: ISSUER }, permissions }));
+  const access = await waitForReady(admin.custom, NS, 'taken', 'False', 'SecretConflict');
+  expect(access.status?.conditions?.[0]?.message).toBe(
+    'Secret taken-nats already exists and is not owned by this WorkspaceNatsAccess',
+  );
+  await waitFor(async () => ((await eventReasons('taken')).some((e) => e.startsWith('SecretConflict: ')) ? true : undefined), {
+    what: 'a SecretConflict Event',
+    timeoutMs: 10_000,
+  });
+  const theirs = await readSecret('taken-nats');
+  expect(theirs.data).toEqual({ mine: Buffer.from('keep me').toString('base64') });
+  expect(theirs.metadata?.ownerReferences).toBeUndefined();
+});
+
+test('no seed or JWT appears in the operator’s log, its Events or any status', async () => {
+  const found = secretMaterialIn(operator.log() + (await operatorOutputIn(admin, NS)));
+  expect(found).toEqual([]);
+  // The scan does find them where they are.
+  expect(secretMaterialIn(credsIn(await readSecret('short-nats')))).toHaveLength(2);
+});
