@@ -29,7 +29,7 @@ import {
   nextStatus,
   type ConditionUpdate,
 } from '../kube/conditions.ts';
-import { describeError, isNotFound, statusCode, statusReason } from '../kube/errors.ts';
+import { describeError, isNotFound, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -133,7 +133,10 @@ export class AccessController {
     }
 
     const secretName = secretNameOf(access);
-    const existing = this.deps.secrets.get(secretName, namespace);
+    // The cache holds only Secrets with the operator's label. Before minting for a Secret it lacks,
+    // look at the real object: one of ours whose label was removed is taken back, and anyone
+    // else's is reported, both without minting, and a Secret just written is not written twice.
+    const existing = this.deps.secrets.get(secretName, namespace) ?? (await this.readSecret(secretName, namespace));
     if (existing && !isControlledBy(existing, access)) throw secretConflict(secretName);
 
     let secret = existing;
@@ -155,7 +158,7 @@ export class AccessController {
         expiresAt: new Date(now.getTime() + desired.ttlMs),
       });
       const creds = Buffer.from(minted.creds).toString('base64');
-      secret = await this.writeSecret(access, (current) => desiredSecret(access, desired, creds, current), existing);
+      secret = await this.writeSecret(desiredSecret(access, desired, creds, existing), existing);
       event = {
         reason:
           trigger.reason === IssueReason.Renewal
@@ -166,10 +169,9 @@ export class AccessController {
         message: `Minted NATS user ${minted.userPublicKey} into Secret ${secretName}: ${trigger.message}`,
       };
     } else if (existing) {
-      const restore = (current?: V1Secret) =>
-        desiredSecret(access, desired, existing.data?.[CREDS_KEY] ?? '', current);
-      if (secretDiffers(existing, restore(existing))) {
-        secret = await this.writeSecret(access, restore, existing);
+      const wanted = desiredSecret(access, desired, existing.data?.[CREDS_KEY] ?? '', existing);
+      if (secretDiffers(existing, wanted)) {
+        secret = await this.writeSecret(wanted, existing);
         event = { reason: EventReason.SecretRestored, message: `Restored Secret ${secretName}` };
       }
     }
@@ -277,32 +279,28 @@ export class AccessController {
     return {};
   }
 
-  /**
-   * Creates or replaces the Secret `build(current)` describes. A create that finds the name taken
-   * (the cache missed it, say because someone removed our label) looks at the real object: ours is
-   * replaced, anyone else's is a SecretConflict. A Secret the API server refuses (a bad extra label,
-   * say) is an InvalidSpec, with the API server's message naming the field.
-   */
-  private async writeSecret(
-    access: WorkspaceNatsAccess,
-    build: (current?: V1Secret) => V1Secret,
-    existing: V1Secret | undefined,
-  ): Promise<V1Secret> {
-    const { core, fieldManager } = this.deps;
-    const namespace = access.metadata.namespace ?? '';
-    const name = secretNameOf(access);
+  private async readSecret(name: string, namespace: string): Promise<V1Secret | undefined> {
     try {
-      if (existing) {
-        return await core.replaceNamespacedSecret({ name, namespace, body: build(existing), fieldManager });
-      }
-      try {
-        return await core.createNamespacedSecret({ namespace, body: build(), fieldManager });
-      } catch (error) {
-        if (statusReason(error) !== 'AlreadyExists') throw error;
-        const current = await core.readNamespacedSecret({ name, namespace });
-        if (!isControlledBy(current, access)) throw secretConflict(name);
-        return await core.replaceNamespacedSecret({ name, namespace, body: build(current), fieldManager });
-      }
+      return await this.deps.core.readNamespacedSecret({ name, namespace });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Creates `wanted`, or replaces `existing` with it (guarded by its resourceVersion). A Secret the
+   * API server refuses (a bad extra label, say) is an InvalidSpec, with the API server's message
+   * naming the field.
+   */
+  private async writeSecret(wanted: V1Secret, existing: V1Secret | undefined): Promise<V1Secret> {
+    const { core, fieldManager } = this.deps;
+    const namespace = wanted.metadata?.namespace ?? '';
+    const name = wanted.metadata?.name ?? '';
+    try {
+      return existing
+        ? await core.replaceNamespacedSecret({ name, namespace, body: wanted, fieldManager })
+        : await core.createNamespacedSecret({ namespace, body: wanted, fieldManager });
     } catch (error) {
       if (statusCode(error) !== 422) throw error;
       throw new ReconcileFailure(Reason.InvalidSpec, `Secret ${name}: ${describeError(error)}`, { retry: false });

@@ -7,12 +7,6 @@ export function statusCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** The API server's Status reason of a failed call, such as AlreadyExists or Conflict. */
-export function statusReason(error: unknown): string | undefined {
-  const status = parseStatus((error as { body?: unknown } | null)?.body);
-  return typeof status?.reason === 'string' ? status.reason : undefined;
-}
-
 export const isNotFound = (error: unknown) => statusCode(error) === 404;
 /** 409: the object changed since it was read, or already exists. */
 export const isConflict = (error: unknown) => statusCode(error) === 409;
@@ -34,10 +28,10 @@ function statusMessage(body: unknown): string | undefined {
 }
 
 /** The client hands the response body over as text or as parsed JSON. */
-function parseStatus(body: unknown): { reason?: unknown; message?: unknown } | undefined {
-  if (typeof body !== 'string') return (body ?? undefined) as { reason?: unknown; message?: unknown } | undefined;
+function parseStatus(body: unknown): { message?: unknown } | undefined {
+  if (typeof body !== 'string') return (body ?? undefined) as { message?: unknown } | undefined;
   try {
-    return JSON.parse(body) as { reason?: unknown; message?: unknown };
+    return JSON.parse(body) as { message?: unknown };
   } catch {
     return undefined;
   }

@@ -4,7 +4,14 @@
 
 import { encodeUser, fmtCreds } from '@nats-io/jwt';
 import { createAccount, createUser } from '@nats-io/nkeys';
-import { ACCESS_NAME_LABEL, CREDS_KEY, MANAGED_BY_LABEL } from '../../src/api/constants.ts';
+import {
+  ACCESS_NAME_LABEL,
+  ACCESS_PLURAL,
+  CREDS_KEY,
+  GROUP,
+  MANAGED_BY_LABEL,
+  VERSION,
+} from '../../src/api/constants.ts';
 import { readCredentials } from '../../src/nats/credentials.ts';
 import { loadEnvState, type EnvState } from '../env/state.ts';
 import {
@@ -83,6 +90,12 @@ test('short-lived credentials are renewed into the same Secret before they expir
   } finally {
     await nc.close();
   }
+  // Left behind, it would renew every few seconds for the rest of the run.
+  await admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace: NS, name: 'short' });
+  await waitFor(async () => ((await getAccess(admin.custom, NS, 'short')) ? undefined : true), {
+    what: 'short to be deleted',
+    timeoutMs: 30_000,
+  });
 });
 
 test('planted credentials (valid JWT, but not signed by the issuer) are replaced', async () => {
@@ -135,8 +148,11 @@ test('a Secret stripped of the operator’s label is taken back', async () => {
   );
   expect(restored.metadata?.uid).toBe(secret.metadata?.uid);
   expect(restored.metadata?.labels?.[ACCESS_NAME_LABEL]).toBe('stripped');
+  // Taken back as it was: same credentials, no new user.
   const access = await waitForReady(admin.custom, NS, 'stripped');
+  expect(credsIn(restored)).toBe(credsIn(secret));
   expect(readCredentials(credsIn(restored)).userPublicKey).toBe(access.status?.userPublicKey);
+  expect((await eventReasons('stripped')).some((e) => e.startsWith('SecretRestored: '))).toBe(true);
 });
 
 test('a Secret name taken by someone else is a SecretConflict, and their Secret is left alone', async () => {
@@ -162,5 +178,5 @@ test('no seed or JWT appears in the operator’s log, its Events or any status',
   const found = secretMaterialIn(operator.log() + (await operatorOutputIn(admin, NS)));
   expect(found).toEqual([]);
   // The scan does find them where they are.
-  expect(secretMaterialIn(credsIn(await readSecret('short-nats')))).toHaveLength(2);
+  expect(secretMaterialIn(credsIn(await readSecret('planted-nats')))).toHaveLength(2);
 });

@@ -20,14 +20,23 @@ export function auditOffset(path: string): number {
   return statSync(path).size;
 }
 
-/** Write requests by `username` logged after `offset`, as "verb resource/subresource ns/name". */
-export function writesSince(path: string, offset: number, username: string): string[] {
+/**
+ * Write requests by `username` to objects in `namespace`, logged after `offset`, as
+ * "verb resource/subresource ns/name".
+ */
+export function writesSince(path: string, offset: number, username: string, namespace: string): string[] {
   const text = readFileSync(path).subarray(offset).toString('utf8');
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as AuditEvent)
-    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === username && WRITE_VERBS.has(e.verb))
+    .filter(
+      (e) =>
+        e.stage === 'ResponseComplete' &&
+        e.user.username === username &&
+        e.objectRef?.namespace === namespace &&
+        WRITE_VERBS.has(e.verb),
+    )
     .map((e) => {
       const ref = e.objectRef ?? {};
       const resource = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource;
