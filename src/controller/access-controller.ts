@@ -34,7 +34,11 @@ import type { EventRecorder } from '../kube/events.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { mintUserCredentials } from '../nats/credentials.ts';
-import { AccessSpecError, desiredCredentials } from '../policy/desired-credentials.ts';
+import {
+  AccessSpecError,
+  desiredCredentials,
+  type DesiredCredentials,
+} from '../policy/desired-credentials.ts';
 import {
   desiredSecret,
   isControlledBy,
@@ -139,50 +143,14 @@ export class AccessController {
     const existing = this.deps.secrets.get(secretName, namespace) ?? (await this.readSecret(secretName, namespace));
     if (existing && !isControlledBy(existing, access)) throw secretConflict(secretName);
 
-    let secret = existing;
-    let event: { reason: string; message: string } | undefined;
-    const trigger = issueTrigger({
-      secretName,
-      secret: existing,
-      desired,
-      signingKeyPublicKey: issuer.status?.signingKeyPublicKey,
-      now,
-    });
-    if (trigger) {
-      const signingKey = await this.deps.signingKeys.accountSigningKey(issuer);
-      const minted = await mintUserCredentials({
-        name: `${namespace}/${access.metadata.name}`,
-        accountPublicKey: desired.accountPublicKey,
-        signingKey,
-        grant: desired.grant,
-        expiresAt: new Date(now.getTime() + desired.ttlMs),
-      });
-      const creds = Buffer.from(minted.creds).toString('base64');
-      secret = await this.writeSecret(desiredSecret(access, desired, creds, existing), existing);
-      event = {
-        reason:
-          trigger.reason === IssueReason.Renewal
-            ? EventReason.Renewed
-            : existing
-              ? EventReason.Reissued
-              : EventReason.Issued,
-        message: `Minted NATS user ${minted.userPublicKey} into Secret ${secretName}: ${trigger.message}`,
-      };
-    } else if (existing) {
-      const wanted = desiredSecret(access, desired, existing.data?.[CREDS_KEY] ?? '', existing);
-      if (secretDiffers(existing, wanted)) {
-        secret = await this.writeSecret(wanted, existing);
-        event = { reason: EventReason.SecretRestored, message: `Restored Secret ${secretName}` };
-      }
-    }
-
+    const { secret, event } = await this.ensureSecret(access, issuer, desired, existing, now);
     // Recorded before the status: whoever sees Ready=True can also see why it changed.
     if (event) {
       this.deps.log.info({ access: `${namespace}/${access.metadata.name}`, reason: event.reason }, event.message);
       await this.deps.events.record(access, 'Normal', event.reason, event.message);
     }
     // Trusted by construction: issueTrigger fired on anything else, and a fresh mint expires.
-    const issued = issuedCredentials(secret as V1Secret) as TrustedCredentials;
+    const issued = issuedCredentials(secret) as TrustedCredentials;
     const renewAt = renewalTime(issued, desired.renewBeforeMs);
     await this.writeStatus(access, {
       ready: {
@@ -203,6 +171,54 @@ export class AccessController {
     await this.deleteSecrets(access, (name) => name !== secretName);
     // Never sooner than a second: a renewal time in the past is the renewal policy's to act on.
     return { requeueAfterMs: Math.max(renewAt.getTime() - this.now().getTime(), 1000) };
+  }
+
+  /**
+   * Makes the Secret hold what `desired` says: mints a new user when an issuance policy fires,
+   * restores edited metadata or data otherwise. Returns the Secret and, if it changed, why.
+   */
+  private async ensureSecret(
+    access: WorkspaceNatsAccess,
+    issuer: ClusterNatsIssuer,
+    desired: DesiredCredentials,
+    existing: V1Secret | undefined,
+    now: Date,
+  ): Promise<{ secret: V1Secret; event?: { reason: string; message: string } }> {
+    const namespace = access.metadata.namespace ?? '';
+    const secretName = secretNameOf(access);
+    const trigger = issueTrigger({
+      secretName,
+      secret: existing,
+      desired,
+      signingKeyPublicKey: issuer.status?.signingKeyPublicKey,
+      now,
+    });
+    if (trigger) {
+      const signingKey = await this.deps.signingKeys.accountSigningKey(issuer);
+      const minted = await mintUserCredentials({
+        name: `${namespace}/${access.metadata.name}`,
+        accountPublicKey: desired.accountPublicKey,
+        signingKey,
+        grant: desired.grant,
+        expiresAt: new Date(now.getTime() + desired.ttlMs),
+      });
+      const creds = Buffer.from(minted.creds).toString('base64');
+      const secret = await this.writeSecret(desiredSecret(access, desired, creds, existing), existing);
+      const reason =
+        trigger.reason === IssueReason.Renewal
+          ? EventReason.Renewed
+          : existing
+            ? EventReason.Reissued
+            : EventReason.Issued;
+      const message = `Minted NATS user ${minted.userPublicKey} into Secret ${secretName}: ${trigger.message}`;
+      return { secret, event: { reason, message } };
+    }
+    // No trigger fired, so the Secret exists with trusted creds; put back anything else edited.
+    const current = existing as V1Secret;
+    const wanted = desiredSecret(access, desired, current.data?.[CREDS_KEY] ?? '', current);
+    if (!secretDiffers(current, wanted)) return { secret: current };
+    const secret = await this.writeSecret(wanted, current);
+    return { secret, event: { reason: EventReason.SecretRestored, message: `Restored Secret ${secretName}` } };
   }
 
   /**
