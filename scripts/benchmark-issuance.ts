@@ -29,7 +29,7 @@ try {
   const state = loadEnvState(await writeEnvState(env));
   const admin = await prepareCluster(state, { issuer: 'bench', namespaces: ['bench'] });
   operator = new OperatorProcess({
-    kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'),
+    kubeconfig: await operatorKubeconfig(state),
     namespace: OPERATOR_NAMESPACE,
     args: ['--log-level', LOG_LEVEL, '--workers', WORKERS],
   }, state.root);

@@ -39,7 +39,7 @@ beforeAll(async () => {
   state = loadEnvState();
   admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
   operator = new OperatorProcess({
-    kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'),
+    kubeconfig: await operatorKubeconfig(state),
     namespace: OPERATOR_NAMESPACE,
   }, state.root);
   await operator.start();

@@ -10,6 +10,7 @@ import {
   accessBody,
   createAccess,
   OPERATOR_NAMESPACE,
+  operatorKubeconfig,
   prepareCluster,
   waitFor,
   waitForReady,
@@ -26,11 +27,9 @@ let operator: OperatorProcess;
 beforeAll(async () => {
   dir = await makeTempDir('wno-env-');
   kube = await startKube({ components: await ensureComponents(), dir });
-  admin = await prepareCluster({ ...loadEnvState(), kubeconfig: kube.kubeconfigPath }, { issuer: 'restart', namespaces: [NS] });
-  operator = new OperatorProcess(
-    { kubeconfig: await kube.kubeconfigFor('workspace-nats-operator', ['system:masters']), namespace: OPERATOR_NAMESPACE },
-    dir,
-  );
+  const setup = { ...loadEnvState(), kubeconfig: kube.kubeconfigPath, root: dir };
+  admin = await prepareCluster(setup, { issuer: 'restart', namespaces: [NS] });
+  operator = new OperatorProcess({ kubeconfig: await operatorKubeconfig(setup), namespace: OPERATOR_NAMESPACE }, dir);
   await operator.start();
 });
 

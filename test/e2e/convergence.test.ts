@@ -11,6 +11,7 @@ import {
   type Clients,
   createAccess,
   OPERATOR_NAMESPACE,
+  OPERATOR_USER,
   operatorKubeconfig,
   prepareCluster,
   waitFor,
@@ -32,9 +33,9 @@ afterEach(async () => {
   await Promise.all(operators.splice(0).map((o) => o.stop()));
 });
 
-async function operatorAs(user: string, args: string[] = []): Promise<OperatorProcess> {
+async function startOperator(args: string[] = []): Promise<OperatorProcess> {
   const operator = new OperatorProcess({
-    kubeconfig: await operatorKubeconfig(state, user),
+    kubeconfig: await operatorKubeconfig(state),
     namespace: OPERATOR_NAMESPACE,
     args,
   }, state.root);
@@ -60,7 +61,7 @@ const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: 
 
 test('an operator killed (SIGKILL) in the middle of 50 creates converges after a restart', async () => {
   const ns = 'e2e-crash';
-  const first = await operatorAs('workspace-nats-operator');
+  const first = await startOperator();
   const names = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
   const creating = (async () => {
     for (const name of names) {
@@ -77,7 +78,7 @@ test('an operator killed (SIGKILL) in the middle of 50 creates converges after a
   const readyWhenKilled = (await listAccesses(ns)).filter(isReady).length;
   expect(readyWhenKilled).toBeLessThan(50);
 
-  await operatorAs('workspace-nats-operator');
+  await startOperator();
   const accesses = await waitFor(
     async () => {
       const all = await listAccesses(ns);
@@ -104,8 +105,7 @@ test('an operator killed (SIGKILL) in the middle of 50 creates converges after a
 
 test('a resync of unchanged objects makes zero API writes', async () => {
   const ns = 'e2e-resync';
-  const user = 'workspace-nats-operator-resync';
-  const operator = await operatorAs(user, ['--resync-period', '2s']);
+  const operator = await startOperator(['--resync-period', '2s']);
   for (let i = 0; i < 5; i++) {
     await createAccess(admin.custom, ns, accessBody(`steady-${i}`, { issuerRef: { name: ISSUER }, permissions }));
   }
@@ -130,5 +130,5 @@ test('a resync of unchanged objects makes zero API writes', async () => {
   // API server started by the test environment; an external cluster's is not ours to read).
   expect(await objectVersions(admin.core, admin.custom, ns)).toEqual(versionsBefore);
   // (Accesses other suites left in other namespaces may legitimately renew meanwhile.)
-  if (auditLog) expect(writesSince(auditLog, offset, user, ns)).toEqual([]);
+  if (auditLog) expect(writesSince(auditLog, offset, OPERATOR_USER, ns)).toEqual([]);
 });

@@ -38,7 +38,7 @@ const minted = (operator: OperatorProcess, name: string) =>
   operator.log().includes(`"access":"${NS}/${name}","reason":"Issued"`);
 
 test('one replica leads; a killed leader is replaced after the lease expires, a stopped one at once', async () => {
-  const kubeconfig = await operatorKubeconfig(state, 'workspace-nats-operator');
+  const kubeconfig = await operatorKubeconfig(state);
   const [first, second, third] = [replica(kubeconfig), replica(kubeconfig), replica(kubeconfig)];
 
   await first.start();

@@ -1,29 +1,89 @@
 // The shipped YAML is valid for a real API server: the CRDs are installed from crds/ by every
-// suite, and here the deployment manifests and the examples pass server-side validation.
+// suite, the RBAC of manifests/ is what every suite runs the operator under, and here the whole of
+// manifests/ and its examples pass server-side validation, and the operator's identity is shown to
+// be refused what it has no business doing.
 
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadEnvState } from '../env/state.ts';
-import { clientsFor, ensureNamespace, installCrds } from './support/cluster.ts';
+import { loadEnvState, type EnvState } from '../env/state.ts';
+import {
+  clientsFor,
+  ensureNamespace,
+  installCrds,
+  OPERATOR_NAMESPACE,
+  operatorKubeconfig,
+} from './support/cluster.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
+let state: EnvState;
 
-test('manifests/ and its examples pass server-side validation', async () => {
-  const state = loadEnvState();
+beforeAll(async () => {
+  state = loadEnvState();
   const admin = clientsFor(state.kubeconfig);
   await installCrds(admin.kubeConfig);
-  await ensureNamespace(admin.core, 'wno-system');
+  // Dry runs create nothing, so the namespace the other manifests go into must exist already.
+  await ensureNamespace(admin.core, OPERATOR_NAMESPACE);
   await ensureNamespace(admin.core, 'e2e-examples');
+});
+
+test('manifests/ and its examples pass server-side validation', async () => {
   const kubectl = (...args: string[]) =>
     run(state.binaries.kubectl, args, { env: { ...process.env, KUBECONFIG: state.kubeconfig } });
+  const applied = /(created|configured|unchanged) \(server dry run\)/;
 
-  const deployed = await kubectl('apply', '--dry-run=server', '-f', join(root, 'manifests'));
-  expect(deployed.stdout).toContain('deployment.apps/workspace-nats-operator created (server dry run)');
-  expect(deployed.stdout).toContain('clusterrole.rbac.authorization.k8s.io/workspace-nats-operator created (server dry run)');
+  const { stdout: deployed } = await kubectl('apply', '--dry-run=server', '-f', join(root, 'manifests'));
+  for (const object of [
+    'namespace/wno-system',
+    'serviceaccount/workspace-nats-operator',
+    'clusterrole.rbac.authorization.k8s.io/workspace-nats-operator',
+    'clusterrolebinding.rbac.authorization.k8s.io/workspace-nats-operator',
+    'role.rbac.authorization.k8s.io/workspace-nats-operator-leader-election',
+    'rolebinding.rbac.authorization.k8s.io/workspace-nats-operator-leader-election',
+    'deployment.apps/workspace-nats-operator',
+  ]) {
+    expect(deployed).toMatch(new RegExp(`${object.replaceAll('.', '\\.')} ${applied.source}`));
+  }
 
-  const examples = await kubectl('apply', '--dry-run=server', '-n', 'e2e-examples', '-f', join(root, 'manifests', 'examples'));
-  expect(examples.stdout).toContain('workspacenatsaccess.natsaccess.io/demo-workspace created (server dry run)');
-  expect(examples.stdout).toContain('clusternatsissuer.natsaccess.io/platform created (server dry run)');
+  const { stdout: examples } = await kubectl('apply', '--dry-run=server', '-n', 'e2e-examples', '-f', join(root, 'manifests', 'examples'));
+  expect(examples).toMatch(new RegExp(`workspacenatsaccess\\.natsaccess\\.io/demo-workspace ${applied.source}`));
+  expect(examples).toMatch(new RegExp(`clusternatsissuer\\.natsaccess\\.io/platform ${applied.source}`));
+});
+
+test("the operator's identity may not change RBAC, run pods or delete namespaces", async () => {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(await operatorKubeconfig(state));
+  const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const refused = async (call: () => Promise<unknown>) => {
+    try {
+      await call();
+    } catch (error) {
+      return (error as { code?: number }).code;
+    }
+    return 'allowed';
+  };
+  expect(
+    await refused(() =>
+      rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: 'escalate' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+          subjects: [{ kind: 'ServiceAccount', name: 'workspace-nats-operator', namespace: 'wno-system' }],
+        },
+      }),
+    ),
+  ).toBe(403);
+  expect(
+    await refused(() =>
+      core.createNamespacedPod({
+        namespace: 'e2e-examples',
+        body: { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+      }),
+    ),
+  ).toBe(403);
+  expect(await refused(() => core.deleteNamespace({ name: 'e2e-examples' }))).toBe(403);
+  expect(await refused(() => core.listConfigMapForAllNamespaces())).toBe(403);
 });

@@ -40,7 +40,7 @@ beforeAll(async () => {
   state = loadEnvState();
   admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
   operator = new OperatorProcess(
-    { kubeconfig: await operatorKubeconfig(state, 'workspace-nats-operator'), namespace: OPERATOR_NAMESPACE },
+    { kubeconfig: await operatorKubeconfig(state), namespace: OPERATOR_NAMESPACE },
     state.root,
   );
   await operator.start();

@@ -6,11 +6,13 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  KubernetesObjectApi,
+  type KubernetesObject,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import type { ClusterNatsIssuer } from '../../../src/api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../../src/api/constants.ts';
 import type { WorkspaceNatsAccess } from '../../../src/api/workspace-nats-access.ts';
@@ -36,6 +38,7 @@ export function clientsFor(kubeconfigPath: string): Clients {
 }
 
 const CRD_DIR = join(import.meta.dirname, '..', '..', '..', 'crds');
+const MANIFEST_DIR = join(import.meta.dirname, '..', '..', '..', 'manifests');
 
 /** Creates or updates the CRDs from crds/ and waits until the API server serves them. */
 export async function installCrds(kubeConfig: KubeConfig): Promise<void> {
@@ -71,12 +74,50 @@ export async function ensureNamespace(core: CoreV1Api, name: string): Promise<vo
   }
 }
 
+/** Who the operator under test is: the ServiceAccount of manifests/rbac.yaml. */
+export const OPERATOR_USER = 'system:serviceaccount:wno-system:workspace-nats-operator';
+
 /**
- * A kubeconfig for the operator under test, as its own user (so the audit log tells its requests
- * apart); against an external cluster, whose CA key is not ours, the admin kubeconfig.
+ * A kubeconfig for the operator under test, with exactly the rights a deployment gives it: the
+ * namespace and RBAC of manifests/ are applied, and a token of its ServiceAccount is requested.
+ * Written into `dir` (the run's temp root).
  */
-export function operatorKubeconfig(state: EnvState, user: string): Promise<string> {
-  return state.external ? Promise.resolve(state.kubeconfig) : state.kubeconfigFor(user, ['system:masters']);
+export async function operatorKubeconfig(setup: ClusterSetup & { root: string }): Promise<string> {
+  const admin = clientsFor(setup.kubeconfig);
+  for (const file of ['namespace.yaml', 'rbac.yaml']) {
+    for (const object of parseAllDocuments(readFileSync(join(MANIFEST_DIR, file), 'utf8'))) {
+      await applyObject(admin.kubeConfig, object.toJS() as KubernetesObject);
+    }
+  }
+  const { status } = await admin.core.createNamespacedServiceAccountToken({
+    name: 'workspace-nats-operator',
+    namespace: OPERATOR_NAMESPACE,
+    body: { spec: { audiences: [], expirationSeconds: 4 * 3600 } },
+  });
+  const cluster = admin.kubeConfig.getCurrentCluster();
+  if (!cluster || !status?.token) throw new Error('no cluster or no token for the operator');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'operator', token: status.token }],
+    contexts: [{ name: 'operator', cluster: cluster.name, user: 'operator' }],
+    currentContext: 'operator',
+  });
+  const path = join(mkdtempSync(join(setup.root, 'operator-kubeconfig-')), 'kubeconfig');
+  writeFileSync(path, kubeConfig.exportConfig(), { mode: 0o600 });
+  return path;
+}
+
+/** Creates `object`, or replaces it if it exists (a small `kubectl apply`). */
+async function applyObject(kubeConfig: KubeConfig, object: KubernetesObject): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(kubeConfig);
+  try {
+    const existing = await api.read(object as KubernetesObject & { metadata: { name: string } });
+    await api.replace({ ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 404) throw error;
+    await api.create(object);
+  }
 }
 
 /** What preparing a cluster needs: where it is, and the NATS account to issue for. */
