@@ -4,7 +4,9 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import {
   conditionsSchema,
+  connectionTypes,
   durationSchema,
+  subjectListSchema,
   observedGenerationSchema,
   secretKeyRefSchema,
   subjectPermissionSchema,
@@ -76,6 +78,86 @@ export const clusterNatsIssuerSpecSchema = {
             subscribe: subjectPermissionSchema(
               'Subjects a workspace may subscribe to by default.',
             ),
+          },
+        },
+        allowedSubjects: {
+          type: 'object',
+          description:
+            'The most a workspace may ever get: every subject an access is granted (its own or the ' +
+            'defaults) must lie within one of these templates, or the access fails with ' +
+            'PolicyViolation. Omitted directions are not bounded.',
+          additionalProperties: false,
+          properties: {
+            publish: subjectListSchema('Subjects workspaces may be allowed to publish to, e.g. ws.{{workspace.id}}.>.'),
+            subscribe: subjectListSchema('Subjects workspaces may be allowed to subscribe to.'),
+          },
+        },
+        allowResponses: {
+          type: 'boolean',
+          description: 'Whether accesses may ask for permissions.allowResponses (default true).',
+        },
+        maxLimits: {
+          type: 'object',
+          description:
+            'Caps on connection limits: an access asking for more fails with PolicyViolation, one ' +
+            'asking for nothing gets the cap.',
+          additionalProperties: false,
+          properties: {
+            subscriptions: { type: 'integer', description: 'Most subscriptions.', minimum: 0, maximum: 1000000 },
+            payload: { type: 'integer', description: 'Largest message payload, in bytes.', minimum: 0, maximum: 67108864 },
+            data: {
+              type: 'integer',
+              format: 'int64',
+              description: 'Most bytes in flight per connection.',
+              minimum: 0,
+              maximum: 1099511627776,
+            },
+          },
+        },
+        connectionTypes: {
+          type: 'array',
+          description:
+            'Connection types workspaces may use: an access asking for others fails with ' +
+            'PolicyViolation, one asking for none gets these (default: all).',
+          'x-kubernetes-list-type': 'set',
+          maxItems: connectionTypes.length,
+          items: { type: 'string', description: 'A NATS connection type.', enum: connectionTypes },
+        },
+        namespaceSelector: {
+          type: 'object',
+          description: 'Namespaces whose accesses may use this issuer (default: all).',
+          additionalProperties: false,
+          properties: {
+            matchLabels: {
+              type: 'object',
+              description: 'Labels the namespace must have, with these values.',
+              additionalProperties: { type: 'string' },
+            },
+            matchExpressions: {
+              type: 'array',
+              description: 'Requirements on the namespace labels; all must hold.',
+              'x-kubernetes-list-type': 'atomic',
+              items: {
+                type: 'object',
+                description: 'One requirement.',
+                additionalProperties: false,
+                required: ['key', 'operator'],
+                properties: {
+                  key: { type: 'string', description: 'The label key.' },
+                  operator: {
+                    type: 'string',
+                    description: 'In, NotIn, Exists or DoesNotExist.',
+                    enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+                  },
+                  values: {
+                    type: 'array',
+                    description: 'Values for In and NotIn.',
+                    'x-kubernetes-list-type': 'atomic',
+                    items: { type: 'string', description: 'A label value.' },
+                  },
+                },
+              },
+            },
           },
         },
       },

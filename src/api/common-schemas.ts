@@ -9,6 +9,17 @@ import {
   SUBJECTS_MAX_ITEMS,
 } from './patterns.ts';
 
+/** NATS connection types, as user JWTs name them. */
+export const connectionTypes = [
+  'STANDARD',
+  'WEBSOCKET',
+  'LEAFNODE',
+  'LEAFNODE_WS',
+  'MQTT',
+  'MQTT_WS',
+  'IN_PROCESS',
+] as const;
+
 export const durationSchema = (description: string) =>
   ({ type: 'string', description, pattern: DURATION_PATTERN, maxLength: 32 }) as const;
 

@@ -4,6 +4,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import {
   conditionsSchema,
+  connectionTypes,
   durationSchema,
   observedGenerationSchema,
   subjectPermissionSchema,
@@ -11,15 +12,6 @@ import {
 import { OBJECT_NAME_PATTERN } from './patterns.ts';
 import type { ObjectMeta } from './object-meta.ts';
 
-export const connectionTypes = [
-  'STANDARD',
-  'WEBSOCKET',
-  'LEAFNODE',
-  'LEAFNODE_WS',
-  'MQTT',
-  'MQTT_WS',
-  'IN_PROCESS',
-] as const;
 
 export const workspaceNatsAccessSpecSchema = {
   type: 'object',

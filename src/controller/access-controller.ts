@@ -3,11 +3,7 @@
 // every reconcile reads the current objects from the informer caches, computes what should be, and
 // writes only the difference. It does not watch workspaces or mutate pods.
 
-import type {
-  CoreV1Api,
-  CustomObjectsApi,
-  V1Secret,
-} from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import {
@@ -67,6 +63,7 @@ export interface AccessControllerDeps {
   accesses: Lister<WorkspaceNatsAccess>;
   issuers: Lister<ClusterNatsIssuer>;
   secrets: Lister<V1Secret>;
+  namespaces: Lister<V1Namespace>;
   signingKeys: SigningKeyReader;
   events: EventRecorder;
   log: Logger;
@@ -129,10 +126,14 @@ export class AccessController {
     }
     let desired;
     try {
-      desired = desiredCredentials(access, issuer);
+      const namespaceLabels = this.deps.namespaces.get(namespace)?.metadata?.labels ?? {};
+      desired = desiredCredentials(access, issuer, namespaceLabels);
     } catch (error) {
       if (!(error instanceof AccessSpecError)) throw error;
-      // Only a change of the access or the issuer can fix this, and both trigger a reconcile.
+      // Credentials issued before the policy was tightened may exceed it now: they go.
+      if (error.reason === Reason.PolicyViolation) await this.deleteSecrets(access, () => true, true);
+      // Only a change of the access, its issuer or its namespace can fix this, and each of them
+      // triggers a reconcile.
       throw new ReconcileFailure(error.reason, error.message, { retry: false });
     }
 

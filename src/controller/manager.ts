@@ -7,6 +7,7 @@ import {
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesListObject,
+  type V1Namespace,
   type V1Secret,
 } from '@kubernetes/client-node';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
@@ -110,12 +111,26 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
 
   const signingKeys = new SigningKeyReader(core, options.namespace);
   const events = new ApiEventRecorder(core, log, options.instance);
+  const namespaces = new ResilientInformer<V1Namespace>(kubeConfig, {
+    name: 'namespaces',
+    path: '/api/v1/namespaces',
+    list: () => core.listNamespace(),
+    log,
+    // Issuers may select namespaces by label: a relabelled namespace re-checks its accesses.
+    onChange: (namespace) => {
+      for (const access of accesses.list(namespace.metadata?.name)) {
+        queue.add(keyOf(access.metadata.namespace, access.metadata.name));
+      }
+    },
+  });
+
   const controller = new AccessController({
     customObjects,
     core,
     accesses,
     issuers,
     secrets,
+    namespaces,
     signingKeys,
     events,
     log,
@@ -131,7 +146,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   });
 
   // Workers start only once every cache is filled, so no reconcile acts on a partial view.
-  await Promise.all([issuers.start(), secrets.start(), accesses.start()]);
+  await Promise.all([issuers.start(), secrets.start(), namespaces.start(), accesses.start()]);
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
   const onError = (key: string, error: unknown) => {
     // A conflict means a cache was behind a write; the retry reads the newer object.
@@ -159,7 +174,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   return {
     async stop() {
       clearInterval(resync);
-      await Promise.all([accesses.stop(), issuers.stop(), secrets.stop()]);
+      await Promise.all([accesses.stop(), issuers.stop(), secrets.stop(), namespaces.stop()]);
       queue.shutDown();
       issuerQueue.shutDown();
       await workers;

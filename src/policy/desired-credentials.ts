@@ -1,12 +1,16 @@
-// What credentials a WorkspaceNatsAccess should hold, computed from the access and its issuer
-// alone. Pure: the controller compares the result with what the Secret holds.
+// What credentials a WorkspaceNatsAccess should hold, computed from the access, its issuer and its
+// namespace's labels alone. Pure: the controller compares the result with what the Secret holds.
 
 import { createHash } from 'node:crypto';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { UserGrant } from '../nats/credentials.ts';
+import { AccessSpecError } from './access-spec-error.ts';
 import { formatDuration, parseDuration } from './duration.ts';
+import { assertWithin, cappedLimit, labelsMatch } from './issuer-policy.ts';
 import { expandSubject, type TemplateValues } from './templates.ts';
+
+export { AccessSpecError };
 
 export const DEFAULT_TTL = '1h';
 export const DEFAULT_MAX_TTL = '24h';
@@ -17,15 +21,6 @@ export const MIN_TTL_MS = 10_000;
  * seconds and the Secret's way to the workspace need a margin on both sides.
  */
 export const MIN_RENEW_BEFORE_MS = 5_000;
-
-/** A problem with what the access asks for; `reason` is a CamelCase condition reason. */
-export class AccessSpecError extends Error {
-  readonly reason: string;
-  constructor(reason: string, message: string) {
-    super(message);
-    this.reason = reason;
-  }
-}
 
 export interface DesiredCredentials {
   accountPublicKey: string;
@@ -55,6 +50,20 @@ function expandRules(rules: SubjectRules, values: TemplateValues, field: string)
   return allow.length === 0 ? { allow, deny: ['>'] } : { allow, deny };
 }
 
+/**
+ * The issuer's subject bounds for this workspace. A bound whose placeholder has no value here (say
+ * {{workspace.owner}} for a workspace without owner) bounds nothing, so it is left out.
+ */
+function expandBounds(bounds: readonly string[], values: TemplateValues): string[] {
+  return bounds.flatMap((bound) => {
+    try {
+      return [expandSubject(bound, values, 'bound')];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** `text` (or `fallback` when unset) in milliseconds; an AccessSpecError naming `field` if bad. */
 function durationField(text: string | undefined, fallback: string, field: string): number {
   try {
@@ -64,9 +73,15 @@ function durationField(text: string | undefined, fallback: string, field: string
   }
 }
 
+/**
+ * What `access` should get from `issuer`; `namespaceLabels` are the labels of the access's
+ * namespace, for the issuer's namespace selector. Throws an AccessSpecError (InvalidSpec or
+ * PolicyViolation) naming the field when the access cannot get credentials.
+ */
 export function desiredCredentials(
   access: WorkspaceNatsAccess,
   issuer: ClusterNatsIssuer,
+  namespaceLabels: Record<string, string>,
 ): DesiredCredentials {
   const { spec } = access;
   const policy = issuer.spec.policy ?? {};
@@ -102,39 +117,64 @@ export function desiredCredentials(
     );
   }
 
+  const issuerName = issuer.metadata.name;
+  if (policy.namespaceSelector && !labelsMatch(policy.namespaceSelector, namespaceLabels)) {
+    throw new AccessSpecError(
+      'PolicyViolation',
+      `namespace ${access.metadata.namespace} may not use issuer ${issuerName}: its policy.namespaceSelector does not select it`,
+    );
+  }
+
+  // Each direction: the access's own rules, else the issuer's defaults; remember which, for messages.
   const permissions = spec.permissions ?? {};
   const defaults = policy.defaultPermissions ?? {};
-  const limits = spec.limits ?? {};
-  let grant: UserGrant;
+  const rules = (direction: 'publish' | 'subscribe') =>
+    permissions[direction]
+      ? { rules: permissions[direction], field: `spec.permissions.${direction}` }
+      : { rules: defaults[direction], field: `issuer ${issuerName} policy.defaultPermissions.${direction}` };
+  const publish = rules('publish');
+  const subscribe = rules('subscribe');
+  let pub: UserGrant['pub'];
+  let sub: UserGrant['sub'];
+  let resp: UserGrant['resp'];
   try {
-    grant = {
-      pub: expandRules(permissions.publish ?? defaults.publish, values, 'spec.permissions.publish'),
-      sub: expandRules(
-        permissions.subscribe ?? defaults.subscribe,
-        values,
-        'spec.permissions.subscribe',
-      ),
-      ...(permissions.allowResponses
-        ? {
-            resp: {
-              max: permissions.allowResponses.maxMessages ?? 1,
-              ttl:
-                permissions.allowResponses.ttl === undefined
-                  ? 0
-                  : parseDuration(permissions.allowResponses.ttl, 'spec.permissions.allowResponses.ttl') *
-                    1_000_000,
-            },
-          }
-        : {}),
-      subs: limits.subscriptions ?? -1,
-      payload: limits.payload ?? -1,
-      data: limits.data ?? -1,
-      allowed_connection_types: [...(limits.connectionTypes ?? [])],
-      src: [...(limits.sourceCIDRs ?? [])],
+    pub = expandRules(publish.rules, values, publish.field);
+    sub = expandRules(subscribe.rules, values, subscribe.field);
+    const responses = permissions.allowResponses;
+    resp = responses && {
+      max: responses.maxMessages ?? 1,
+      ttl: responses.ttl === undefined ? 0 : parseDuration(responses.ttl, 'spec.permissions.allowResponses.ttl') * 1e6,
     };
   } catch (error) {
     throw new AccessSpecError('InvalidSpec', (error as Error).message);
   }
+
+  const bounds = policy.allowedSubjects ?? {};
+  if (bounds.publish) assertWithin({ field: `${publish.field}.allow`, subjects: pub.allow }, expandBounds(bounds.publish, values), issuerName);
+  if (bounds.subscribe) assertWithin({ field: `${subscribe.field}.allow`, subjects: sub.allow }, expandBounds(bounds.subscribe, values), issuerName);
+  if (resp && policy.allowResponses === false) {
+    throw new AccessSpecError('PolicyViolation', `spec.permissions.allowResponses: issuer ${issuerName} does not allow responses`);
+  }
+  const limits = spec.limits ?? {};
+  const caps = policy.maxLimits ?? {};
+  const allowedTypes = policy.connectionTypes;
+  const refusedType = limits.connectionTypes?.find((type) => allowedTypes && !allowedTypes.includes(type));
+  if (refusedType) {
+    throw new AccessSpecError(
+      'PolicyViolation',
+      `spec.limits.connectionTypes: ${refusedType} is not among the types issuer ${issuerName} allows (${allowedTypes?.join(', ')})`,
+    );
+  }
+  const grant: UserGrant = {
+    pub,
+    sub,
+    ...(resp ? { resp } : {}),
+    subs: cappedLimit(limits.subscriptions, caps.subscriptions, 'spec.limits.subscriptions', issuerName),
+    payload: cappedLimit(limits.payload, caps.payload, 'spec.limits.payload', issuerName),
+    data: cappedLimit(limits.data, caps.data, 'spec.limits.data', issuerName),
+    allowed_connection_types: [...(limits.connectionTypes ?? allowedTypes ?? [])],
+    src: [...(limits.sourceCIDRs ?? [])],
+  };
 
   const natsUrl = issuer.spec.nats.urls.join(',');
   const accountPublicKey = issuer.spec.account.publicKey;

@@ -1,9 +1,14 @@
 import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { access, accountKey, issuer } from './fixtures.ts';
+
+const resolve = (a: WorkspaceNatsAccess, i: ClusterNatsIssuer, labels: Record<string, string> = {}) =>
+  desiredCredentials(a, i, labels);
 
 describe('desiredCredentials', () => {
   test('expands templates into the grant, and takes ttl and URLs from the issuer defaults', () => {
-    const desired = desiredCredentials(
+    const desired = resolve(
       access({
         permissions: {
           publish: { allow: ['ws.{{workspace.id}}.>'] },
@@ -31,13 +36,13 @@ describe('desiredCredentials', () => {
   });
 
   test('a direction with nothing allowed denies everything (NATS reads no allow list as all)', () => {
-    const desired = desiredCredentials(access({ permissions: { subscribe: { allow: ['a'] } } }), issuer());
+    const desired = resolve(access({ permissions: { subscribe: { allow: ['a'] } } }), issuer());
     expect(desired.grant.pub).toEqual({ allow: [], deny: ['>'] });
     expect(desired.grant.resp).toBeUndefined();
   });
 
   test("the issuer's default permissions apply where the access sets none", () => {
-    const desired = desiredCredentials(
+    const desired = resolve(
       access({ permissions: { subscribe: { allow: ['own.{{workspace.id}}'] } } }),
       issuer({ policy: { defaultPermissions: { publish: { allow: ['def.{{workspace.id}}.>'] }, subscribe: { allow: ['x'] } } } }),
     );
@@ -46,17 +51,17 @@ describe('desiredCredentials', () => {
   });
 
   test('the fingerprint changes with anything the credentials are minted from, and only then', () => {
-    const base = desiredCredentials(access(), issuer()).fingerprint;
-    expect(desiredCredentials(access(), issuer()).fingerprint).toBe(base);
-    expect(desiredCredentials(access({ ttl: '2h' }), issuer()).fingerprint).not.toBe(base);
-    expect(desiredCredentials(access({ permissions: { publish: { allow: ['a'] } } }), issuer()).fingerprint).not.toBe(base);
-    expect(desiredCredentials(access(), issuer({ nats: { urls: ['nats://c:4222'] } })).fingerprint).not.toBe(base);
-    expect(desiredCredentials(access({ renewBefore: '5m' }), issuer()).fingerprint).toBe(base);
+    const base = resolve(access(), issuer()).fingerprint;
+    expect(resolve(access(), issuer()).fingerprint).toBe(base);
+    expect(resolve(access({ ttl: '2h' }), issuer()).fingerprint).not.toBe(base);
+    expect(resolve(access({ permissions: { publish: { allow: ['a'] } } }), issuer()).fingerprint).not.toBe(base);
+    expect(resolve(access(), issuer({ nats: { urls: ['nats://c:4222'] } })).fingerprint).not.toBe(base);
+    expect(resolve(access({ renewBefore: '5m' }), issuer()).fingerprint).toBe(base);
   });
 
   test('renewBefore defaults to a third of the ttl, but at least 5s', () => {
-    expect(desiredCredentials(access({ ttl: '30m' }), issuer()).renewBeforeMs).toBe(600_000);
-    expect(desiredCredentials(access({ ttl: '12s' }), issuer()).renewBeforeMs).toBe(5_000);
+    expect(resolve(access({ ttl: '30m' }), issuer()).renewBeforeMs).toBe(600_000);
+    expect(resolve(access({ ttl: '12s' }), issuer()).renewBeforeMs).toBe(5_000);
   });
 
   test.each([
@@ -76,7 +81,7 @@ describe('desiredCredentials', () => {
       'spec.permissions.subscribe.deny[0]: {{workspace.owner}} in "u.{{workspace.owner}}" has no value',
     ],
   ] as const)('%j is refused with %s', (spec, reason, message) => {
-    expect(() => desiredCredentials(access(spec as never), issuer())).toThrow(
+    expect(() => resolve(access(spec as never), issuer())).toThrow(
       expect.objectContaining({ reason, message: expect.stringContaining(message) }),
     );
   });

@@ -14,7 +14,7 @@ import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
 import { access, issuer } from './fixtures.ts';
 
 const theAccess = access();
-const desired = desiredCredentials(theAccess, issuer());
+const desired = desiredCredentials(theAccess, issuer(), {});
 const now = new Date('2026-01-01T12:00:00Z');
 const signingKey = createAccount();
 

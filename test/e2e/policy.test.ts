@@ -1,0 +1,97 @@
+// The issuer's policy bounds what workspaces get: an access asking for more gets PolicyViolation
+// and no credentials; tightening the policy takes away credentials that now exceed it; only the
+// namespaces the issuer selects may use it.
+
+import { ISSUER_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
+import { loadEnvState, type EnvState } from '../env/state.ts';
+import {
+  accessBody,
+  createAccess,
+  createIssuer,
+  ensureNamespace,
+  OPERATOR_NAMESPACE,
+  operatorKubeconfig,
+  prepareCluster,
+  waitFor,
+  waitForReady,
+  type Clients,
+} from './support/cluster.ts';
+import { OperatorProcess } from './support/operator.ts';
+
+const NS = 'e2e-policy';
+const ISSUER = 'e2e-policy';
+let state: EnvState;
+let admin: Clients;
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  state = loadEnvState();
+  admin = await prepareCluster(state, { issuer: 'e2e-policy-unused', namespaces: [NS] });
+  await createIssuer(admin, state, ISSUER, {
+    policy: { allowedSubjects: { publish: ['ws.{{workspace.id}}.>'], subscribe: ['ws.{{workspace.id}}.>'] } },
+  });
+  operator = new OperatorProcess({ kubeconfig: await operatorKubeconfig(state), namespace: OPERATOR_NAMESPACE }, state.root);
+  await operator.start();
+});
+
+afterAll(async () => {
+  await operator?.stop();
+});
+
+const secretNames = async (namespace: string, access: string) =>
+  (await admin.core.listNamespacedSecret({ namespace, labelSelector: `natsaccess.io/access=${access}` })).items.map(
+    (s) => s.metadata?.name,
+  );
+
+const events = async (namespace: string, name: string) =>
+  (await admin.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })).items.map(
+    (e) => `${e.reason}: ${e.message}`,
+  );
+
+test('an access asking for subjects outside the policy gets PolicyViolation and no credentials', async () => {
+  await createAccess(admin.custom, NS, accessBody('greedy', { issuerRef: { name: ISSUER }, permissions: { subscribe: { allow: ['ws.>'] } } }));
+  const access = await waitForReady(admin.custom, NS, 'greedy', 'False', 'PolicyViolation');
+  expect(access.status?.conditions?.[0]?.message).toBe(
+    'spec.permissions.subscribe.allow[0]: "ws.>" is outside what issuer e2e-policy allows (ws.greedy.>)',
+  );
+  await waitFor(async () => ((await events(NS, 'greedy')).some((e) => e.startsWith('PolicyViolation: ')) ? true : undefined), {
+    what: 'a PolicyViolation Event',
+    timeoutMs: 10_000,
+  });
+  expect(await secretNames(NS, 'greedy')).toEqual([]);
+});
+
+test('tightening the policy takes away credentials that now exceed it', async () => {
+  const permissions = { publish: { allow: ['ws.{{workspace.id}}.events.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
+  await createAccess(admin.custom, NS, accessBody('modest', { issuerRef: { name: ISSUER }, permissions }));
+  await waitForReady(admin.custom, NS, 'modest');
+  expect(await secretNames(NS, 'modest')).toEqual(['modest-nats']);
+
+  await admin.custom.patchClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ISSUER_PLURAL,
+    name: ISSUER,
+    body: [{ op: 'replace', path: '/spec/policy/allowedSubjects/publish', value: ['ws.{{workspace.id}}.cmd.>'] }],
+  });
+  const access = await waitForReady(admin.custom, NS, 'modest', 'False', 'PolicyViolation');
+  expect(access.status?.conditions?.[0]?.message).toContain('spec.permissions.publish.allow[0]: "ws.modest.events.>" is outside');
+  await waitFor(async () => ((await secretNames(NS, 'modest')).length === 0 ? true : undefined), {
+    what: 'the credentials to be taken away',
+    timeoutMs: 30_000,
+  });
+});
+
+test('only namespaces the issuer selects may use it; labelling the namespace lets the access through', async () => {
+  const ns = 'e2e-policy-selected';
+  await ensureNamespace(admin.core, ns);
+  await createIssuer(admin, state, 'e2e-policy-selective', { policy: { namespaceSelector: { matchLabels: { 'nats-access': 'on' } } } });
+  await createAccess(admin.custom, ns, accessBody('outsider', { issuerRef: { name: 'e2e-policy-selective' } }));
+  const refused = await waitForReady(admin.custom, ns, 'outsider', 'False', 'PolicyViolation');
+  expect(refused.status?.conditions?.[0]?.message).toBe(
+    `namespace ${ns} may not use issuer e2e-policy-selective: its policy.namespaceSelector does not select it`,
+  );
+  await admin.core.patchNamespace({ name: ns, body: [{ op: 'add', path: '/metadata/labels/nats-access', value: 'on' }] });
+  await waitForReady(admin.custom, ns, 'outsider');
+  expect(await secretNames(ns, 'outsider')).toEqual(['outsider-nats']);
+});
