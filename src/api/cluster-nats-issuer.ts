@@ -67,8 +67,8 @@ export const clusterNatsIssuerSpecSchema = {
       description: 'Defaults and bounds for the credentials this issuer mints.',
       additionalProperties: false,
       properties: {
-        defaultTTL: durationSchema('Lifetime of a user JWT when the access sets none (default 1h).'),
-        maxTTL: durationSchema('Longest lifetime an access may ask for (default 24h).'),
+        defaultTTL: durationSchema('Lifetime of a user JWT when the access sets none (default 1h).', '10s'),
+        maxTTL: durationSchema('Longest lifetime an access may ask for (default 24h).', '10s'),
         defaultPermissions: {
           type: 'object',
           description: 'Permissions for accesses that set none.',

@@ -20,8 +20,17 @@ export const connectionTypes = [
   'IN_PROCESS',
 ] as const;
 
-export const durationSchema = (description: string) =>
-  ({ type: 'string', description, pattern: DURATION_PATTERN, maxLength: 32 }) as const;
+/** A duration; with `atLeast` (such as '10s'), admission refuses shorter ones. */
+export const durationSchema = (description: string, atLeast?: string) =>
+  ({
+    type: 'string',
+    description,
+    pattern: DURATION_PATTERN,
+    maxLength: 32,
+    ...(atLeast
+      ? { 'x-kubernetes-validations': [{ rule: `duration(self) >= duration('${atLeast}')`, message: `must be at least ${atLeast}` }] }
+      : {}),
+  }) as const;
 
 export const subjectListSchema = (description: string) =>
   ({

@@ -20,8 +20,8 @@ export const workspaceNatsAccessSpecSchema = {
   required: ['issuerRef', 'workspace'],
   'x-kubernetes-validations': [
     {
-      rule: '!has(self.ttl) || !has(self.renewBefore) || duration(self.renewBefore) < duration(self.ttl)',
-      message: 'spec.renewBefore must be shorter than spec.ttl',
+      rule: "!has(self.ttl) || !has(self.renewBefore) || duration(self.ttl) - duration(self.renewBefore) >= duration('5s')",
+      message: 'spec.renewBefore must leave at least 5s of spec.ttl before renewal',
       fieldPath: '.renewBefore',
     },
     {
@@ -164,10 +164,12 @@ export const workspaceNatsAccessSpecSchema = {
       },
     },
     ttl: durationSchema(
-      'Lifetime of each user JWT. Default and maximum come from the issuer (for example `1h`).',
+      'Lifetime of each user JWT, at least 10s. Default and maximum come from the issuer (for example `1h`).',
+      '10s',
     ),
     renewBefore: durationSchema(
-      'Renew this long before expiry. Default: a third of the ttl.',
+      'Renew this long before expiry, at least 5s. Default: a third of the ttl (at least 5s).',
+      '5s',
     ),
     secret: {
       type: 'object',

@@ -187,21 +187,24 @@ export class AccessController {
   ): Promise<{ secret: V1Secret; event?: { reason: string; message: string } }> {
     const namespace = access.metadata.namespace ?? '';
     const secretName = secretNameOf(access);
+    // Creds signed by any other key than the issuer's current one are replaced: a rotated key
+    // re-issues, and planted creds are not vouched for.
+    const signingKey = this.deps.signingKeys.accountSigningKey(issuer);
     const trigger = issueTrigger({
       secretName,
       secret: existing,
       desired,
-      signingKeyPublicKey: issuer.status?.signingKeyPublicKey,
+      signingKeyPublicKey: signingKey.getPublicKey(),
       now,
     });
     if (trigger) {
-      const signingKey = await this.deps.signingKeys.accountSigningKey(issuer);
       const minted = await mintUserCredentials({
         name: `${namespace}/${access.metadata.name}`,
         accountPublicKey: desired.accountPublicKey,
         signingKey,
         grant: desired.grant,
-        expiresAt: new Date(now.getTime() + desired.ttlMs),
+        // From the clock now, not the reconcile's start, so that exp - iat is the ttl.
+        expiresAt: new Date(Date.now() + desired.ttlMs),
       });
       const creds = Buffer.from(minted.creds).toString('base64');
       const secret = await this.writeSecret(desiredSecret(access, desired, creds, existing), existing);
@@ -233,14 +236,7 @@ export class AccessController {
     live = false,
   ) {
     const namespace = access.metadata.namespace ?? '';
-    const secrets = live
-      ? (
-          await this.deps.core.listNamespacedSecret({
-            namespace,
-            labelSelector: `${ACCESS_NAME_LABEL}=${access.metadata.name}`,
-          })
-        ).items
-      : this.deps.secrets.list(namespace);
+    const secrets = live ? await this.liveSecretsOf(access) : this.deps.secrets.list(namespace);
     for (const secret of secrets) {
       const name = secret.metadata?.name ?? '';
       if (!matches(name) || !isControlledBy(secret, access)) continue;
@@ -296,6 +292,18 @@ export class AccessController {
     return {};
   }
 
+  /** The access's Secrets as the API server has them: by label, and by name (labels can go). */
+  private async liveSecretsOf(access: WorkspaceNatsAccess): Promise<V1Secret[]> {
+    const namespace = access.metadata.namespace ?? '';
+    const { items } = await this.deps.core.listNamespacedSecret({
+      namespace,
+      labelSelector: `${ACCESS_NAME_LABEL}=${access.metadata.name}`,
+    });
+    const byName = await this.readSecret(secretNameOf(access), namespace);
+    const listed = new Set(items.map((secret) => secret.metadata?.uid));
+    return byName && !listed.has(byName.metadata?.uid) ? [...items, byName] : items;
+  }
+
   private async readSecret(name: string, namespace: string): Promise<V1Secret | undefined> {
     try {
       return await this.deps.core.readNamespacedSecret({ name, namespace });
@@ -315,9 +323,14 @@ export class AccessController {
     const namespace = wanted.metadata?.namespace ?? '';
     const name = wanted.metadata?.name ?? '';
     try {
-      return existing
-        ? await core.replaceNamespacedSecret({ name, namespace, body: wanted, fieldManager })
-        : await core.createNamespacedSecret({ namespace, body: wanted, fieldManager });
+      if (existing?.immutable) {
+        // Someone made it immutable: it can only be replaced by deleting it first.
+        await core.deleteNamespacedSecret({ name, namespace, body: { preconditions: { uid: existing.metadata?.uid } } });
+      } else if (existing) {
+        return await core.replaceNamespacedSecret({ name, namespace, body: wanted, fieldManager });
+      }
+      const { resourceVersion: _ignored, ...metadata } = wanted.metadata ?? {};
+      return await core.createNamespacedSecret({ namespace, body: { ...wanted, metadata }, fieldManager });
     } catch (error) {
       if (statusCode(error) !== 422) throw error;
       throw new ReconcileFailure(Reason.InvalidSpec, `Secret ${name}: ${describeError(error)}`, { retry: false });

@@ -23,8 +23,8 @@ export interface IssuanceInput {
   secretName: string;
   secret: V1Secret | undefined;
   desired: DesiredCredentials;
-  /** The issuer's current signing key (its status), when known. */
-  signingKeyPublicKey: string | undefined;
+  /** The issuer's current signing key. */
+  signingKeyPublicKey: string;
   now: Date;
 }
 
@@ -63,14 +63,14 @@ export function issuedCredentials(secret: V1Secret): IssuedCredentials | Error {
 export function untrustedBecause(
   issued: IssuedCredentials,
   desired: DesiredCredentials,
-  signingKeyPublicKey: string | undefined,
+  signingKeyPublicKey: string,
 ): string | undefined {
   if (issued.accountPublicKey !== desired.accountPublicKey) {
     return `the user belongs to account ${issued.accountPublicKey}, not the issuer's ${desired.accountPublicKey}`;
   }
   if (!issued.expiresAt) return 'the user JWT never expires';
   const signer = issued.signerPublicKey;
-  if (signingKeyPublicKey && signer !== signingKeyPublicKey && signer !== desired.accountPublicKey) {
+  if (signer !== signingKeyPublicKey && signer !== desired.accountPublicKey) {
     return `the user JWT was signed by ${issued.signerPublicKey}, not by the issuer's signing key ${signingKeyPublicKey}`;
   }
   return undefined;

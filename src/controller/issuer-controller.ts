@@ -45,7 +45,7 @@ export class IssuerController {
     let ready: ConditionUpdate;
     let fields: Partial<ClusterNatsIssuerStatus> = {};
     try {
-      const key = (await this.deps.signingKeys.accountSigningKey(issuer)).getPublicKey();
+      const key = this.deps.signingKeys.accountSigningKey(issuer).getPublicKey();
       const own = key === issuer.spec.account.publicKey ? ' (the account key itself)' : '';
       ready = {
         type: READY,
@@ -76,7 +76,7 @@ export class IssuerController {
         fieldManager: this.deps.fieldManager,
       });
     }
-    // The key Secret is not watched: a broken issuer is re-checked with backoff until it works.
+    // Changes of the key Secret wake the issuer; the backoff only covers what nothing announces.
     return ready.status === 'True' ? {} : { retry: true };
   }
 }

@@ -67,7 +67,15 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     log,
     onChange: (access) => queue.add(keyOf(access.metadata.namespace, access.metadata.name)),
   });
-  const issuerGenerations = new Map<string, number | undefined>();
+  const enqueueAccessesOf = (issuerName: string) => {
+    for (const access of accesses.list()) {
+      if (access.spec.issuerRef.name === issuerName) {
+        queue.add(keyOf(access.metadata.namespace, access.metadata.name));
+      }
+    }
+  };
+  // What each issuer's accesses last saw of it: its identity and spec generation.
+  const issuerVersions = new Map<string, string>();
   const issuers = new ResilientInformer<ClusterNatsIssuer>(kubeConfig, {
     name: ISSUER_PLURAL,
     path: `/apis/${GROUP}/${VERSION}/${ISSUER_PLURAL}`,
@@ -79,17 +87,15 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       })) as KubernetesListObject<ClusterNatsIssuer>,
     log,
     onChange: (issuer, type) => {
-      const { name, generation } = issuer.metadata;
+      const { name, uid, generation } = issuer.metadata;
       issuerQueue.add(name);
-      // Accesses depend on the spec only: the issuer's own status writes need not wake them.
-      if (type === 'update' && issuerGenerations.get(name) === generation) return;
-      if (type === 'delete') issuerGenerations.delete(name);
-      else issuerGenerations.set(name, generation);
-      for (const access of accesses.list()) {
-        if (access.spec.issuerRef.name === name) {
-          queue.add(keyOf(access.metadata.namespace, access.metadata.name));
-        }
-      }
+      // Accesses depend on the spec only: the issuer's own status writes need not wake them. The
+      // uid tells a re-created issuer (generation 1 again) from an unchanged one.
+      const version = `${uid}/${generation}`;
+      if (type === 'update' && issuerVersions.get(name) === version) return;
+      if (type === 'delete') issuerVersions.delete(name);
+      else issuerVersions.set(name, version);
+      enqueueAccessesOf(name);
     },
   });
   const managedSecrets = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
@@ -109,7 +115,23 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
 
-  const signingKeys = new SigningKeyReader(core, options.namespace);
+  // The operator's namespace, where issuers' signing keys live: a rotated key re-checks the issuer
+  // and re-issues its accesses' credentials.
+  const keySecrets = new ResilientInformer<V1Secret>(kubeConfig, {
+    name: 'signing-key-secrets',
+    path: `/api/v1/namespaces/${options.namespace}/secrets`,
+    list: () => core.listNamespacedSecret({ namespace: options.namespace }),
+    log,
+    onChange: (secret) => {
+      for (const issuer of issuers.list()) {
+        if (issuer.spec.account.signingKeySecretRef.name === secret.metadata?.name) {
+          issuerQueue.add(issuer.metadata.name);
+          enqueueAccessesOf(issuer.metadata.name);
+        }
+      }
+    },
+  });
+  const signingKeys = new SigningKeyReader(keySecrets, options.namespace);
   const events = new ApiEventRecorder(core, log, options.instance);
   const namespaces = new ResilientInformer<V1Namespace>(kubeConfig, {
     name: 'namespaces',
@@ -146,7 +168,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   });
 
   // Workers start only once every cache is filled, so no reconcile acts on a partial view.
-  await Promise.all([issuers.start(), secrets.start(), namespaces.start(), accesses.start()]);
+  const informers = [issuers, keySecrets, secrets, namespaces, accesses];
+  await Promise.all(informers.map((informer) => informer.start()));
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
   const onError = (key: string, error: unknown) => {
     // A conflict means a cache was behind a write; the retry reads the newer object.
@@ -174,7 +197,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   return {
     async stop() {
       clearInterval(resync);
-      await Promise.all([accesses.stop(), issuers.stop(), secrets.stop(), namespaces.stop()]);
+      await Promise.all(informers.map((informer) => informer.stop()));
       queue.shutDown();
       issuerQueue.shutDown();
       await workers;

@@ -47,6 +47,8 @@ export class LeaderElector {
   private readonly options: Required<LeaderElectionOptions>;
   private observation: Observation | undefined;
   private renewing: NodeJS.Timeout | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  /** When the request of the last successful acquire or renewal was sent. */
   private lastRenewMs = 0;
 
   constructor(options: LeaderElectionOptions) {
@@ -71,27 +73,41 @@ export class LeaderElector {
     return false;
   }
 
-  /** Renews every retryPeriod; calls `onLost` once if renewing failed for renewDeadline. */
+  /**
+   * Renews every retryPeriod; calls `onLost` once when another holder is seen, or when no renewal
+   * succeeded for renewDeadline. The deadline is a timer of its own, so a request that hangs (a
+   * partitioned API server) cannot keep this process leading past it.
+   */
   keepRenewing(onLost: () => void): void {
     const { retryPeriodMs, renewDeadlineMs, log } = this.options;
-    const renew = async () => {
-      if (await this.tryAcquireOrRenew()) {
-        this.renewing = setTimeout(() => void renew(), retryPeriodMs);
-      } else if (Date.now() - this.lastRenewMs >= renewDeadlineMs || this.observation?.holder !== this.options.identity) {
-        log.error({ lease: this.leaseName(), holder: this.observation?.holder }, 'lost the leader lease');
-        this.renewing = undefined;
-        onLost();
-      } else {
-        this.renewing = setTimeout(() => void renew(), retryPeriodMs);
-      }
+    let lost = false;
+    const lose = () => {
+      if (lost) return;
+      lost = true;
+      clearTimeout(this.renewing);
+      clearTimeout(this.deadline);
+      log.error({ lease: this.leaseName(), holder: this.observation?.holder }, 'lost the leader lease');
+      onLost();
     };
+    const armDeadline = (renewStartedMs: number) => {
+      clearTimeout(this.deadline);
+      this.deadline = setTimeout(lose, Math.max(renewStartedMs + renewDeadlineMs - Date.now(), 0));
+    };
+    const renew = async () => {
+      const held = await this.tryAcquireOrRenew();
+      if (lost) return;
+      if (held) armDeadline(this.lastRenewMs);
+      else if (this.observation?.holder !== this.options.identity) return lose();
+      this.renewing = setTimeout(() => void renew(), retryPeriodMs);
+    };
+    armDeadline(this.lastRenewMs);
     this.renewing = setTimeout(() => void renew(), retryPeriodMs);
   }
 
   /** Stops renewing and frees the Lease, so another replica takes over at once. */
   async release(): Promise<void> {
     clearTimeout(this.renewing);
-    this.renewing = undefined;
+    clearTimeout(this.deadline);
     const { coordination, namespace, name, identity, log } = this.options;
     try {
       const lease = await coordination.readNamespacedLease({ name, namespace });
@@ -112,6 +128,8 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { coordination, namespace, name, identity, leaseDurationMs, log } = this.options;
     const now = new Date();
+    // Our claim runs from when we asked, not from when the answer came.
+    const requestedMs = now.getTime();
     const spec = (previous?: V1Lease['spec']): V1Lease['spec'] => {
       const changingHands = previous?.holderIdentity !== identity;
       return {
@@ -129,7 +147,7 @@ export class LeaderElector {
       } catch (error) {
         if (!isNotFound(error)) throw error;
         await coordination.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
-        this.lastRenewMs = Date.now();
+        this.lastRenewMs = requestedMs;
         return true;
       }
       const holder = lease.spec?.holderIdentity ?? '';
@@ -141,7 +159,7 @@ export class LeaderElector {
       lease.spec = spec(lease.spec);
       const updated = await coordination.replaceNamespacedLease({ name, namespace, body: lease });
       this.observation = { holder: identity, resourceVersion: updated.metadata?.resourceVersion ?? '', observedAtMs: Date.now() };
-      this.lastRenewMs = Date.now();
+      this.lastRenewMs = requestedMs;
       return true;
     } catch (error) {
       // Someone else wrote the Lease between our read and write: they won this round.

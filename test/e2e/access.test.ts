@@ -303,12 +303,42 @@ describe('admission', () => {
   test.each([
     ['ttl', { ttl: '1 hour' }, 'spec.ttl'],
     ['renewBefore', { renewBefore: '-5m' }, 'spec.renewBefore'],
+    ['ttl under 10s', { ttl: '9s' }, 'spec.ttl: Invalid value: "9s": must be at least 10s'],
+    ['renewBefore leaving too little', { ttl: '1m', renewBefore: '58s' }, 'spec.renewBefore must leave at least 5s of spec.ttl'],
+    ['source CIDR', { limits: { sourceCIDRs: ['10.0.0.0/33'] } }, 'spec.limits.sourceCIDRs[0]'],
+    ['placeholder', { permissions: { publish: { allow: ['ws.{{workspace.name}}'] } } }, 'spec.permissions.publish.allow[0]'],
     ['an unknown field', { colour: 'red' }, 'unknown field "spec.colour"'],
     ['a workspace id with a dot', { workspace: { id: 'a.b' } }, 'spec.workspace.id'],
     ['a missing issuerRef', { issuerRef: undefined }, 'spec.issuerRef'],
   ])('rejects a bad %s', async (_what, spec, field) => {
     const message = await rejection({ ...accessBody('bad-field', { issuerRef: { name: ISSUER } }), spec: { ...accessBody('x', { issuerRef: { name: ISSUER } }).spec, ...spec } });
     expect(message).toContain(field);
+  });
+
+  test('a name longer than 63 characters is refused (it labels the Secret)', async () => {
+    const message = await rejection(accessBody('x'.repeat(64), { issuerRef: { name: ISSUER } }));
+    expect(message).toContain('metadata.name: at most 63 characters');
+  });
+
+  test.each([
+    ['/spec/workspace/id', 'another', 'spec.workspace.id is immutable'],
+    ['/spec/issuerRef/name', 'another', 'spec.issuerRef is immutable'],
+  ])('%s cannot change', async (path, value, message) => {
+    await createAccess(admin.custom, NS, accessBody('fixed', { issuerRef: { name: 'no-such-issuer' } })).catch(() => undefined);
+    let refusal = '';
+    try {
+      await admin.custom.patchNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_PLURAL,
+        namespace: NS,
+        name: 'fixed',
+        body: [{ op: 'replace', path, value }],
+      });
+    } catch (error) {
+      refusal = (JSON.parse(String((error as { body?: unknown }).body)) as { message: string }).message;
+    }
+    expect(refusal).toContain(message);
   });
 
   test('a working issuer says so in its status', async () => {

@@ -23,7 +23,7 @@ let state: EnvState;
 beforeAll(async () => {
   state = loadEnvState();
   const admin = clientsFor(state.kubeconfig);
-  await installCrds(admin.kubeConfig);
+  await installCrds(state);
   // Dry runs create nothing, so the namespace the other manifests go into must exist already.
   await ensureNamespace(admin.core, OPERATOR_NAMESPACE);
   await ensureNamespace(admin.core, 'e2e-examples');

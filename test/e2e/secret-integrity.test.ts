@@ -98,12 +98,15 @@ test('short-lived credentials are renewed into the same Secret before they expir
   });
 });
 
-test('planted credentials (valid JWT, but not signed by the issuer) are replaced', async () => {
+test('planted credentials (a JWT of the account, not signed by the issuer) are replaced', async () => {
   await createAccess(admin.custom, NS, accessBody('planted', { issuerRef: { name: ISSUER }, permissions }));
   await waitForReady(admin.custom, NS, 'planted');
-  // Signed by a key the account does not list, with broad permissions and no expiry.
+  // Right account, an expiry, broad permissions, but signed by a key the issuer does not use.
   const intruder = createUser();
-  const jwt = await encodeUser('intruder', intruder, state.trust.workspaceAccount.publicKey, {}, { signer: createAccount() });
+  const jwt = await encodeUser('intruder', intruder, state.trust.workspaceAccount.publicKey, {}, {
+    signer: createAccount(),
+    exp: Math.floor(Date.now() / 1000) + 3600,
+  });
   const secret = await readSecret('planted-nats');
   await admin.core.replaceNamespacedSecret({
     name: 'planted-nats',
@@ -125,15 +128,21 @@ test('planted credentials (valid JWT, but not signed by the issuer) are replaced
     { what: 'status to name the new user', timeoutMs: 30_000 },
   );
   expect(access.status?.conditions?.[0]?.reason).toBe('Issued');
-  expect((await eventReasons('planted')).some((e) => e.startsWith('Reissued: ') && e.includes('did not mint'))).toBe(true);
+  expect(
+    (await eventReasons('planted')).some(
+      (e) => e.startsWith('Reissued: ') && e.includes(`did not mint: the user JWT was signed by A`),
+    ),
+  ).toBe(true);
 });
 
 test('a Secret stripped of the operator’s label is taken back', async () => {
   await createAccess(admin.custom, NS, accessBody('stripped', { issuerRef: { name: ISSUER }, permissions }));
   await waitForReady(admin.custom, NS, 'stripped');
   const secret = await readSecret('stripped-nats');
+  // Both labels go: the operator must find its Secret by its controller reference and its name.
   const labels = { ...secret.metadata?.labels };
   delete labels[MANAGED_BY_LABEL];
+  delete labels[ACCESS_NAME_LABEL];
   await admin.core.replaceNamespacedSecret({
     name: 'stripped-nats',
     namespace: NS,
@@ -153,6 +162,37 @@ test('a Secret stripped of the operator’s label is taken back', async () => {
   expect(credsIn(restored)).toBe(credsIn(secret));
   expect(readCredentials(credsIn(restored)).userPublicKey).toBe(access.status?.userPublicKey);
   expect((await eventReasons('stripped')).some((e) => e.startsWith('SecretRestored: '))).toBe(true);
+});
+
+test('an immutable Secret is replaced by a new one when the credentials change', async () => {
+  await createAccess(admin.custom, NS, accessBody('frozen', { issuerRef: { name: ISSUER }, permissions }));
+  await waitForReady(admin.custom, NS, 'frozen');
+  const secret = await readSecret('frozen-nats');
+  await admin.core.replaceNamespacedSecret({ name: 'frozen-nats', namespace: NS, body: { ...secret, immutable: true } });
+  await admin.custom.patchNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_PLURAL,
+    namespace: NS,
+    name: 'frozen',
+    body: [{ op: 'add', path: '/spec/ttl', value: '2h' }],
+  });
+  const replaced = await waitFor(
+    async () => {
+      const s = await readSecret('frozen-nats').catch(() => undefined);
+      return s && s.metadata?.uid !== secret.metadata?.uid ? s : undefined;
+    },
+    { what: 'a new Secret', timeoutMs: 30_000 },
+  );
+  const access = await waitFor(
+    async () => {
+      const a = await getAccess(admin.custom, NS, 'frozen');
+      return a?.status?.observedGeneration === 2 && a.status.conditions?.[0]?.status === 'True' ? a : undefined;
+    },
+    { what: 'frozen to be Ready at generation 2', timeoutMs: 30_000 },
+  );
+  expect(readCredentials(credsIn(replaced)).userPublicKey).toBe(access.status?.userPublicKey);
+  expect(Date.parse(access.status?.expiresAt ?? '') - Date.parse(access.status?.issuedAt ?? '')).toBeGreaterThan(7_000_000);
 });
 
 test('a Secret name taken by someone else is a SecretConflict, and their Secret is left alone', async () => {

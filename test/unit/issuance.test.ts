@@ -40,11 +40,11 @@ async function secretWith(minting: Minting = {}): Promise<V1Secret> {
 }
 
 describe('issueTrigger', () => {
-  const input = (secret: V1Secret | undefined, signerKnown = true) => ({
+  const input = (secret: V1Secret | undefined) => ({
     secretName: 'ws1-nats',
     secret,
     desired,
-    signingKeyPublicKey: signerKnown ? signingKey.getPublicKey() : undefined,
+    signingKeyPublicKey: signingKey.getPublicKey(),
     now,
   });
   const inAnHour = new Date(now.getTime() + 3_600_000);
@@ -72,9 +72,13 @@ describe('issueTrigger', () => {
     expect(issueTrigger(input(await make()))?.reason).toBe(reason);
   });
 
-  test('while the issuer has not reported its signing key, any signer of the account is accepted', async () => {
-    const secret = await secretWith({ expiresAt: inAnHour, signer: createAccount() });
-    expect(issueTrigger(input(secret, false))).toBeUndefined();
+  test('creds signed by the account key itself are trusted', async () => {
+    const account = createAccount();
+    const own = desiredCredentials(theAccess, issuer({ account: { publicKey: account.getPublicKey(), signingKeySecretRef: { name: 'k' } } }), {});
+    const user = createUser();
+    const jwt = await encodeUser('x', user, account, own.grant as Partial<User>, { exp: Math.floor(inAnHour.getTime() / 1000) });
+    const secret = desiredSecret(theAccess, own, Buffer.from(fmtCreds(jwt, user)).toString('base64'));
+    expect(issueTrigger({ ...input(secret), desired: own })).toBeUndefined();
   });
 
   test('an untrusted credential is described without quoting it', async () => {

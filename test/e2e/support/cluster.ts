@@ -2,17 +2,17 @@
 // issuers and polling until an object reaches a state.
 
 import {
-  ApiextensionsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
   type KubernetesObject,
-  type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import type { ClusterNatsIssuer } from '../../../src/api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../../src/api/constants.ts';
 import type { WorkspaceNatsAccess } from '../../../src/api/workspace-nats-access.ts';
@@ -37,33 +37,20 @@ export function clientsFor(kubeconfigPath: string): Clients {
   };
 }
 
+const run = promisify(execFile);
 const CRD_DIR = join(import.meta.dirname, '..', '..', '..', 'crds');
 const MANIFEST_DIR = join(import.meta.dirname, '..', '..', '..', 'manifests');
 
-/** Creates or updates the CRDs from crds/ and waits until the API server serves them. */
-export async function installCrds(kubeConfig: KubeConfig): Promise<void> {
-  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
-  for (const file of readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'))) {
-    const crd = parse(readFileSync(join(CRD_DIR, file), 'utf8')) as V1CustomResourceDefinition;
-    const name = crd.metadata?.name ?? '';
-    try {
-      const existing = await api.readCustomResourceDefinition({ name });
-      crd.metadata = { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion };
-      await api.replaceCustomResourceDefinition({ name, body: crd });
-    } catch (error) {
-      if ((error as { code?: number }).code !== 404) throw error;
-      await api.createCustomResourceDefinition({ body: crd });
-    }
-    await waitFor(
-      async () => {
-        const stored = await api.readCustomResourceDefinition({ name });
-        return stored.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
-          ? true
-          : undefined;
-      },
-      { what: `CRD ${name} to be established`, timeoutMs: 30_000 },
-    );
-  }
+/**
+ * Applies crds/ with kubectl and waits until the API server serves them. Not through the typed
+ * client: its models name schema extensions in camelCase and silently drop the YAML's
+ * `x-kubernetes-*` keys (CEL rules, list types) on the way out.
+ */
+export async function installCrds(setup: Pick<EnvState, 'kubeconfig' | 'binaries'>): Promise<void> {
+  const kubectl = (...args: string[]) =>
+    run(setup.binaries.kubectl, args, { env: { ...process.env, KUBECONFIG: setup.kubeconfig } });
+  await kubectl('apply', '--server-side', '--force-conflicts', '--field-manager=e2e', '-f', CRD_DIR);
+  await kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', CRD_DIR);
 }
 
 export async function ensureNamespace(core: CoreV1Api, name: string): Promise<void> {
@@ -121,7 +108,7 @@ async function applyObject(kubeConfig: KubeConfig, object: KubernetesObject): Pr
 }
 
 /** What preparing a cluster needs: where it is, and the NATS account to issue for. */
-export type ClusterSetup = Pick<EnvState, 'kubeconfig' | 'trust' | 'nats'>;
+export type ClusterSetup = Pick<EnvState, 'kubeconfig' | 'trust' | 'nats' | 'binaries'>;
 
 /** The operator's namespace, holding issuer key Secrets. */
 export const OPERATOR_NAMESPACE = 'wno-system';
@@ -175,7 +162,7 @@ export async function prepareCluster(
   setup: { issuer: string; namespaces: string[] },
 ): Promise<Clients> {
   const admin = clientsFor(state.kubeconfig);
-  await installCrds(admin.kubeConfig);
+  await installCrds(state);
   for (const namespace of setup.namespaces) await ensureNamespace(admin.core, namespace);
   await createIssuer(admin, state, setup.issuer);
   return admin;
