@@ -60,6 +60,32 @@ export const clusterNatsIssuerSpecSchema = {
           'Secret holding the seed (SA...) of a signing key listed in the account JWT.',
           'seed',
         ),
+        scoped: {
+          type: 'object',
+          description:
+            'Set when the signing key is a scoped signing key of the account: its template in the ' +
+            'account JWT, enforced by nats-server, sets what users may do, and users minted here ' +
+            'carry only these tags (accesses may then set no permissions or limits).',
+          additionalProperties: false,
+          required: ['userTags'],
+          properties: {
+            userTags: {
+              type: 'array',
+              description:
+                'Tags of each user, which the template reads as {{tag(name)}}: for example ' +
+                'ws:{{workspace.id}} with the template subject ws.{{tag(ws)}}.>.',
+              minItems: 1,
+              maxItems: 16,
+              'x-kubernetes-list-type': 'atomic',
+              items: {
+                type: 'string',
+                description: 'A tag, name:value, where the value may hold placeholders.',
+                maxLength: 128,
+                pattern: '^[a-z0-9_-]+:[^\\s]+$',
+              },
+            },
+          },
+        },
       },
     },
     policy: {

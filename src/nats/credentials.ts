@@ -18,13 +18,25 @@ export interface UserGrant {
   src: string[];
 }
 
+/**
+ * What a user minted under a scoped signing key carries: tags only. The key's template in the
+ * account JWT gives the permissions, and nats-server applies it.
+ */
+export interface ScopedGrant {
+  tags: string[];
+}
+
+export type Grant = UserGrant | ScopedGrant;
+
+export const isScoped = (grant: Grant): grant is ScopedGrant => 'tags' in grant;
+
 export interface MintRequest {
   /** JWT `name`, shown by nats-server in connection info; not secret. */
   name: string;
   accountPublicKey: string;
-  /** An account signing key listed in the account JWT, or the account key itself. */
+  /** An account signing key listed in the account JWT (scoped for a ScopedGrant), or the account key. */
   signingKey: KeyPair;
-  grant: UserGrant;
+  grant: Grant;
   expiresAt: Date;
 }
 
@@ -46,6 +58,8 @@ export async function mintUserCredentials(request: MintRequest): Promise<MintedC
     {
       algorithm: Algorithms.v2,
       exp: Math.floor(request.expiresAt.getTime() / 1000),
+      // A scoped user's claims are its tags alone, without the library's default limits.
+      scopedUser: isScoped(request.grant),
       ...(signedByAccountKey ? {} : { signer: request.signingKey }),
     },
   );

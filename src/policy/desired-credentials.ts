@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
-import type { UserGrant } from '../nats/credentials.ts';
+import type { Grant, ScopedGrant, UserGrant } from '../nats/credentials.ts';
 import { AccessSpecError } from './access-spec-error.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { assertWithin, cappedLimit, labelsMatch } from './issuer-policy.ts';
-import { expandSubject, type TemplateValues } from './templates.ts';
+import { expandSubject, expandTemplate, type TemplateValues } from './templates.ts';
 
 export { AccessSpecError };
 
@@ -24,7 +24,7 @@ export const MIN_RENEW_BEFORE_MS = 5_000;
 
 export interface DesiredCredentials {
   accountPublicKey: string;
-  grant: UserGrant;
+  grant: Grant;
   ttlMs: number;
   renewBeforeMs: number;
   /** Comma-separated server URLs for the workspace (NATS_URL). */
@@ -125,6 +125,47 @@ export function desiredCredentials(
     );
   }
 
+  const grant = issuer.spec.account.scoped
+    ? scopedGrant(access, issuer, values)
+    : explicitGrant(access, issuer, values);
+
+  const natsUrl = issuer.spec.nats.urls.join(',');
+  const accountPublicKey = issuer.spec.account.publicKey;
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ issuer: issuer.metadata.name, accountPublicKey, natsUrl, ttlMs, grant }))
+    .digest('hex')
+    .slice(0, 32);
+  return { accountPublicKey, grant, ttlMs, renewBeforeMs, natsUrl, fingerprint };
+}
+
+/** The grant under a scoped signing key: tags only, the account JWT's template does the rest. */
+function scopedGrant(access: WorkspaceNatsAccess, issuer: ClusterNatsIssuer, values: TemplateValues): ScopedGrant {
+  const issuerName = issuer.metadata.name;
+  const own = access.spec.permissions ? 'permissions' : access.spec.limits ? 'limits' : undefined;
+  if (own) {
+    throw new AccessSpecError(
+      'PolicyViolation',
+      `spec.${own}: issuer ${issuerName} mints under a scoped signing key, whose template in the account JWT sets them; leave spec.${own} out`,
+    );
+  }
+  try {
+    const tags = (issuer.spec.account.scoped?.userTags ?? []).map((tag, i) =>
+      expandTemplate(tag, values, `issuer ${issuerName} spec.account.scoped.userTags[${i}]`),
+    );
+    return { tags };
+  } catch (error) {
+    throw new AccessSpecError('InvalidSpec', (error as Error).message);
+  }
+}
+
+/**
+ * The grant written into the user JWT: the access's permissions (or the issuer's defaults) and
+ * limits, held to the issuer's policy.
+ */
+function explicitGrant(access: WorkspaceNatsAccess, issuer: ClusterNatsIssuer, values: TemplateValues): UserGrant {
+  const { spec } = access;
+  const policy = issuer.spec.policy ?? {};
+  const issuerName = issuer.metadata.name;
   // Each direction: the access's own rules, else the issuer's defaults; remember which, for messages.
   const permissions = spec.permissions ?? {};
   const defaults = policy.defaultPermissions ?? {};
@@ -165,7 +206,7 @@ export function desiredCredentials(
       `spec.limits.connectionTypes: ${refusedType} is not among the types issuer ${issuerName} allows (${allowedTypes?.join(', ')})`,
     );
   }
-  const grant: UserGrant = {
+  return {
     pub,
     sub,
     ...(resp ? { resp } : {}),
@@ -175,12 +216,4 @@ export function desiredCredentials(
     allowed_connection_types: [...(limits.connectionTypes ?? allowedTypes ?? [])],
     src: [...(limits.sourceCIDRs ?? [])],
   };
-
-  const natsUrl = issuer.spec.nats.urls.join(',');
-  const accountPublicKey = issuer.spec.account.publicKey;
-  const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ issuer: issuer.metadata.name, accountPublicKey, natsUrl, ttlMs, grant }))
-    .digest('hex')
-    .slice(0, 32);
-  return { accountPublicKey, grant, ttlMs, renewBeforeMs, natsUrl, fingerprint };
 }

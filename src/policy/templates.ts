@@ -1,4 +1,5 @@
-// Subject templates: `ws.{{workspace.id}}.>` becomes `ws.abc123.>` for workspace abc123. Pure.
+// Templates: the subject `ws.{{workspace.id}}.>` becomes `ws.abc123.>` for workspace abc123, the
+// user tag `ws:{{workspace.id}}` becomes `ws:abc123`. Pure.
 
 import { PLACEHOLDERS, SUBJECT_MAX_LENGTH, SUBJECT_PATTERN } from '../api/patterns.ts';
 
@@ -12,11 +13,11 @@ function isPlaceholder(name: string): name is keyof TemplateValues {
 }
 
 /**
- * Expands every `{{name}}` in `template`. Fails, naming `field`, on an unknown placeholder, a
- * placeholder without a value for this workspace, or an expansion that is not a valid subject.
+ * Expands every `{{name}}` in `template`. Fails, naming `field`, on an unknown placeholder or a
+ * placeholder without a value for this workspace.
  */
-export function expandSubject(template: string, values: TemplateValues, field: string): string {
-  const subject = template.replace(PLACEHOLDER, (_whole, name: string) => {
+export function expandTemplate(template: string, values: TemplateValues, field: string): string {
+  return template.replace(PLACEHOLDER, (_whole, name: string) => {
     if (!isPlaceholder(name)) {
       const known = PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ');
       throw new Error(`${field}: unknown placeholder {{${name}}} in "${template}"; known: ${known}`);
@@ -27,6 +28,11 @@ export function expandSubject(template: string, values: TemplateValues, field: s
     }
     return value;
   });
+}
+
+/** Expands a subject template; fails, naming `field`, if the result is no valid subject. */
+export function expandSubject(template: string, values: TemplateValues, field: string): string {
+  const subject = expandTemplate(template, values, field);
   if (!SUBJECT.test(subject)) {
     throw new Error(`${field}: "${template}" expands to "${subject}", not a valid NATS subject`);
   }

@@ -2,7 +2,7 @@
 // SYS account and its user, the workspace account WS with an account signing key), and nats-server
 // processes in operator mode with the full resolver, as one node or a 3-node cluster whose nodes can
 // be stopped and restarted on the same ports.
-import { Algorithms, encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
+import { Algorithms, encodeAccount, encodeOperator, encodeUser, fmtCreds, newScopedSigner } from '@nats-io/jwt';
 import type { Account } from '@nats-io/jwt';
 import { createAccount, createOperator, createUser } from '@nats-io/nkeys';
 import type { KeyPair } from '@nats-io/nkeys';
@@ -23,9 +23,26 @@ export interface NatsTrust {
   systemAccount: NKeyMaterial & { name: 'SYS'; jwt: string };
   /** A user of SYS (signed by the SYS identity key), e.g. to push account JWT updates. */
   systemUser: NKeyMaterial & { jwt: string; creds: string };
-  /** The account workspace users live in; its JWT is signed by the operator signing key. */
-  workspaceAccount: NKeyMaterial & { name: 'WS'; jwt: string; signingKey: NKeyMaterial };
+  /**
+   * The account workspace users live in; its JWT is signed by the operator signing key. It lists a
+   * plain signing key and a scoped one, whose template gives a user with tag `ws:<id>` the subjects
+   * `ws.<id>.>` (and its inbox `_INBOX_<id>.>`), whatever the user JWT itself says.
+   */
+  workspaceAccount: NKeyMaterial & {
+    name: 'WS';
+    jwt: string;
+    signingKey: NKeyMaterial;
+    scopedSigningKey: NKeyMaterial & { role: string };
+  };
 }
+
+/** The scoped signing key's role and template in the WS account JWT. */
+export const SCOPED_ROLE = 'workspace';
+export const SCOPED_TEMPLATE = {
+  pub: { allow: ['ws.{{tag(ws)}}.>'] },
+  sub: { allow: ['ws.{{tag(ws)}}.>', '_INBOX_{{tag(ws)}}.>'] },
+  subs: 100,
+};
 
 const material = (kp: KeyPair): NKeyMaterial => ({
   publicKey: kp.getPublicKey(),
@@ -42,6 +59,7 @@ export async function createNatsTrust(): Promise<NatsTrust> {
   const sys = createAccount();
   const ws = createAccount();
   const wsSigner = createAccount();
+  const wsScopedSigner = createAccount();
   const sysUser = createUser();
 
   const operatorJwt = await encodeOperator(
@@ -56,7 +74,10 @@ export async function createNatsTrust(): Promise<NatsTrust> {
   const wsJwt = await encodeAccount(
     'WS',
     ws.getPublicKey(),
-    { limits: UNLIMITED, signing_keys: [wsSigner.getPublicKey()] },
+    {
+      limits: UNLIMITED,
+      signing_keys: [wsSigner.getPublicKey(), newScopedSigner(wsScopedSigner, SCOPED_ROLE, SCOPED_TEMPLATE)],
+    },
     { ...v2, signer: operatorSigner },
   );
   const sysUserJwt = await encodeUser('sys', sysUser, sys, {}, v2);
@@ -64,7 +85,13 @@ export async function createNatsTrust(): Promise<NatsTrust> {
     operator: { ...material(operator), name: 'wno-test-operator', jwt: operatorJwt, signingKey: material(operatorSigner) },
     systemAccount: { ...material(sys), name: 'SYS', jwt: sysJwt },
     systemUser: { ...material(sysUser), jwt: sysUserJwt, creds: new TextDecoder().decode(fmtCreds(sysUserJwt, sysUser)) },
-    workspaceAccount: { ...material(ws), name: 'WS', jwt: wsJwt, signingKey: material(wsSigner) },
+    workspaceAccount: {
+      ...material(ws),
+      name: 'WS',
+      jwt: wsJwt,
+      signingKey: material(wsSigner),
+      scopedSigningKey: { ...material(wsScopedSigner), role: SCOPED_ROLE },
+    },
   };
 }
 

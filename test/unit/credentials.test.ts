@@ -63,6 +63,26 @@ describe('mintUserCredentials', () => {
   }, 30_000);
 });
 
+test('a scoped user carries its tags and nothing else, on behalf of the account', async () => {
+  const account = createAccount();
+  const scopedKey = createAccount();
+  const minted = await mintUserCredentials({
+    name: 'x',
+    accountPublicKey: account.getPublicKey(),
+    signingKey: scopedKey,
+    grant: { tags: ['ws:ws1'] },
+    expiresAt: new Date(Date.now() + 60_000),
+  });
+  const jwt = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(minted.creds)?.[1] as string;
+  const { nats, iss } = decode<User>(jwt);
+  expect(iss).toBe(scopedKey.getPublicKey());
+  expect(nats.issuer_account).toBe(account.getPublicKey());
+  expect(nats.tags).toEqual(['ws:ws1']);
+  expect(nats.pub).toBeUndefined();
+  expect(nats.sub).toBeUndefined();
+  expect(nats.subs).toBeUndefined();
+});
+
 describe('readCredentials', () => {
   test('rejects text that is not a creds file, without quoting it', () => {
     expect(() => readCredentials('hello')).toThrow('not a NATS creds file');

@@ -1,3 +1,4 @@
+import type { UserGrant } from '../../src/nats/credentials.ts';
 import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
@@ -37,8 +38,8 @@ describe('desiredCredentials', () => {
 
   test('a direction with nothing allowed denies everything (NATS reads no allow list as all)', () => {
     const desired = resolve(access({ permissions: { subscribe: { allow: ['a'] } } }), issuer());
-    expect(desired.grant.pub).toEqual({ allow: [], deny: ['>'] });
-    expect(desired.grant.resp).toBeUndefined();
+    expect((desired.grant as UserGrant).pub).toEqual({ allow: [], deny: ['>'] });
+    expect((desired.grant as UserGrant).resp).toBeUndefined();
   });
 
   test("the issuer's default permissions apply where the access sets none", () => {
@@ -46,8 +47,8 @@ describe('desiredCredentials', () => {
       access({ permissions: { subscribe: { allow: ['own.{{workspace.id}}'] } } }),
       issuer({ policy: { defaultPermissions: { publish: { allow: ['def.{{workspace.id}}.>'] }, subscribe: { allow: ['x'] } } } }),
     );
-    expect(desired.grant.pub.allow).toEqual(['def.ws1.>']);
-    expect(desired.grant.sub.allow).toEqual(['own.ws1']);
+    expect((desired.grant as UserGrant).pub.allow).toEqual(['def.ws1.>']);
+    expect((desired.grant as UserGrant).sub.allow).toEqual(['own.ws1']);
   });
 
   test('the fingerprint changes with anything the credentials are minted from, and only then', () => {

@@ -117,3 +117,29 @@ describe('the issuer policy, applied to an access', () => {
     expect(after).not.toBe(before);
   });
 });
+
+describe('an issuer with a scoped signing key', () => {
+  const scoped = (userTags: string[]) =>
+    issuer({ account: { publicKey: issuer().spec.account.publicKey, signingKeySecretRef: { name: 'k' }, scoped: { userTags } } });
+
+  test('grants tags only: the template in the account JWT sets the permissions', () => {
+    expect(desiredCredentials(access(), scoped(['ws:{{workspace.id}}', 'owner:{{workspace.owner}}']), {}).grant).toEqual({
+      tags: ['ws:ws1', 'owner:alice'],
+    });
+  });
+
+  test.each([
+    [{ permissions: { publish: { allow: ['ws.ws1.>'] } } }, 'spec.permissions: issuer platform mints under a scoped signing key'],
+    [{ limits: { subscriptions: 5 } }, 'spec.limits: issuer platform mints under a scoped signing key'],
+  ])('an access setting %j is a PolicyViolation', (spec, message) => {
+    expect(() => desiredCredentials(access(spec), scoped(['ws:{{workspace.id}}']), {})).toThrow(
+      expect.objectContaining({ reason: 'PolicyViolation', message: expect.stringContaining(message) }),
+    );
+  });
+
+  test('a tag that cannot be expanded is an InvalidSpec naming the issuer field', () => {
+    expect(() => desiredCredentials(access(), scoped(['ws:{{workspace.name}}']), {})).toThrow(
+      expect.objectContaining({ reason: 'InvalidSpec', message: expect.stringContaining('issuer platform spec.account.scoped.userTags[0]: unknown placeholder') }),
+    );
+  });
+});

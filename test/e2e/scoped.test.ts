@@ -1,0 +1,105 @@
+// Scoped signing keys: the account JWT's template, not the user JWT, decides what a user may do,
+// and nats-server enforces it. The operator mints users that carry only tags; and a user JWT forged
+// with broad permissions under the scoped key still gets only the template's.
+
+import { encodeUser, fmtCreds } from '@nats-io/jwt';
+import { createUser, fromSeed } from '@nats-io/nkeys';
+import { loadEnvState, type EnvState } from '../env/state.ts';
+import {
+  accessBody,
+  createAccess,
+  createIssuer,
+  OPERATOR_NAMESPACE,
+  operatorKubeconfig,
+  prepareCluster,
+  waitForReady,
+  type Clients,
+} from './support/cluster.ts';
+import { connectWithCreds, publishError, roundTrip, subscribeError } from './support/nats.ts';
+import { OperatorProcess } from './support/operator.ts';
+
+const NS = 'e2e-scoped';
+const ISSUER = 'e2e-scoped';
+let state: EnvState;
+let admin: Clients;
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  state = loadEnvState();
+  admin = await prepareCluster(state, { issuer: 'e2e-scoped-plain', namespaces: [NS] });
+  await admin.core.createNamespacedSecret({
+    namespace: OPERATOR_NAMESPACE,
+    body: { metadata: { name: 'ws-scoped-signing-key' }, stringData: { seed: state.trust.workspaceAccount.scopedSigningKey.seed } },
+  });
+  await createIssuer(admin, state, ISSUER, {
+    account: {
+      publicKey: state.trust.workspaceAccount.publicKey,
+      signingKeySecretRef: { name: 'ws-scoped-signing-key' },
+      scoped: { userTags: ['ws:{{workspace.id}}'] },
+    },
+  });
+  operator = new OperatorProcess({ kubeconfig: await operatorKubeconfig(state), namespace: OPERATOR_NAMESPACE }, state.root);
+  await operator.start();
+});
+
+afterAll(async () => {
+  await operator?.stop();
+});
+
+async function credsOf(secretName: string): Promise<string> {
+  const secret = await admin.core.readNamespacedSecret({ name: secretName, namespace: NS });
+  return Buffer.from(secret.data?.['nats.creds'] ?? '', 'base64').toString('utf8');
+}
+
+test("a user minted under the scoped key gets exactly the template's subjects for its workspace", async () => {
+  await createAccess(admin.custom, NS, accessBody('scoped-a', { issuerRef: { name: ISSUER } }));
+  await waitForReady(admin.custom, NS, 'scoped-a');
+  const nc = await connectWithCreds(state.nats.urls, await credsOf('scoped-a-nats'));
+  try {
+    expect(await roundTrip(nc, nc, 'ws.scoped-a.events')).toBe('hello');
+    expect(await publishError(nc, 'ws.scoped-b.events')).toMatchObject({ operation: 'publish' });
+    expect(await subscribeError(nc, 'ws.>')).toMatchObject({ operation: 'subscription' });
+    expect(await subscribeError(nc, '_INBOX_scoped-a.x')).toBeUndefined();
+  } finally {
+    await nc.close();
+  }
+});
+
+test('an access under a scoped issuer may not set permissions of its own', async () => {
+  await createAccess(
+    admin.custom,
+    NS,
+    accessBody('scoped-greedy', { issuerRef: { name: ISSUER }, permissions: { publish: { allow: ['ws.scoped-greedy.>'] } } }),
+  );
+  const access = await waitForReady(admin.custom, NS, 'scoped-greedy', 'False', 'PolicyViolation');
+  expect(access.status?.conditions?.[0]?.message).toContain('spec.permissions: issuer e2e-scoped mints under a scoped signing key');
+});
+
+test('a user JWT forged under the scoped key gets no more than the template', async () => {
+  const ws = state.trust.workspaceAccount;
+  const scopedKey = fromSeed(new TextEncoder().encode(ws.scopedSigningKey.seed));
+  // scopedUser: the claims exactly as given, without the library's default limits.
+  const forge = async (claims: Parameters<typeof encodeUser>[3]) => {
+    const forger = createUser();
+    const jwt = await encodeUser('forged', forger, ws.publicKey, claims, {
+      signer: scopedKey,
+      scopedUser: true,
+      exp: Math.floor(Date.now() / 1000) + 600,
+    });
+    return new TextDecoder().decode(fmtCreds(jwt, forger));
+  };
+
+  // Permissions of its own: nats-server refuses a scoped user that carries any.
+  const broad = await forge({ pub: { allow: ['>'] }, sub: { allow: ['>'] }, tags: ['ws:victim'] });
+  await expect(connectWithCreds(state.nats.urls, broad)).rejects.toThrow('Authorization Violation');
+
+  // Tags only: the server applies the template, and nothing beyond it.
+  const nc = await connectWithCreds(state.nats.urls, await forge({ tags: ['ws:victim'] }));
+  try {
+    expect(await publishError(nc, 'other.subject')).toMatchObject({ operation: 'publish' });
+    expect(await subscribeError(nc, '>')).toMatchObject({ operation: 'subscription' });
+    expect(await publishError(nc, 'ws.victim.events')).toBeUndefined();
+  } finally {
+    await nc.close();
+  }
+});
