@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { ACCESS_FINALIZER, ACCESS_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
-import { loadEnvState, type EnvState } from '../env/state.ts';
+import type { EnvState } from '../env/state.ts';
 import {
   accessBody,
   type Clients,
@@ -16,15 +16,14 @@ import {
   createIssuer,
   getAccess,
   OPERATOR_NAMESPACE,
-  operatorKubeconfig,
   operatorOutputIn,
-  prepareCluster,
   secretMaterialIn,
   waitFor,
   waitForReady,
 } from './support/cluster.ts';
 import { connectWithCreds, publishError, roundTrip, subscribeError } from './support/nats.ts';
-import { OperatorProcess } from './support/operator.ts';
+import type { OperatorProcess } from './support/operator.ts';
+import { startSuite } from './support/suite.ts';
 
 const run = promisify(execFile);
 const NS = 'e2e-access';
@@ -36,13 +35,7 @@ let operator: OperatorProcess;
 const connections: NatsConnection[] = [];
 
 beforeAll(async () => {
-  state = loadEnvState();
-  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
-  operator = new OperatorProcess({
-    kubeconfig: await operatorKubeconfig(state),
-    namespace: OPERATOR_NAMESPACE,
-  }, state.root);
-  await operator.start();
+  ({ state, admin, operator } = await startSuite({ issuer: { name: ISSUER }, namespaces: [NS] }));
 });
 
 afterAll(async () => {

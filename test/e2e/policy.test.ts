@@ -3,20 +3,18 @@
 // namespaces the issuer selects may use it.
 
 import { ISSUER_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
-import { loadEnvState, type EnvState } from '../env/state.ts';
+import type { EnvState } from '../env/state.ts';
 import {
   accessBody,
   createAccess,
   createIssuer,
   ensureNamespace,
-  OPERATOR_NAMESPACE,
-  operatorKubeconfig,
-  prepareCluster,
   waitFor,
   waitForReady,
   type Clients,
 } from './support/cluster.ts';
-import { OperatorProcess } from './support/operator.ts';
+import type { OperatorProcess } from './support/operator.ts';
+import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-policy';
 const ISSUER = 'e2e-policy';
@@ -25,13 +23,13 @@ let admin: Clients;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  state = loadEnvState();
-  admin = await prepareCluster(state, { issuer: 'e2e-policy-unused', namespaces: [NS] });
-  await createIssuer(admin, state, ISSUER, {
-    policy: { allowedSubjects: { publish: ['ws.{{workspace.id}}.>'], subscribe: ['ws.{{workspace.id}}.>'] } },
-  });
-  operator = new OperatorProcess({ kubeconfig: await operatorKubeconfig(state), namespace: OPERATOR_NAMESPACE }, state.root);
-  await operator.start();
+  ({ state, admin, operator } = await startSuite({
+    namespaces: [NS],
+    issuer: {
+      name: ISSUER,
+      spec: { policy: { allowedSubjects: { publish: ['ws.{{workspace.id}}.>'], subscribe: ['ws.{{workspace.id}}.>'] } } },
+    },
+  }));
 });
 
 afterAll(async () => {

@@ -8,15 +8,13 @@ import { loadEnvState, type EnvState } from '../env/state.ts';
 import {
   accessBody,
   createAccess,
-  createIssuer,
   OPERATOR_NAMESPACE,
-  operatorKubeconfig,
-  prepareCluster,
   waitForReady,
   type Clients,
 } from './support/cluster.ts';
 import { connectWithCreds, publishError, roundTrip, subscribeError } from './support/nats.ts';
-import { OperatorProcess } from './support/operator.ts';
+import type { OperatorProcess } from './support/operator.ts';
+import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-scoped';
 const ISSUER = 'e2e-scoped';
@@ -25,21 +23,26 @@ let admin: Clients;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  state = loadEnvState();
-  admin = await prepareCluster(state, { issuer: 'e2e-scoped-plain', namespaces: [NS] });
-  await admin.core.createNamespacedSecret({
-    namespace: OPERATOR_NAMESPACE,
-    body: { metadata: { name: 'ws-scoped-signing-key' }, stringData: { seed: state.trust.workspaceAccount.scopedSigningKey.seed } },
-  });
-  await createIssuer(admin, state, ISSUER, {
-    account: {
-      publicKey: state.trust.workspaceAccount.publicKey,
-      signingKeySecretRef: { name: 'ws-scoped-signing-key' },
-      scoped: { userTags: ['ws:{{workspace.id}}'] },
+  const env = loadEnvState();
+  ({ state, admin, operator } = await startSuite({
+    namespaces: [NS],
+    issuer: {
+      name: ISSUER,
+      spec: {
+        account: {
+          publicKey: env.trust.workspaceAccount.publicKey,
+          signingKeySecretRef: { name: 'ws-scoped-signing-key' },
+          scoped: { userTags: ['ws:{{workspace.id}}'] },
+        },
+      },
     },
-  });
-  operator = new OperatorProcess({ kubeconfig: await operatorKubeconfig(state), namespace: OPERATOR_NAMESPACE }, state.root);
-  await operator.start();
+    prepare: async (clients) => {
+      await clients.core.createNamespacedSecret({
+        namespace: OPERATOR_NAMESPACE,
+        body: { metadata: { name: 'ws-scoped-signing-key' }, stringData: { seed: env.trust.workspaceAccount.scopedSigningKey.seed } },
+      });
+    },
+  }));
 });
 
 afterAll(async () => {

@@ -13,22 +13,20 @@ import {
   VERSION,
 } from '../../src/api/constants.ts';
 import { readCredentials } from '../../src/nats/credentials.ts';
-import { loadEnvState, type EnvState } from '../env/state.ts';
+import type { EnvState } from '../env/state.ts';
 import {
   accessBody,
   createAccess,
   getAccess,
-  OPERATOR_NAMESPACE,
-  operatorKubeconfig,
   operatorOutputIn,
-  prepareCluster,
   secretMaterialIn,
   waitFor,
   waitForReady,
   type Clients,
 } from './support/cluster.ts';
 import { connectWithCreds, publishError } from './support/nats.ts';
-import { OperatorProcess } from './support/operator.ts';
+import type { OperatorProcess } from './support/operator.ts';
+import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-integrity';
 const ISSUER = 'e2e-integrity';
@@ -37,13 +35,7 @@ let admin: Clients;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  state = loadEnvState();
-  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
-  operator = new OperatorProcess(
-    { kubeconfig: await operatorKubeconfig(state), namespace: OPERATOR_NAMESPACE },
-    state.root,
-  );
-  await operator.start();
+  ({ state, admin, operator } = await startSuite({ issuer: { name: ISSUER }, namespaces: [NS] }));
 });
 
 afterAll(async () => {

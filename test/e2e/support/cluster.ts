@@ -159,12 +159,12 @@ export async function createIssuer(
  */
 export async function prepareCluster(
   state: ClusterSetup,
-  setup: { issuer: string; namespaces: string[] },
+  setup: { issuer: string; namespaces: string[]; spec?: Partial<ClusterNatsIssuer['spec']> | undefined },
 ): Promise<Clients> {
   const admin = clientsFor(state.kubeconfig);
   await installCrds(state);
   for (const namespace of setup.namespaces) await ensureNamespace(admin.core, namespace);
-  await createIssuer(admin, state, setup.issuer);
+  await createIssuer(admin, state, setup.issuer, setup.spec);
   return admin;
 }
 
