@@ -28,11 +28,15 @@ let operator: OperatorProcess | undefined;
 try {
   const state = loadEnvState(await writeEnvState(env));
   const admin = await prepareCluster(state, { issuer: 'bench', namespaces: ['bench'] });
-  operator = new OperatorProcess({
-    kubeconfig: await operatorKubeconfig(state),
-    namespace: OPERATOR_NAMESPACE,
-    args: ['--log-level', LOG_LEVEL, '--workers', WORKERS],
-  }, state.root);
+  operator = new OperatorProcess(
+    {
+      kubeconfig: await operatorKubeconfig(state, ['bench']),
+      namespace: OPERATOR_NAMESPACE,
+      serves: ['bench'],
+      args: ['--log-level', LOG_LEVEL, '--workers', WORKERS],
+    },
+    state.root,
+  );
   await operator.start();
 
   // Secret arrivals, by access name, as the API server reports them.

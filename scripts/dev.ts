@@ -42,6 +42,7 @@ try {
     namespace: OPERATOR_NAMESPACE,
     workers: 4,
     resyncPeriodMs: 600_000,
+    workspaceNamespaces: [],
     log: createLogger('info'),
     instance: hostname(),
   });

@@ -12,6 +12,8 @@ export interface RunConfig {
   resyncPeriodMs: number;
   logLevel: string;
   leaderElect: boolean;
+  /** Namespaces whose accesses the operator serves; empty means all. */
+  namespaces: string[];
 }
 
 /** Flags of `run`, in parseArgs form; the config file takes the same names. */
@@ -23,6 +25,7 @@ export const runFlags = {
   'resync-period': { type: 'string' },
   'log-level': { type: 'string' },
   'leader-elect': { type: 'boolean' },
+  namespaces: { type: 'string' },
 } as const;
 
 type RawSettings = Partial<Record<Exclude<keyof typeof runFlags, 'config'>, unknown>>;
@@ -60,6 +63,7 @@ export function loadRunConfig(
   if (typeof leaderElect !== 'boolean') {
     throw new Error(`${where('leader-elect')}: "${String(leaderElect)}" is not true or false`);
   }
+  const namespaces = namespaceList(pick('namespaces'), where('namespaces'));
   const kubeconfig = pick('kubeconfig');
   return {
     kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,
@@ -68,7 +72,20 @@ export function loadRunConfig(
     resyncPeriodMs,
     logLevel,
     leaderElect,
+    namespaces,
   };
+}
+
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A comma-separated string (flag) or a list (config file) of namespace names. */
+function namespaceList(value: unknown, where: string): string[] {
+  if (value === undefined) return [];
+  const names = Array.isArray(value) ? value : String(value).split(',');
+  const trimmed = names.map((name) => String(name).trim()).filter((name) => name !== '');
+  const bad = trimmed.find((name) => !NAMESPACE_NAME.test(name) || name.length > 63);
+  if (bad !== undefined) throw new Error(`${where}: "${bad}" is not a namespace name`);
+  return [...new Set(trimmed)];
 }
 
 function readConfigFile(path: string): RawSettings {

@@ -28,6 +28,8 @@ Options of run:
   --log-level LEVEL      fatal, error, warn, info, debug or trace (default info)
   --leader-elect         run only while holding the Lease ${LEASE_NAME} in the operator's namespace
                          (for more than one replica)
+  --namespaces A,B       serve accesses in these namespaces only (default: all); lets RBAC grant
+                         Secret rights per namespace instead of cluster-wide
   --config FILE          YAML file with the settings above by flag name; flags win
 `;
 
@@ -75,6 +77,7 @@ async function run(args: string[]): Promise<void> {
     namespace: config.namespace,
     workers: config.workers,
     resyncPeriodMs: config.resyncPeriodMs,
+    workspaceNamespaces: config.namespaces,
     log,
     instance: identity,
   });

@@ -24,7 +24,7 @@ import {
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
-import { ResilientInformer } from '../kube/informer.ts';
+import { MergedLister, ResilientInformer } from '../kube/informer.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { AccessController } from './access-controller.ts';
@@ -37,6 +37,8 @@ export interface OperatorOptions {
   namespace: string;
   workers: number;
   resyncPeriodMs: number;
+  /** Namespaces whose accesses to serve; empty means all (and cluster-wide RBAC). */
+  workspaceNamespaces: string[];
   log: Logger;
   /** Identifies this process in Events (pod name or host name). */
   instance: string;
@@ -55,18 +57,24 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const queue = new WorkQueue();
   const issuerQueue = new WorkQueue();
 
-  const accesses = new ResilientInformer<WorkspaceNatsAccess>(kubeConfig, {
-    name: ACCESS_PLURAL,
-    path: `/apis/${GROUP}/${VERSION}/${ACCESS_PLURAL}`,
-    list: async () =>
-      (await customObjects.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_PLURAL,
-      })) as KubernetesListObject<WorkspaceNatsAccess>,
-    log,
-    onChange: (access) => queue.add(keyOf(access.metadata.namespace, access.metadata.name)),
-  });
+  // Accesses and their Secrets are watched in every namespace, or in each configured one, so
+  // that RBAC can grant Secret rights per namespace.
+  const scopes = options.workspaceNamespaces.length > 0 ? options.workspaceNamespaces : [undefined];
+  const accesses = new MergedLister(
+    scopes.map(
+      (namespace) =>
+        new ResilientInformer<WorkspaceNatsAccess>(kubeConfig, {
+          name: namespace ? `${ACCESS_PLURAL} in ${namespace}` : ACCESS_PLURAL,
+          path: `/apis/${GROUP}/${VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${ACCESS_PLURAL}`,
+          list: async () =>
+            (await (namespace
+              ? customObjects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace })
+              : customObjects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL }))) as KubernetesListObject<WorkspaceNatsAccess>,
+          log,
+          onChange: (access) => queue.add(keyOf(access.metadata.namespace, access.metadata.name)),
+        }),
+    ),
+  );
   const enqueueAccessesOf = (issuerName: string) => {
     for (const access of accesses.list()) {
       if (access.spec.issuerRef.name === issuerName) {
@@ -99,21 +107,29 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
   const managedSecrets = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const secrets = new ResilientInformer<V1Secret>(kubeConfig, {
-    name: 'secrets',
-    path: '/api/v1/secrets',
-    labelSelector: managedSecrets,
-    list: () => core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
-    log,
-    onChange: (secret) => {
-      // The controller reference, not the label, says whose it is: a label can be edited away,
-      // and the watch then reports the Secret as deleted, with its last labels.
-      const owner =
-        secret.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ACCESS_KIND)?.name ??
-        secret.metadata?.labels?.[ACCESS_NAME_LABEL];
-      if (owner) queue.add(keyOf(secret.metadata?.namespace, owner));
-    },
-  });
+  const secrets = new MergedLister(
+    scopes.map(
+      (namespace) =>
+        new ResilientInformer<V1Secret>(kubeConfig, {
+          name: namespace ? `secrets in ${namespace}` : 'secrets',
+          path: namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets',
+          labelSelector: managedSecrets,
+          list: () =>
+            namespace
+              ? core.listNamespacedSecret({ namespace, labelSelector: managedSecrets })
+              : core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
+          log,
+          onChange: (secret) => {
+            // The controller reference, not the label, says whose it is: a label can be edited
+            // away, and the watch then reports the Secret as deleted, with its last labels.
+            const owner =
+              secret.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ACCESS_KIND)?.name ??
+              secret.metadata?.labels?.[ACCESS_NAME_LABEL];
+            if (owner) queue.add(keyOf(secret.metadata?.namespace, owner));
+          },
+        }),
+    ),
+  );
 
   // The operator's namespace, where issuers' signing keys live: a rotated key re-checks the issuer
   // and re-issues its accesses' credentials.
@@ -132,7 +148,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
   const signingKeys = new SigningKeyReader(keySecrets, options.namespace);
-  const events = new ApiEventRecorder(core, log, options.instance);
+  const events = new ApiEventRecorder(core, log, options.instance, options.namespace);
   const namespaces = new ResilientInformer<V1Namespace>(kubeConfig, {
     name: 'namespaces',
     path: '/api/v1/namespaces',
@@ -168,7 +184,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   });
 
   // Workers start only once every cache is filled, so no reconcile acts on a partial view.
-  const informers = [issuers, keySecrets, secrets, namespaces, accesses];
+  const informers = [issuers, keySecrets, ...secrets.informers, namespaces, ...accesses.informers];
   await Promise.all(informers.map((informer) => informer.start()));
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
   const onError = (key: string, error: unknown) => {

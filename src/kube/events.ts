@@ -17,18 +17,22 @@ export class ApiEventRecorder implements EventRecorder {
   private readonly core: CoreV1Api;
   private readonly log: Logger;
   private readonly instance: string;
+  /** Where Events about cluster-scoped objects go: the operator's own namespace. */
+  private readonly clusterEventsNamespace: string;
 
-  constructor(core: CoreV1Api, log: Logger, instance: string) {
+  constructor(core: CoreV1Api, log: Logger, instance: string, clusterEventsNamespace: string) {
     this.core = core;
     this.log = log;
     this.instance = instance;
+    this.clusterEventsNamespace = clusterEventsNamespace;
   }
 
   /** Records an Event; a failure is logged, not thrown: events are best effort. */
   async record(object: KubernetesObject, type: EventType, reason: string, message: string) {
     const { metadata } = object;
-    // Events of cluster-scoped objects live in the default namespace, as kubectl expects.
-    const namespace = metadata?.namespace ?? 'default';
+    // kubectl describe finds Events of cluster-scoped objects in any namespace; the operator's
+    // own is the one it may always write to.
+    const namespace = metadata?.namespace ?? this.clusterEventsNamespace;
     const now = new Date();
     try {
       await this.core.createNamespacedEvent({

@@ -107,3 +107,24 @@ export class ResilientInformer<T extends KubernetesObject> {
     }, delay);
   }
 }
+
+/** One cache over several informers of one resource, such as one per namespace. */
+export class MergedLister<T extends KubernetesObject> {
+  readonly informers: readonly ResilientInformer<T>[];
+
+  constructor(informers: readonly ResilientInformer<T>[]) {
+    this.informers = informers;
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    for (const informer of this.informers) {
+      const object = informer.get(name, namespace);
+      if (object) return object;
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.informers.flatMap((informer) => informer.list(namespace));
+  }
+}

@@ -29,7 +29,10 @@ beforeAll(async () => {
   kube = await startKube({ components: await ensureComponents(), dir });
   const setup = { ...loadEnvState(), kubeconfig: kube.kubeconfigPath, root: dir };
   admin = await prepareCluster(setup, { issuer: 'restart', namespaces: [NS] });
-  operator = new OperatorProcess({ kubeconfig: await operatorKubeconfig(setup), namespace: OPERATOR_NAMESPACE }, dir);
+  operator = new OperatorProcess(
+    { kubeconfig: await operatorKubeconfig(setup, [NS]), namespace: OPERATOR_NAMESPACE, serves: [NS] },
+    dir,
+  );
   await operator.start();
 });
 

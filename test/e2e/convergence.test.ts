@@ -19,13 +19,14 @@ import {
 import { OperatorProcess } from './support/operator.ts';
 
 const ISSUER = 'e2e-convergence';
+const SERVED = ['e2e-crash', 'e2e-resync'];
 let state: EnvState;
 let admin: Clients;
 const operators: OperatorProcess[] = [];
 
 beforeAll(async () => {
   state = loadEnvState();
-  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: ['e2e-crash', 'e2e-resync'] });
+  admin = await prepareCluster(state, { issuer: ISSUER, namespaces: SERVED });
 });
 
 // One operator at a time: two would race each other on the same objects.
@@ -34,11 +35,10 @@ afterEach(async () => {
 });
 
 async function startOperator(args: string[] = []): Promise<OperatorProcess> {
-  const operator = new OperatorProcess({
-    kubeconfig: await operatorKubeconfig(state),
-    namespace: OPERATOR_NAMESPACE,
-    args,
-  }, state.root);
+  const operator = new OperatorProcess(
+    { kubeconfig: await operatorKubeconfig(state, SERVED), namespace: OPERATOR_NAMESPACE, serves: SERVED, args },
+    state.root,
+  );
   operators.push(operator);
   await operator.start();
   return operator;

@@ -29,7 +29,10 @@ afterAll(async () => {
 });
 
 function replica(kubeconfig: string): OperatorProcess {
-  const operator = new OperatorProcess({ kubeconfig, namespace: OPERATOR_NAMESPACE, args: ['--leader-elect'] }, state.root);
+  const operator = new OperatorProcess(
+    { kubeconfig, namespace: OPERATOR_NAMESPACE, serves: [NS], args: ['--leader-elect'] },
+    state.root,
+  );
   operators.push(operator);
   return operator;
 }
@@ -38,7 +41,7 @@ const minted = (operator: OperatorProcess, name: string) =>
   operator.log().includes(`"access":"${NS}/${name}","reason":"Issued"`);
 
 test('one replica leads; a killed leader is replaced after the lease expires, a stopped one at once', async () => {
-  const kubeconfig = await operatorKubeconfig(state);
+  const kubeconfig = await operatorKubeconfig(state, [NS]);
   const [first, second, third] = [replica(kubeconfig), replica(kubeconfig), replica(kubeconfig)];
 
   await first.start();

@@ -33,15 +33,20 @@ test('manifests/ and its examples pass server-side validation', async () => {
   const kubectl = (...args: string[]) =>
     run(state.binaries.kubectl, args, { env: { ...process.env, KUBECONFIG: state.kubeconfig } });
   const applied = /(created|configured|unchanged) \(server dry run\)/;
+  await ensureNamespace(clientsFor(state.kubeconfig).core, 'workspaces');
 
   const { stdout: deployed } = await kubectl('apply', '--dry-run=server', '-f', join(root, 'manifests'));
+  const { stdout: namespaced } = await kubectl('apply', '--dry-run=server', '-f', join(root, 'manifests', 'namespaced'));
+  expect(namespaced).toMatch(new RegExp(`rolebinding\\.rbac\\.authorization\\.k8s\\.io/workspace-nats-operator ${applied.source}`));
   for (const object of [
     'namespace/wno-system',
     'serviceaccount/workspace-nats-operator',
     'clusterrole.rbac.authorization.k8s.io/workspace-nats-operator',
     'clusterrolebinding.rbac.authorization.k8s.io/workspace-nats-operator',
-    'role.rbac.authorization.k8s.io/workspace-nats-operator-leader-election',
-    'rolebinding.rbac.authorization.k8s.io/workspace-nats-operator-leader-election',
+    'clusterrole.rbac.authorization.k8s.io/workspace-nats-operator-workspaces',
+    'clusterrolebinding.rbac.authorization.k8s.io/workspace-nats-operator-workspaces',
+    'role.rbac.authorization.k8s.io/workspace-nats-operator',
+    'rolebinding.rbac.authorization.k8s.io/workspace-nats-operator',
     'deployment.apps/workspace-nats-operator',
   ]) {
     expect(deployed).toMatch(new RegExp(`${object.replaceAll('.', '\\.')} ${applied.source}`));
@@ -52,9 +57,10 @@ test('manifests/ and its examples pass server-side validation', async () => {
   expect(examples).toMatch(new RegExp(`clusternatsissuer\\.natsaccess\\.io/platform ${applied.source}`));
 });
 
-test("the operator's identity may not change RBAC, run pods or delete namespaces", async () => {
+test("the operator's identity reads Secrets only where it serves, and may not change RBAC or run pods", async () => {
+  const served = 'e2e-served';
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(await operatorKubeconfig(state));
+  kubeConfig.loadFromFile(await operatorKubeconfig(state, [served]));
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const refused = async (call: () => Promise<unknown>) => {
@@ -86,4 +92,19 @@ test("the operator's identity may not change RBAC, run pods or delete namespaces
   ).toBe(403);
   expect(await refused(() => core.deleteNamespace({ name: 'e2e-examples' }))).toBe(403);
   expect(await refused(() => core.listConfigMapForAllNamespaces())).toBe(403);
+
+  // Secrets: in a namespace it serves, and its own (signing keys, listed); nowhere else.
+  const admin = clientsFor(state.kubeconfig);
+  for (const namespace of [served, 'e2e-examples']) {
+    await admin.core
+      .createNamespacedSecret({ namespace, body: { metadata: { name: 'someones' }, stringData: { k: 'v' } } })
+      .catch((error: { code?: number }) => {
+        if (error.code !== 409) throw error;
+      });
+  }
+  expect(await refused(() => core.readNamespacedSecret({ name: 'someones', namespace: served }))).toBe('allowed');
+  expect(await refused(() => core.readNamespacedSecret({ name: 'someones', namespace: 'e2e-examples' }))).toBe(403);
+  expect(await refused(() => core.listNamespacedSecret({ namespace: 'e2e-examples' }))).toBe(403);
+  expect(await refused(() => core.listSecretForAllNamespaces())).toBe(403);
+  expect(await refused(() => core.listNamespacedSecret({ namespace: OPERATOR_NAMESPACE }))).toBe('allowed');
 });

@@ -24,7 +24,7 @@ let operator: OperatorProcess;
 
 beforeAll(async () => {
   ({ state, admin, operator } = await startSuite({
-    namespaces: [NS],
+    namespaces: [NS, 'e2e-policy-selected'],
     issuer: {
       name: ISSUER,
       spec: { policy: { allowedSubjects: { publish: ['ws.{{workspace.id}}.>'], subscribe: ['ws.{{workspace.id}}.>'] } } },

@@ -20,7 +20,15 @@ describe('run settings', () => {
       resyncPeriodMs: 600_000,
       logLevel: 'info',
       leaderElect: false,
+      namespaces: [],
     });
+  });
+
+  test('namespaces come as a comma-separated flag or a list in the file', () => {
+    expect(loadRunConfig({ namespace: 'n', namespaces: 'gitpod, coder,gitpod' }, {}).namespaces).toEqual(['gitpod', 'coder']);
+    const config = file('namespace: n\nnamespaces: [a, b]\n');
+    expect(loadRunConfig({ config }, {}).namespaces).toEqual(['a', 'b']);
+    expect(() => loadRunConfig({ namespace: 'n', namespaces: 'ok,Not_OK' }, {})).toThrow('--namespaces: "Not_OK" is not a namespace name');
   });
 
   test('the config file is read, and flags win over it', () => {

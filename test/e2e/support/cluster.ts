@@ -65,16 +65,22 @@ export async function ensureNamespace(core: CoreV1Api, name: string): Promise<vo
 export const OPERATOR_USER = 'system:serviceaccount:wno-system:workspace-nats-operator';
 
 /**
- * A kubeconfig for the operator under test, with exactly the rights a deployment gives it: the
- * namespace and RBAC of manifests/ are applied, and a token of its ServiceAccount is requested.
- * Written into `dir` (the run's temp root).
+ * A kubeconfig for the operator under test, with exactly the rights a least-privilege deployment
+ * gives it: the namespace and RBAC of manifests/ are applied, the workspace rights are granted in
+ * `namespaces` only (as manifests/namespaced/ shows), and a token of its ServiceAccount is
+ * requested. Written into the run's temp root. Run the operator with `--namespaces` to match.
  */
-export async function operatorKubeconfig(setup: ClusterSetup & { root: string }): Promise<string> {
+export async function operatorKubeconfig(setup: ClusterSetup & { root: string }, namespaces: string[]): Promise<string> {
   const admin = clientsFor(setup.kubeconfig);
   for (const file of ['namespace.yaml', 'rbac.yaml']) {
     for (const object of parseAllDocuments(readFileSync(join(MANIFEST_DIR, file), 'utf8'))) {
       await applyObject(admin.kubeConfig, object.toJS() as KubernetesObject);
     }
+  }
+  const binding = parseAllDocuments(readFileSync(join(MANIFEST_DIR, 'namespaced', 'workspaces-rolebinding.yaml'), 'utf8'))[0]?.toJS() as KubernetesObject;
+  for (const namespace of namespaces) {
+    await ensureNamespace(admin.core, namespace);
+    await applyObject(admin.kubeConfig, { ...binding, metadata: { ...binding.metadata, namespace } });
   }
   const { status } = await admin.core.createNamespacedServiceAccountToken({
     name: 'workspace-nats-operator',

@@ -12,6 +12,8 @@ let started = 0;
 export interface OperatorOptions {
   kubeconfig: string;
   namespace: string;
+  /** The namespaces it serves (--namespaces), matching its kubeconfig's rights. */
+  serves: string[];
   /** Extra flags, such as ['--resync-period', '2s']. */
   args?: string[];
 }
@@ -48,6 +50,8 @@ export class OperatorProcess {
         this.options.namespace,
         '--log-level',
         'debug',
+        '--namespaces',
+        this.options.serves.join(','),
         ...(this.options.args ?? []),
       ],
       logFile: this.logFile,

@@ -25,7 +25,10 @@ export async function startSuite(setup: SuiteSetup): Promise<Suite> {
   const state = loadEnvState();
   const admin = await prepareCluster(state, { issuer: setup.issuer.name, namespaces: setup.namespaces, spec: setup.issuer.spec });
   await setup.prepare?.(admin, state);
-  const operator = new OperatorProcess({ kubeconfig: await operatorKubeconfig(state), namespace: OPERATOR_NAMESPACE }, state.root);
+  const operator = new OperatorProcess(
+    { kubeconfig: await operatorKubeconfig(state, setup.namespaces), namespace: OPERATOR_NAMESPACE, serves: setup.namespaces },
+    state.root,
+  );
   await operator.start();
   return { state, admin, operator };
 }
