@@ -11,7 +11,7 @@ import {
   secretKeyRefSchema,
   subjectPermissionSchema,
 } from './common-schemas.ts';
-import { ACCOUNT_PUBLIC_KEY_PATTERN } from './patterns.ts';
+import { ACCOUNT_PUBLIC_KEY_PATTERN, DURATION_PATTERN, USER_TAG_PATTERN } from './patterns.ts';
 import type { ObjectMeta } from './object-meta.ts';
 
 const urlListSchema = (description: string) =>
@@ -81,7 +81,7 @@ export const clusterNatsIssuerSpecSchema = {
                 type: 'string',
                 description: 'A tag, name:value, where the value may hold placeholders.',
                 maxLength: 128,
-                pattern: '^[a-z0-9_-]+:[^\\s]+$',
+                pattern: USER_TAG_PATTERN,
               },
             },
           },
@@ -92,6 +92,17 @@ export const clusterNatsIssuerSpecSchema = {
       type: 'object',
       description: 'Defaults and bounds for the credentials this issuer mints.',
       additionalProperties: false,
+      'x-kubernetes-validations': [
+        {
+          // Malformed durations are the pattern's to report; the guards keep this rule quiet then.
+          rule:
+            `!has(self.defaultTTL) || !self.defaultTTL.matches('${DURATION_PATTERN}') || ` +
+            `(has(self.maxTTL) && !self.maxTTL.matches('${DURATION_PATTERN}')) || ` +
+            `duration(self.defaultTTL) <= duration(has(self.maxTTL) ? self.maxTTL : '24h')`,
+          message: 'policy.defaultTTL may not exceed policy.maxTTL (default 24h)',
+          fieldPath: '.defaultTTL',
+        },
+      ],
       properties: {
         defaultTTL: durationSchema('Lifetime of a user JWT when the access sets none (default 1h).', '10s'),
         maxTTL: durationSchema('Longest lifetime an access may ask for (default 24h).', '10s'),

@@ -27,8 +27,17 @@ export const durationSchema = (description: string, atLeast?: string) =>
     description,
     pattern: DURATION_PATTERN,
     maxLength: 32,
+    // The rule runs even when the pattern fails; the guard keeps it from adding a second,
+    // confusing error about converting a malformed duration.
     ...(atLeast
-      ? { 'x-kubernetes-validations': [{ rule: `duration(self) >= duration('${atLeast}')`, message: `must be at least ${atLeast}` }] }
+      ? {
+          'x-kubernetes-validations': [
+            {
+              rule: `!self.matches('${DURATION_PATTERN}') || duration(self) >= duration('${atLeast}')`,
+              message: `must be at least ${atLeast}`,
+            },
+          ],
+        }
       : {}),
   }) as const;
 

@@ -14,6 +14,9 @@ export const PLACEHOLDERS = ['workspace.id', 'workspace.owner', 'namespace'] as 
 const PLACEHOLDER = String.raw`\{\{(?:${PLACEHOLDERS.map((p) => p.replace('.', String.raw`\.`)).join('|')})\}\}`;
 const TOKEN = String.raw`(?:(?:[\x21-\x29\x2b-\x2d\x2f-\x3d\x3f-\x7a\x7c\x7e]|${PLACEHOLDER})+|\*)`;
 
+/** A user tag, name:value: printable ASCII without braces in the value, save known placeholders. */
+export const USER_TAG_PATTERN = String.raw`^[a-z0-9_-]+:(?:[\x21-\x7a\x7c\x7e]|${PLACEHOLDER})+$`;
+
 /** A NATS subject or subject filter: tokens split by dots, `>` only as the whole last token. */
 export const SUBJECT_PATTERN = String.raw`^(?:${TOKEN}\.)*(?:${TOKEN}|>)$`;
 export const SUBJECT_MAX_LENGTH = 256;

@@ -9,7 +9,7 @@ import {
   observedGenerationSchema,
   subjectPermissionSchema,
 } from './common-schemas.ts';
-import { OBJECT_NAME_PATTERN } from './patterns.ts';
+import { DURATION_PATTERN, OBJECT_NAME_PATTERN } from './patterns.ts';
 import type { ObjectMeta } from './object-meta.ts';
 
 
@@ -20,7 +20,10 @@ export const workspaceNatsAccessSpecSchema = {
   required: ['issuerRef', 'workspace'],
   'x-kubernetes-validations': [
     {
-      rule: "!has(self.ttl) || !has(self.renewBefore) || duration(self.ttl) - duration(self.renewBefore) >= duration('5s')",
+      rule:
+        `!has(self.ttl) || !has(self.renewBefore) || !self.ttl.matches('${DURATION_PATTERN}') || ` +
+        `!self.renewBefore.matches('${DURATION_PATTERN}') || ` +
+        "duration(self.ttl) - duration(self.renewBefore) >= duration('5s')",
       message: 'spec.renewBefore must leave at least 5s of spec.ttl before renewal',
       fieldPath: '.renewBefore',
     },

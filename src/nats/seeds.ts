@@ -18,18 +18,18 @@ export class SeedError extends Error {}
  */
 export function parseSeed(text: string, expected: SeedKind, source: string): KeyPair {
   const seed = text.trim();
-  if (seed.length === 0) throw new SeedError(`${source} is empty; expected an ${describe(expected)}`);
+  if (seed.length === 0) throw new SeedError(`${source} is empty; expected ${withArticle(expected)}`);
   const found = seed.startsWith('S') ? kindByPrefix[seed.charAt(1)] : undefined;
   let pair: KeyPair;
   try {
     // Deriving the public key checks the whole seed, and keeps it for later calls.
     pair = withCachedPublicKey(fromSeed(new TextEncoder().encode(seed)));
   } catch {
-    throw new SeedError(`${source} does not hold a valid nkey seed; expected an ${describe(expected)}`);
+    throw new SeedError(`${source} does not hold a valid nkey seed; expected ${withArticle(expected)}`);
   }
   if (found !== expected) {
     throw new SeedError(
-      `${source} holds ${found ? `an ${describe(found)}` : 'a seed of another kind'}; expected an ${describe(expected)}`,
+      `${source} holds ${found ? withArticle(found) : 'a seed of another kind'}; expected ${withArticle(expected)}`,
     );
   }
   return pair;
@@ -37,4 +37,9 @@ export function parseSeed(text: string, expected: SeedKind, source: string): Key
 
 function describe(kind: SeedKind): string {
   return `${kind} seed (${prefixByKind[kind]}...)`;
+}
+
+/** "an account seed", "a user seed". */
+function withArticle(kind: SeedKind): string {
+  return `${kind === 'user' ? 'a' : 'an'} ${describe(kind)}`;
 }

@@ -120,7 +120,7 @@ describe('parseSeed', () => {
 
   test.each([
     ['an operator seed where an account seed belongs', () => seedOf(createOperator()), 'holds an operator seed (SO...); expected an account seed (SA...)'],
-    ['a user seed', () => seedOf(createUser()), 'holds an user seed (SU...); expected an account seed (SA...)'],
+    ['a user seed', () => seedOf(createUser()), 'holds a user seed (SU...); expected an account seed (SA...)'],
     ['garbage', () => 'not-a-seed', 'does not hold a valid nkey seed; expected an account seed (SA...)'],
     ['a corrupted account seed', () => seedOf(createAccount()).slice(0, -3) + 'AAA', 'does not hold a valid nkey seed'],
     ['nothing', () => '   ', 'is empty; expected an account seed (SA...)'],
