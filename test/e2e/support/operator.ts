@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, type ManagedProcess } from '../../env/processes.ts';
 import { waitFor } from '../../env/net.ts';
+import { secretMaterialIn } from './cluster.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
 let started = 0;
@@ -76,8 +77,16 @@ export class OperatorProcess {
     await child.exited;
   }
 
+  /**
+   * Stops the operator, then fails if its log holds a seed or a JWT: so every operator of the run
+   * is checked for leaking secrets, whatever its suite tested.
+   */
   async stop(): Promise<void> {
     await this.process?.stop();
+    const leaked = secretMaterialIn(this.log());
+    if (leaked.length > 0) {
+      throw new Error(`the operator logged ${leaked.length} seed(s) or JWT(s) (${this.logFile})`);
+    }
   }
 
   /** Log lines from line `from` (1-based) on. */
