@@ -5,6 +5,7 @@
 
 import { KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
+import { loadRunConfig } from '../src/cli/config.ts';
 import { startOperator } from '../src/controller/manager.ts';
 import { createLogger } from '../src/log.ts';
 import { startEnvironment } from '../test/env/index.ts';
@@ -45,6 +46,7 @@ try {
     workspaceNamespaces: [],
     log: createLogger('info'),
     instance: hostname(),
+    revocation: loadRunConfig({}, { POD_NAMESPACE: OPERATOR_NAMESPACE }).revocation,
   });
   stopOperator = () => operator.stop();
   process.stdout.write(

@@ -34,15 +34,36 @@ export const clusterNatsIssuerSpecSchema = {
   type: 'object',
   description: 'Where NATS is, which account workspace users live in, and what they may get.',
   additionalProperties: false,
-  required: ['nats', 'account'],
+  required: ['nats', 'operator', 'account'],
   properties: {
     nats: {
       type: 'object',
-      description: 'How workspaces reach NATS.',
+      description: 'How workspaces and the operator reach NATS.',
       additionalProperties: false,
-      required: ['urls'],
+      required: ['urls', 'systemCredentialsSecretRef'],
       properties: {
         urls: urlListSchema('Server URLs handed to workspaces (NATS_URL in the Secret).'),
+        operatorUrls: urlListSchema(
+          'Server URLs the operator connects to with the system account credentials (default: urls).',
+        ),
+        systemCredentialsSecretRef: secretKeyRefSchema(
+          'Secret holding a creds file of a user in the system account: the operator uses it to ' +
+            'look up the account JWT and push revocations ($SYS.REQ.CLAIMS.UPDATE).',
+          'nats.creds',
+        ),
+      },
+    },
+    operator: {
+      type: 'object',
+      description: 'The NATS operator that signs account JWTs.',
+      additionalProperties: false,
+      required: ['signingKeySecretRef'],
+      properties: {
+        signingKeySecretRef: secretKeyRefSchema(
+          'Secret holding the seed (SO...) of an operator signing key listed in the operator JWT: ' +
+            'the operator re-signs the account JWT with it to add and prune revocations.',
+          'seed',
+        ),
       },
     },
     account: {
@@ -212,6 +233,32 @@ export const clusterNatsIssuerStatusSchema = {
     signingKeyPublicKey: {
       type: 'string',
       description: 'Public key of the account signing key the operator loaded (safe to show).',
+    },
+    revocation: {
+      type: 'object',
+      description: "Revocations in the account JWT that the operator keeps, and its last push of the JWT.",
+      additionalProperties: false,
+      properties: {
+        active: {
+          type: 'integer',
+          description:
+            'Users revoked by the operator whose JWTs have not expired yet (entries are pruned after that).',
+        },
+        lastPushTime: {
+          type: 'string',
+          format: 'date-time',
+          description: 'When the operator last pushed the account JWT to the NATS servers.',
+        },
+        lastPushResult: {
+          type: 'string',
+          description: 'Succeeded when every server answered that it stored the JWT, else Failed.',
+          enum: ['Succeeded', 'Failed'],
+        },
+        lastPushMessage: {
+          type: 'string',
+          description: 'Which servers confirmed the last push, or why it failed.',
+        },
+      },
     },
   },
 } as const;

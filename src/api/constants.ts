@@ -22,6 +22,13 @@ export const ACCESS_NAME_LABEL = `${GROUP}/access`;
 /** Fingerprint of everything the credentials in a Secret were minted from (never secret itself). */
 export const ISSUED_FOR_ANNOTATION = `${GROUP}/issued-for`;
 
+/**
+ * Set to "true" on a WorkspaceNatsAccess being deleted to remove it without waiting for NATS to
+ * confirm the revocation of its users (when NATS is gone for good). Recorded with a
+ * RevocationSkipped Event; a revocation already recorded is still pushed if NATS answers again.
+ */
+export const SKIP_REVOCATION_ANNOTATION = `${GROUP}/skip-revocation`;
+
 /** Keys of the Secret handed to the workspace. */
 export const CREDS_KEY = 'nats.creds';
 export const URL_KEY = 'NATS_URL';

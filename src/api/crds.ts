@@ -159,6 +159,8 @@ export const clusterNatsIssuerCrd = crd(
   [
     { name: 'Account', type: 'string', jsonPath: '.spec.account.publicKey' },
     readyColumn,
+    { name: 'Revocations', type: 'integer', jsonPath: '.status.revocation.active' },
+    { name: 'Last Push', type: 'string', jsonPath: '.status.revocation.lastPushResult' },
     ageColumn,
     reasonColumn,
   ],

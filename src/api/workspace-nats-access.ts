@@ -230,6 +230,31 @@ export const workspaceNatsAccessStatusSchema = {
       format: 'date-time',
       description: 'When the operator will issue the next JWT.',
     },
+    retiredUsers: {
+      type: 'array',
+      description:
+        'Earlier users of this access whose JWTs have not expired yet. Users replaced by a renewal ' +
+        'stay valid until they expire, so that a client can switch to the renewed creds; the others ' +
+        '(revoke: true) are revoked on the NATS servers. Deleting the access revokes all of them.',
+      'x-kubernetes-list-type': 'atomic',
+      items: {
+        type: 'object',
+        description: 'A user issued earlier.',
+        additionalProperties: false,
+        required: ['publicKey', 'expiresAt'],
+        properties: {
+          publicKey: { type: 'string', description: 'Public nkey of the user (safe to show).' },
+          expiresAt: { type: 'string', format: 'date-time', description: "When the user's JWT expires." },
+          revoke: {
+            type: 'boolean',
+            description:
+              'True when the user was replaced for another reason than renewal (the spec, the ' +
+              'policy or the Secret changed): it is revoked at once, and dropped from this list ' +
+              'once the revocation is on the NATS servers.',
+          },
+        },
+      },
+    },
   },
 } as const;
 

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseDuration } from '../policy/duration.ts';
+import type { RevokerTiming } from '../revocation/account-revoker.ts';
 
 export interface RunConfig {
   kubeconfig: string | undefined;
@@ -14,7 +15,15 @@ export interface RunConfig {
   leaderElect: boolean;
   /** Namespaces whose accesses the operator serves; empty means all. */
   namespaces: string[];
+  revocation: RevokerTiming;
 }
+
+/**
+ * Revocation timing: requests within 100ms share a push; a revocation entry is pruned 10s after
+ * the user's JWT expired (room for clock skew between the operator and the servers); retries
+ * back off up to 30s. Only the verify period is a setting.
+ */
+const REVOCATION_TIMING = { lingerMs: 100, pruneGraceMs: 10_000, maxBackoffMs: 30_000 } as const;
 
 /** Flags of `run`, in parseArgs form; the config file takes the same names. */
 export const runFlags = {
@@ -26,6 +35,7 @@ export const runFlags = {
   'log-level': { type: 'string' },
   'leader-elect': { type: 'boolean' },
   namespaces: { type: 'string' },
+  'nats-verify-period': { type: 'string' },
 } as const;
 
 type RawSettings = Partial<Record<Exclude<keyof typeof runFlags, 'config'>, unknown>>;
@@ -64,6 +74,9 @@ export function loadRunConfig(
     throw new Error(`${where('leader-elect')}: "${String(leaderElect)}" is not true or false`);
   }
   const namespaces = namespaceList(pick('namespaces'), where('namespaces'));
+  const verifyText = String(pick('nats-verify-period') ?? '30s');
+  const verifyPeriodMs = parseDuration(verifyText, where('nats-verify-period'));
+  if (verifyPeriodMs < 1000) throw new Error(`${where('nats-verify-period')}: must be at least 1s`);
   const kubeconfig = pick('kubeconfig');
   return {
     kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,
@@ -73,6 +86,7 @@ export function loadRunConfig(
     logLevel,
     leaderElect,
     namespaces,
+    revocation: { ...REVOCATION_TIMING, verifyPeriodMs },
   };
 }
 

@@ -17,7 +17,7 @@ const LEASE_NAME = 'workspace-nats-operator';
 const usage = `Usage: workspace-nats-operator <command> [options]
 
 Commands:
-  run     Run the operator: mint, renew and clean up NATS credentials for WorkspaceNatsAccess objects
+  run     Run the operator: mint, renew and revoke NATS credentials for WorkspaceNatsAccess objects
   crds    Print the CustomResourceDefinitions as YAML (kubectl apply -f -)
 
 Options of run:
@@ -30,6 +30,9 @@ Options of run:
                          (for more than one replica)
   --namespaces A,B       serve accesses in these namespaces only (default: all); lets RBAC grant
                          Secret rights per namespace instead of cluster-wide
+  --nats-verify-period DUR
+                         check that every NATS server holds the account JWT with its revocations
+                         this often, e.g. 30s (default 30s; a restarted server is checked at once)
   --config FILE          YAML file with the settings above by flag name; flags win
 `;
 
@@ -80,6 +83,7 @@ async function run(args: string[]): Promise<void> {
     workspaceNamespaces: config.namespaces,
     log,
     instance: identity,
+    revocation: config.revocation,
   });
   log.info({ namespace: config.namespace, server: kubeConfig.getCurrentCluster()?.server }, 'started');
 }

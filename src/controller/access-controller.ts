@@ -1,7 +1,9 @@
 // The access controller: turns each WorkspaceNatsAccess into a Secret holding a freshly minted NATS
-// user, renews it before it expires, and cleans up when the access is deleted. Level-triggered:
-// every reconcile reads the current objects from the informer caches, computes what should be, and
-// writes only the difference. It does not watch workspaces or mutate pods.
+// user, renews it before it expires, revokes users it replaced for other reasons than renewal, and
+// on deletion revokes every user it issued on the NATS servers before the Secret and the finalizer
+// go. Level-triggered: every reconcile reads the current objects from the informer caches,
+// computes what should be, and writes only the difference. It does not watch workspaces or mutate
+// pods.
 
 import type { CoreV1Api, CustomObjectsApi, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
@@ -12,6 +14,7 @@ import {
   ACCESS_PLURAL,
   CREDS_KEY,
   GROUP,
+  SKIP_REVOCATION_ANNOTATION,
   VERSION,
 } from '../api/constants.ts';
 import { EventReason, READY, Reason } from '../api/reasons.ts';
@@ -23,7 +26,9 @@ import {
   conditionChanged,
   findCondition,
   nextStatus,
+  timestamp,
   type ConditionUpdate,
+  type StatusFields,
 } from '../kube/conditions.ts';
 import { describeError, isNotFound, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -35,12 +40,21 @@ import {
   desiredCredentials,
   type DesiredCredentials,
 } from '../policy/desired-credentials.ts';
+import type { Revocations } from '../revocation/revocations.ts';
 import {
   desiredSecret,
   isControlledBy,
   secretDiffers,
   secretNameOf,
 } from './access-secret.ts';
+import {
+  accountOfSecrets,
+  retireReplaced,
+  stillValid,
+  usersOf,
+  type IssuedUser,
+  type RetiredUser,
+} from './access-users.ts';
 import {
   IssueReason,
   issuedCredentials,
@@ -49,7 +63,7 @@ import {
   type TrustedCredentials,
 } from './issuance-policies.ts';
 import { ReconcileFailure } from './reconcile-failure.ts';
-import type { SigningKeyReader } from './signing-keys.ts';
+import type { IssuerSecrets } from './issuer-secrets.ts';
 
 /** Read access to informer caches. */
 export interface Lister<T> {
@@ -64,12 +78,15 @@ export interface AccessControllerDeps {
   issuers: Lister<ClusterNatsIssuer>;
   secrets: Lister<V1Secret>;
   namespaces: Lister<V1Namespace>;
-  signingKeys: SigningKeyReader;
+  issuerSecrets: IssuerSecrets;
+  revocations: Revocations;
   events: EventRecorder;
   log: Logger;
   fieldManager: string;
   now?: () => Date;
 }
+
+const keyOf = (access: WorkspaceNatsAccess) => `${access.metadata.namespace}/${access.metadata.name}`;
 
 const secretConflict = (name: string) =>
   new ReconcileFailure(
@@ -77,9 +94,6 @@ const secretConflict = (name: string) =>
     `Secret ${name} already exists and is not owned by this WorkspaceNatsAccess`,
     { retry: true },
   );
-
-/** RFC 3339 in whole seconds, as Kubernetes writes timestamps. */
-const timestamp = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class AccessController {
   private readonly deps: AccessControllerDeps;
@@ -95,7 +109,7 @@ export class AccessController {
     const [namespace = '', name = ''] = key.split('/');
     let access = this.deps.accesses.get(name, namespace);
     if (!access) return {};
-    if (access.metadata.deletionTimestamp) return this.finalize(access);
+    if (access.metadata.deletionTimestamp) return this.reportingFailures(access, (deleting) => this.finalize(deleting));
     if (!access.metadata.finalizers?.includes(ACCESS_FINALIZER)) {
       access = await this.replaceAccess({
         ...access,
@@ -105,8 +119,16 @@ export class AccessController {
         },
       });
     }
+    return this.reportingFailures(access, (current) => this.ensureCredentials(current));
+  }
+
+  /** Runs `step`, reporting a ReconcileFailure in the status and as an Event. */
+  private async reportingFailures(
+    access: WorkspaceNatsAccess,
+    step: (access: WorkspaceNatsAccess) => Promise<ReconcileResult>,
+  ): Promise<ReconcileResult> {
     try {
-      return await this.ensureCredentials(access);
+      return await step(access);
     } catch (error) {
       if (!(error instanceof ReconcileFailure)) throw error;
       await this.reportFailure(access, error);
@@ -124,14 +146,18 @@ export class AccessController {
         retry: true,
       });
     }
+    // The issuer's JWT check found that its users would not work, or would have no bounds.
+    const issuerReady = findCondition(issuer.status?.conditions, READY);
+    if (issuerReady?.reason === Reason.AccountMismatch && issuerReady.observedGeneration === issuer.metadata.generation) {
+      throw new ReconcileFailure(Reason.AccountMismatch, `ClusterNatsIssuer ${issuerName}: ${issuerReady.message}`, { retry: false });
+    }
     let desired;
     try {
       const namespaceLabels = this.deps.namespaces.get(namespace)?.metadata?.labels ?? {};
       desired = desiredCredentials(access, issuer, namespaceLabels);
     } catch (error) {
       if (!(error instanceof AccessSpecError)) throw error;
-      // Credentials issued before the policy was tightened may exceed it now: they go.
-      if (error.reason === Reason.PolicyViolation) await this.deleteSecrets(access, () => true, true);
+      if (error.reason === Reason.PolicyViolation) await this.withdraw(access, issuer.spec.account.publicKey, error.message);
       // Only a change of the access, its issuer or its namespace can fix this, and each of them
       // triggers a reconcile.
       throw new ReconcileFailure(error.reason, error.message, { retry: false });
@@ -144,7 +170,7 @@ export class AccessController {
     const existing = this.deps.secrets.get(secretName, namespace) ?? (await this.readSecret(secretName, namespace));
     if (existing && !isControlledBy(existing, access)) throw secretConflict(secretName);
 
-    const { secret, event } = await this.ensureSecret(access, issuer, desired, existing, now);
+    const { secret, event, replaced } = await this.ensureSecret(access, issuer, desired, existing, now);
     // Recorded before the status: whoever sees Ready=True can also see why it changed.
     if (event) {
       this.deps.log.info({ access: `${namespace}/${access.metadata.name}`, reason: event.reason }, event.message);
@@ -153,6 +179,17 @@ export class AccessController {
     // Trusted by construction: issueTrigger fired on anything else, and a fresh mint expires.
     const issued = issuedCredentials(secret) as TrustedCredentials;
     const renewAt = renewalTime(issued, desired.renewBeforeMs);
+    const retired = replaced
+      ? retireReplaced({
+          access,
+          replacedSecret: existing,
+          account: desired.accountPublicKey,
+          minted: issued.userPublicKey,
+          revoke: replaced.revoke,
+          now,
+        })
+      : stillValid(access.status?.retiredUsers ?? [], now);
+    const retiredUsers = this.revokeRetired(access, desired.accountPublicKey, retired);
     await this.writeStatus(access, {
       ready: {
         type: READY,
@@ -166,6 +203,7 @@ export class AccessController {
         issuedAt: timestamp(issued.issuedAt),
         expiresAt: timestamp(issued.expiresAt),
         renewAt: timestamp(renewAt),
+        retiredUsers,
       },
     });
     // A Secret left under a former spec.secret.name is not the workspace's any more.
@@ -184,12 +222,17 @@ export class AccessController {
     desired: DesiredCredentials,
     existing: V1Secret | undefined,
     now: Date,
-  ): Promise<{ secret: V1Secret; event?: { reason: string; message: string } }> {
+  ): Promise<{
+    secret: V1Secret;
+    event?: { reason: string; message: string };
+    /** Set when a new user replaced the one before; revoke unless it was a renewal. */
+    replaced?: { revoke: boolean };
+  }> {
     const namespace = access.metadata.namespace ?? '';
     const secretName = secretNameOf(access);
     // Creds signed by any other key than the issuer's current one are replaced: a rotated key
     // re-issues, and planted creds are not vouched for.
-    const signingKey = this.deps.signingKeys.accountSigningKey(issuer);
+    const signingKey = this.deps.issuerSecrets.accountSigningKey(issuer);
     const trigger = issueTrigger({
       secretName,
       secret: existing,
@@ -215,7 +258,7 @@ export class AccessController {
             ? EventReason.Reissued
             : EventReason.Issued;
       const message = `Minted NATS user ${minted.userPublicKey} into Secret ${secretName}: ${trigger.message}`;
-      return { secret, event: { reason, message } };
+      return { secret, event: { reason, message }, replaced: { revoke: trigger.reason !== IssueReason.Renewal } };
     }
     // No trigger fired, so the Secret exists with trusted creds; put back anything else edited.
     const current = existing as V1Secret;
@@ -226,17 +269,17 @@ export class AccessController {
   }
 
   /**
-   * Deletes the Secrets this access controls whose name `matches`, each with an Event. `live`
-   * lists them from the API server rather than the cache, so that a Secret written a moment ago is
-   * not missed (on deletion, where nothing comes after).
+   * Deletes the Secrets this access controls whose name `matches`, each with an Event. `live`, as
+   * listed from the API server, replaces the cache, so that a Secret written a moment ago is not
+   * missed (on deletion, where nothing comes after).
    */
   private async deleteSecrets(
     access: WorkspaceNatsAccess,
     matches: (name: string) => boolean,
-    live = false,
+    live?: readonly V1Secret[],
   ) {
     const namespace = access.metadata.namespace ?? '';
-    const secrets = live ? await this.liveSecretsOf(access) : this.deps.secrets.list(namespace);
+    const secrets = live ?? this.deps.secrets.list(namespace);
     for (const secret of secrets) {
       const name = secret.metadata?.name ?? '';
       if (!matches(name) || !isControlledBy(secret, access)) continue;
@@ -274,13 +317,52 @@ export class AccessController {
     }
   }
 
-  /** Deletion: the credentials go before the finalizer does. */
+  /**
+   * Deletion: every user the access was issued that may still be valid is revoked on the NATS
+   * servers, then the Secrets and the finalizer go. Until the servers confirm, the finalizer stays
+   * (the revoker reconciles the access again when they do, or when it fails).
+   */
   private async finalize(access: WorkspaceNatsAccess): Promise<ReconcileResult> {
     const finalizers = access.metadata.finalizers ?? [];
     if (!finalizers.includes(ACCESS_FINALIZER)) return {};
-    // Revoking the user on the NATS servers belongs here, before the Secret and the finalizer go,
-    // so that copied credentials stop working too (tracked as the revocation issue).
-    await this.deleteSecrets(access, () => true, true);
+    const namespace = access.metadata.namespace ?? '';
+    const issuerAccount = this.deps.issuers.get(access.spec.issuerRef.name)?.spec.account.publicKey;
+    const usersIn = (secrets: readonly V1Secret[]) =>
+      usersOf(access, secrets.filter((secret) => isControlledBy(secret, access)), issuerAccount).filter(
+        (user) => user.expiresAt > this.now(),
+      );
+    // First from the cache, which costs no API call, so that deletions arriving together reach
+    // the revoker together and share a push.
+    const cached = this.deps.secrets.list(namespace);
+    const users = usersIn(cached);
+    const names = users.map((user) => user.userPublicKey).join(', ');
+    const skip = access.metadata.annotations?.[SKIP_REVOCATION_ANNOTATION] === 'true';
+    if (skip && users.length > 0) {
+      const message =
+        `Removed without waiting for NATS to revoke users ${names} (annotation ${SKIP_REVOCATION_ANNOTATION}): ` +
+        'a revocation already requested still reaches the servers when they answer; otherwise their credentials stay valid until they expire';
+      this.deps.log.warn({ access: keyOf(access), reason: EventReason.RevocationSkipped }, message);
+      await this.deps.events.record(access, 'Warning', EventReason.RevocationSkipped, message);
+    }
+    const account = issuerAccount ?? accountOfSecrets(cached.filter((secret) => isControlledBy(secret, access)));
+    if (!skip && users.length > 0) {
+      if (!account) {
+        throw new ReconcileFailure(
+          Reason.RevocationFailed,
+          `Cannot revoke NATS users ${names}: ClusterNatsIssuer ${access.spec.issuerRef.name} is gone, so their account is unknown. ` +
+            `Re-create the issuer, or annotate this access ${SKIP_REVOCATION_ANNOTATION}=true to remove it without revoking`,
+          { retry: true },
+        );
+      }
+      if (!this.revoked(access, account, users, 'before its finalizer is removed')) return {};
+      await this.deps.events.record(access, 'Normal', EventReason.Revoked, `Revoked NATS users ${names} on every server`);
+    }
+    // Then from the API server: a Secret written a moment ago, whose user the cache may have
+    // missed, is revoked too before it goes.
+    const live = await this.liveSecretsOf(access);
+    const late = usersIn(live).filter((user) => !users.some((known) => known.userPublicKey === user.userPublicKey));
+    if (!skip && late.length > 0 && account && !this.revoked(access, account, late, 'before its finalizer is removed')) return {};
+    await this.deleteSecrets(access, () => true, live);
     try {
       await this.replaceAccess({
         ...access,
@@ -290,6 +372,57 @@ export class AccessController {
       if (!isNotFound(error)) throw error;
     }
     return {};
+  }
+
+  /**
+   * Asks for `users` to be revoked in `account`: true once every server has them; false while the
+   * push is under way (the revoker wakes the access); a failed push throws RevocationFailed.
+   */
+  private revoked(access: WorkspaceNatsAccess, account: string, users: IssuedUser[], until: string): boolean {
+    const state = this.deps.revocations.request(account, keyOf(access), users);
+    if (state.state === 'failed') {
+      throw new ReconcileFailure(
+        Reason.RevocationFailed,
+        `Revoking NATS users ${users.map((user) => user.userPublicKey).join(', ')} failed, retrying ${until}: ${state.message}. ` +
+          `To remove the access without revoking, annotate it ${SKIP_REVOCATION_ANNOTATION}=true`,
+        { retry: true },
+      );
+    }
+    return state.state === 'revoked';
+  }
+
+  /**
+   * The retired users still to list: revocation is requested for those marked revoke, which are
+   * dropped once revoked. A failure to revoke them leaves the new credentials working: it is
+   * logged, and the revoker wakes the access to try again.
+   */
+  private revokeRetired(access: WorkspaceNatsAccess, account: string, retired: RetiredUser[]): RetiredUser[] | undefined {
+    const toRevoke = retired
+      .filter((entry) => entry.revoke)
+      .map((entry) => ({ userPublicKey: entry.publicKey, expiresAt: new Date(entry.expiresAt) }));
+    let remaining = retired;
+    if (toRevoke.length > 0) {
+      const state = this.deps.revocations.request(account, keyOf(access), toRevoke);
+      if (state.state === 'revoked') remaining = retired.filter((entry) => !entry.revoke);
+      if (state.state === 'failed') {
+        this.deps.log.warn({ access: keyOf(access), users: toRevoke.length, error: state.message }, 'revoking replaced users failed');
+      }
+    }
+    return remaining.length > 0 ? remaining : undefined;
+  }
+
+  /**
+   * The access asks for more than its issuer allows now (the policy was tightened): the users it
+   * holds are revoked and its Secrets deleted, so that no credentials beyond the policy stay valid.
+   */
+  private async withdraw(access: WorkspaceNatsAccess, account: string, violation: string) {
+    const live = await this.liveSecretsOf(access);
+    const controlled = live.filter((secret) => isControlledBy(secret, access));
+    const users = usersOf(access, controlled, account).filter((user) => user.expiresAt > this.now());
+    if (users.length > 0 && !this.revoked(access, account, users, `(${violation})`)) {
+      throw new ReconcileFailure(Reason.PolicyViolation, `${violation}; revoking the users issued before`, { retry: false });
+    }
+    await this.deleteSecrets(access, () => true, live);
   }
 
   /** The access's Secrets as the API server has them: by label, and by name (labels can go). */
@@ -352,7 +485,7 @@ export class AccessController {
   /** Writes the status only when it differs from what is stored (a no-op reconcile writes nothing). */
   private async writeStatus(
     access: WorkspaceNatsAccess,
-    change: { ready: ConditionUpdate; fields: Partial<WorkspaceNatsAccessStatus> },
+    change: { ready: ConditionUpdate; fields: StatusFields<WorkspaceNatsAccessStatus> },
   ) {
     const current = access.status ?? {};
     const status = nextStatus(

@@ -76,9 +76,16 @@ export function untrustedBecause(
   return undefined;
 }
 
-/** When credentials expiring at `expiresAt` should be replaced. */
+/**
+ * When `issued` should be replaced: renewBefore ahead of expiry, and up to a tenth of renewBefore
+ * earlier still. The jitter is fixed per user (a hash of its public key), so every reconcile
+ * computes the same time, and accesses created together do not all renew in the same second.
+ */
 export function renewalTime(issued: TrustedCredentials, renewBeforeMs: number): Date {
-  return new Date(issued.expiresAt.getTime() - renewBeforeMs);
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits: spreads keys evenly, needs no crypto.
+  for (const char of issued.userPublicKey) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  const jitterMs = Math.floor((renewBeforeMs / 10) * (hash / 2 ** 32));
+  return new Date(issued.expiresAt.getTime() - renewBeforeMs - jitterMs);
 }
 
 type Policy = (input: IssuanceInput) => IssueTrigger | undefined;

@@ -1,29 +1,36 @@
 // The issuer controller: tells, in each ClusterNatsIssuer's Ready condition, whether the operator
-// can mint with it (its signing key Secret exists and holds an account seed). It reads keys and
-// writes issuer status only; accesses are the access controller's.
+// can mint and revoke with it: its Secrets hold an account signing key, an operator signing key and
+// system account creds; the NATS servers answer and hold the account's JWT; and that JWT lists the
+// signing key, scoped exactly when the issuer says so. It also shows the account's revocations and
+// last push. It reads keys and writes issuer status only.
 
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import type { ClusterNatsIssuer, ClusterNatsIssuerStatus } from '../api/cluster-nats-issuer.ts';
 import { GROUP, ISSUER_PLURAL, VERSION } from '../api/constants.ts';
-import { IssuerReason, READY } from '../api/reasons.ts';
+import { IssuerReason, READY, Reason } from '../api/reasons.ts';
 import {
   conditionChanged,
   findCondition,
   nextStatus,
+  timestamp,
   type ConditionUpdate,
+  type StatusFields,
 } from '../kube/conditions.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
+import type { AccountObservation, RevocationSummary } from '../revocation/account-revoker.ts';
+import type { Revocations } from '../revocation/revocations.ts';
 import type { Lister } from './access-controller.ts';
+import type { IssuerSecrets } from './issuer-secrets.ts';
 import { ReconcileFailure } from './reconcile-failure.ts';
-import type { SigningKeyReader } from './signing-keys.ts';
 
 export interface IssuerControllerDeps {
   customObjects: CustomObjectsApi;
   issuers: Lister<ClusterNatsIssuer>;
-  signingKeys: SigningKeyReader;
+  secrets: IssuerSecrets;
+  revocations: Revocations;
   events: EventRecorder;
   log: Logger;
   fieldManager: string;
@@ -43,23 +50,19 @@ export class IssuerController {
     const issuer = this.deps.issuers.get(name);
     if (!issuer) return {};
     let ready: ConditionUpdate;
-    let fields: Partial<ClusterNatsIssuerStatus> = {};
+    let fields: StatusFields<ClusterNatsIssuerStatus> = {};
     try {
-      const key = this.deps.signingKeys.accountSigningKey(issuer).getPublicKey();
-      const own = key === issuer.spec.account.publicKey ? ' (the account key itself)' : '';
-      ready = {
-        type: READY,
-        status: 'True',
-        reason: IssuerReason.KeysLoaded,
-        message: `Account signing key ${key}${own} loaded`,
-      };
-      fields = { signingKeyPublicKey: key };
+      const key = this.deps.secrets.accountSigningKey(issuer).getPublicKey();
+      this.deps.secrets.natsSettings(issuer);
+      const account = issuer.spec.account.publicKey;
+      fields = { signingKeyPublicKey: key, revocation: revocationStatus(this.deps.revocations.summary(account)) };
+      ready = readiness(issuer, key, this.deps.revocations.observe(account));
     } catch (error) {
       if (!(error instanceof ReconcileFailure)) throw error;
       ready = { type: READY, status: 'False', reason: error.reason, message: error.message };
     }
 
-    if (conditionChanged(findCondition(issuer.status?.conditions, READY), ready)) {
+    if (ready.status !== 'Unknown' && conditionChanged(findCondition(issuer.status?.conditions, READY), ready)) {
       const type = ready.status === 'True' ? 'Normal' : 'Warning';
       this.deps.log[type === 'Normal' ? 'info' : 'warn']({ issuer: name, reason: ready.reason }, ready.message);
       await this.deps.events.record(issuer, type, ready.reason, ready.message);
@@ -76,7 +79,49 @@ export class IssuerController {
         fieldManager: this.deps.fieldManager,
       });
     }
-    // Changes of the key Secret wake the issuer; the backoff only covers what nothing announces.
-    return ready.status === 'True' ? {} : { retry: true };
+    // Key Secret changes and the account's revocation cycles wake the issuer; the backoff only
+    // covers a Secret that is missing or invalid.
+    return ready.status === 'False' && ready.reason !== Reason.NatsUnreachable && ready.reason !== Reason.AccountMismatch
+      ? { retry: true }
+      : {};
   }
+}
+
+/** Ready, from the account's last revocation cycle and whether its JWT lists the signing key. */
+function readiness(issuer: ClusterNatsIssuer, key: string, observed: AccountObservation | undefined): ConditionUpdate {
+  const account = issuer.spec.account.publicKey;
+  if (!observed) {
+    return { type: READY, status: 'Unknown', reason: IssuerReason.Verifying, message: `Looking up account ${account} on the NATS servers` };
+  }
+  if (!observed.ok) return { type: READY, status: 'False', reason: Reason.NatsUnreachable, message: observed.message };
+  const mismatch = (message: string): ConditionUpdate => ({ type: READY, status: 'False', reason: Reason.AccountMismatch, message });
+  const listed = observed.account.signingKeys.find((entry) => entry.key === key);
+  const scoped = issuer.spec.account.scoped !== undefined;
+  if (!listed && key !== account) {
+    return mismatch(`The JWT of account ${account} does not list signing key ${key}: NATS would refuse the users it signs`);
+  }
+  if (scoped && !listed?.scoped) {
+    return mismatch(
+      `spec.account.scoped is set, but ${key} is not a scoped signing key of account ${account}: users with tags only would have no bounds`,
+    );
+  }
+  if (!scoped && listed?.scoped) {
+    return mismatch(`${key} is a scoped signing key of account ${account}: set spec.account.scoped, since NATS refuses its users' own permissions`);
+  }
+  const servers = observed.servers.length;
+  return {
+    type: READY,
+    status: 'True',
+    reason: IssuerReason.AccountVerified,
+    message: `Keys loaded; ${servers} NATS server${servers === 1 ? ' holds' : 's hold'} the JWT of account ${account}, which lists signing key ${key}${key === account ? ' (the account key itself)' : ''}`,
+  };
+}
+
+function revocationStatus(summary: RevocationSummary): NonNullable<ClusterNatsIssuerStatus['revocation']> {
+  return {
+    active: summary.active,
+    ...(summary.lastPushTime ? { lastPushTime: timestamp(summary.lastPushTime) } : {}),
+    ...(summary.lastPushResult ? { lastPushResult: summary.lastPushResult } : {}),
+    ...(summary.lastPushMessage ? { lastPushMessage: summary.lastPushMessage } : {}),
+  };
 }

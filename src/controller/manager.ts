@@ -1,6 +1,6 @@
 // Wiring: informers feed keys into two work queues, workers reconcile accesses (access controller)
-// and issuers (issuer controller), and a periodic resync re-checks every object. Owns start-up and
-// orderly shutdown.
+// and issuers (issuer controller), the account revokers push revocations to NATS and wake both,
+// and a periodic resync re-checks every object. Owns start-up and orderly shutdown.
 
 import {
   CoreV1Api,
@@ -29,7 +29,10 @@ import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.t
 import type { Logger } from '../log.ts';
 import { AccessController } from './access-controller.ts';
 import { IssuerController } from './issuer-controller.ts';
-import { SigningKeyReader } from './signing-keys.ts';
+import type { RevokerTiming } from '../revocation/account-revoker.ts';
+import { RevocationStore } from '../revocation/revocation-store.ts';
+import { Revocations } from '../revocation/revocations.ts';
+import { IssuerSecrets } from './issuer-secrets.ts';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -42,6 +45,7 @@ export interface OperatorOptions {
   log: Logger;
   /** Identifies this process in Events (pod name or host name). */
   instance: string;
+  revocation: RevokerTiming;
 }
 
 export interface RunningOperator {
@@ -49,6 +53,13 @@ export interface RunningOperator {
 }
 
 const keyOf = (namespace: string | undefined, name: string | undefined) => `${namespace}/${name}`;
+
+/** The Secrets of the operator's namespace an issuer reads. */
+const secretNamesOf = (issuer: ClusterNatsIssuer) => [
+  issuer.spec.account.signingKeySecretRef.name,
+  issuer.spec.operator.signingKeySecretRef.name,
+  issuer.spec.nats.systemCredentialsSecretRef.name,
+];
 
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
   const { kubeConfig, log } = options;
@@ -82,7 +93,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       }
     }
   };
-  // What each issuer's accesses last saw of it: its identity and spec generation.
+  // What each issuer's accesses last saw of it: its identity, spec generation and Ready reason.
   const issuerVersions = new Map<string, string>();
   const issuers = new ResilientInformer<ClusterNatsIssuer>(kubeConfig, {
     name: ISSUER_PLURAL,
@@ -97,9 +108,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     onChange: (issuer, type) => {
       const { name, uid, generation } = issuer.metadata;
       issuerQueue.add(name);
-      // Accesses depend on the spec only: the issuer's own status writes need not wake them. The
-      // uid tells a re-created issuer (generation 1 again) from an unchanged one.
-      const version = `${uid}/${generation}`;
+      // Accesses depend on the spec and on whether the account JWT check passed, not on the
+      // rest of the issuer's status. The uid tells a re-created issuer (generation 1 again) from
+      // an unchanged one.
+      const ready = issuer.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason;
+      const version = `${uid}/${generation}/${ready}`;
       if (type === 'update' && issuerVersions.get(name) === version) return;
       if (type === 'delete') issuerVersions.delete(name);
       else issuerVersions.set(name, version);
@@ -131,23 +144,38 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     ),
   );
 
-  // The operator's namespace, where issuers' signing keys live: a rotated key re-checks the issuer
-  // and re-issues its accesses' credentials.
+  // The operator's namespace, where issuers' keys and creds live: a rotated key re-checks the
+  // issuer and re-issues its accesses' credentials.
   const keySecrets = new ResilientInformer<V1Secret>(kubeConfig, {
-    name: 'signing-key-secrets',
+    name: 'issuer-secrets',
     path: `/api/v1/namespaces/${options.namespace}/secrets`,
     list: () => core.listNamespacedSecret({ namespace: options.namespace }),
     log,
     onChange: (secret) => {
       for (const issuer of issuers.list()) {
-        if (issuer.spec.account.signingKeySecretRef.name === secret.metadata?.name) {
+        if (secretNamesOf(issuer).includes(secret.metadata?.name ?? '')) {
           issuerQueue.add(issuer.metadata.name);
           enqueueAccessesOf(issuer.metadata.name);
         }
       }
     },
   });
-  const signingKeys = new SigningKeyReader(keySecrets, options.namespace);
+  const issuerSecrets = new IssuerSecrets(keySecrets, options.namespace);
+  const revocations = new Revocations({
+    store: new RevocationStore(core, options.namespace, COMPONENT),
+    issuers,
+    secrets: issuerSecrets,
+    onSettled: (keys) => {
+      for (const key of keys) queue.add(key);
+    },
+    onObserved: (account) => {
+      for (const issuer of issuers.list()) {
+        if (issuer.spec.account.publicKey === account) issuerQueue.add(issuer.metadata.name);
+      }
+    },
+    log,
+    timing: options.revocation,
+  });
   const events = new ApiEventRecorder(core, log, options.instance, options.namespace);
   const namespaces = new ResilientInformer<V1Namespace>(kubeConfig, {
     name: 'namespaces',
@@ -169,7 +197,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     issuers,
     secrets,
     namespaces,
-    signingKeys,
+    issuerSecrets,
+    revocations,
     events,
     log,
     fieldManager: COMPONENT,
@@ -177,7 +206,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const issuerController = new IssuerController({
     customObjects,
     issuers,
-    signingKeys,
+    secrets: issuerSecrets,
+    revocations,
     events,
     log,
     fieldManager: COMPONENT,
@@ -217,6 +247,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       queue.shutDown();
       issuerQueue.shutDown();
       await workers;
+      await revocations.stop();
       log.info('stopped');
     },
   };

@@ -5,6 +5,9 @@ import type { Condition } from '../api/workspace-nats-access.ts';
 
 export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
 
+/** RFC 3339 in whole seconds, as Kubernetes writes timestamps. */
+export const timestamp = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 export function setCondition(
   conditions: readonly Condition[] | undefined,
   update: ConditionUpdate,
@@ -30,23 +33,28 @@ interface StatusWithConditions {
   observedGeneration?: number;
 }
 
+/** Status fields to set; undefined removes one. */
+export type StatusFields<S> = { [K in keyof S]?: S[K] | undefined };
+
 /**
- * The status after `update` and `fields`, observed at `generation`. Compare it with the current
- * one before writing: equal means there is nothing to write.
+ * The status after `update` and `fields`, observed at `generation`; a field set to undefined is
+ * removed. Compare it with the current one before writing: equal means there is nothing to write.
  */
 export function nextStatus<S extends StatusWithConditions>(
   current: S | undefined,
   update: ConditionUpdate,
-  fields: Partial<S>,
+  fields: StatusFields<S>,
   generation: number,
   now: Date,
 ): S {
-  return {
+  const status: Record<string, unknown> = {
     ...current,
     ...fields,
     observedGeneration: generation,
     conditions: setCondition(current?.conditions, { ...update, observedGeneration: generation }, now),
-  } as S;
+  };
+  for (const [key, value] of Object.entries(status)) if (value === undefined) delete status[key];
+  return status as S;
 }
 
 /** True when `update` says something other than `before` (worth an Event). */

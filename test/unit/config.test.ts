@@ -21,7 +21,13 @@ describe('run settings', () => {
       logLevel: 'info',
       leaderElect: false,
       namespaces: [],
+      revocation: { lingerMs: 100, pruneGraceMs: 10_000, maxBackoffMs: 30_000, verifyPeriodMs: 30_000 },
     });
+  });
+
+  test('the NATS verify period is a duration of at least 1s', () => {
+    expect(loadRunConfig({ namespace: 'n', 'nats-verify-period': '5s' }, {}).revocation.verifyPeriodMs).toBe(5000);
+    expect(() => loadRunConfig({ namespace: 'n', 'nats-verify-period': '500ms' }, {})).toThrow('--nats-verify-period: must be at least 1s');
   });
 
   test('namespaces come as a comma-separated flag or a list in the file', () => {

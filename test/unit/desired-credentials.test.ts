@@ -56,7 +56,7 @@ describe('desiredCredentials', () => {
     expect(resolve(access(), issuer()).fingerprint).toBe(base);
     expect(resolve(access({ ttl: '2h' }), issuer()).fingerprint).not.toBe(base);
     expect(resolve(access({ permissions: { publish: { allow: ['a'] } } }), issuer()).fingerprint).not.toBe(base);
-    expect(resolve(access(), issuer({ nats: { urls: ['nats://c:4222'] } })).fingerprint).not.toBe(base);
+    expect(resolve(access(), issuer({ nats: { urls: ['nats://c:4222'], systemCredentialsSecretRef: { name: 'creds' } } })).fingerprint).not.toBe(base);
     expect(resolve(access({ renewBefore: '5m' }), issuer()).fingerprint).toBe(base);
   });
 

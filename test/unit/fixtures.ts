@@ -12,7 +12,8 @@ export function issuer(overrides: Partial<ClusterNatsIssuer['spec']> = {}): Clus
     kind: 'ClusterNatsIssuer',
     metadata: { name: 'platform' },
     spec: {
-      nats: { urls: ['nats://a:4222', 'nats://b:4222'] },
+      nats: { urls: ['nats://a:4222', 'nats://b:4222'], systemCredentialsSecretRef: { name: 'nats-system-creds' } },
+      operator: { signingKeySecretRef: { name: 'nats-operator-signing-key' } },
       account: { publicKey: accountKey, signingKeySecretRef: { name: 'ws-account-signing-key' } },
       ...overrides,
     },

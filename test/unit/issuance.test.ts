@@ -86,9 +86,20 @@ describe('issueTrigger', () => {
     expect(trigger?.message).toMatch(/^Secret ws1-nats holds credentials the operator did not mint: the user JWT was signed by A[A-Z2-7]{55}, not by the issuer's signing key A[A-Z2-7]{55}$/);
   });
 
-  test('renewal is due renewBefore ahead of expiry', async () => {
-    const issued = issuedCredentials(await secretWith({ expiresAt: inAnHour }));
-    expect(renewalTime(issued as TrustedCredentials, desired.renewBeforeMs).toISOString()).toBe('2026-01-01T12:40:00.000Z');
+  test('renewal is due renewBefore ahead of expiry, up to a tenth of it earlier, fixed per user', async () => {
+    const times = [];
+    const template = issuedCredentials(await secretWith({ expiresAt: inAnHour })) as TrustedCredentials;
+    for (let i = 0; i < 20; i++) {
+      const issued = { ...template, userPublicKey: createUser().getPublicKey() };
+      const at = renewalTime(issued, desired.renewBeforeMs);
+      expect(renewalTime(issued, desired.renewBeforeMs)).toEqual(at);
+      times.push(at.getTime());
+    }
+    // renewBefore is 20 minutes: renewal falls between 22 and 20 minutes before expiry.
+    const latest = Date.parse('2026-01-01T12:40:00.000Z');
+    for (const time of times) expect(latest - time).toBeGreaterThanOrEqual(0);
+    for (const time of times) expect(latest - time).toBeLessThan(120_000);
+    expect(new Set(times).size).toBeGreaterThan(15);
   });
 });
 

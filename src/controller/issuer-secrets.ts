@@ -1,0 +1,104 @@
+// Reads what an issuer keeps in Secrets of the operator's own namespace (the account signing key,
+// the operator signing key, the system account creds) through a watched cache of that namespace's
+// Secrets, so a rotated key is noticed at once and a reconcile costs no API call. Parsed keys stay
+// in memory (never logged or written anywhere) until the Secret's resourceVersion changes. Errors
+// name the Secret and key, never any part of the value.
+
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KeyPair } from '@nats-io/nkeys';
+import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { Reason } from '../api/reasons.ts';
+import { readCredentials } from '../nats/credentials.ts';
+import { parseSeed, SeedError, type SeedKind } from '../nats/seeds.ts';
+import type { NatsSettings } from '../revocation/account-revoker.ts';
+import type { Lister } from './access-controller.ts';
+import { ReconcileFailure } from './reconcile-failure.ts';
+
+export interface SecretKeyRef {
+  name: string;
+  key?: string | undefined;
+}
+
+interface SecretValue {
+  bytes: Buffer;
+  /** Secret name, key and resourceVersion: changes whenever the value may have. */
+  version: string;
+  source: string;
+}
+
+export class IssuerSecrets {
+  private readonly secrets: Lister<V1Secret>;
+  /** Where the issuers' Secrets live: the operator's own namespace. */
+  readonly namespace: string;
+  /** Parsed keys by Secret, key and kind, valid while the Secret's resourceVersion is unchanged. */
+  private readonly parsed = new Map<string, { version: string; pair: KeyPair }>();
+
+  /** `secrets` caches the Secrets of `namespace`. */
+  constructor(secrets: Lister<V1Secret>, namespace: string) {
+    this.secrets = secrets;
+    this.namespace = namespace;
+  }
+
+  /** The issuer's account signing key; fails with a reason the user can act on. */
+  accountSigningKey(issuer: ClusterNatsIssuer): KeyPair {
+    return this.seed(issuer.spec.account.signingKeySecretRef, 'account');
+  }
+
+  /** The operator signing key that re-signs the account JWT. */
+  operatorSigningKey(issuer: ClusterNatsIssuer): KeyPair {
+    return this.seed(issuer.spec.operator.signingKeySecretRef, 'operator');
+  }
+
+  /** Everything the operator needs to push the issuer's account JWT. */
+  natsSettings(issuer: ClusterNatsIssuer): NatsSettings {
+    const { nats } = issuer.spec;
+    const creds = this.value(nats.systemCredentialsSecretRef, 'nats.creds', Reason.NatsCredentialsInvalid);
+    try {
+      readCredentials(creds.bytes.toString('utf8'));
+    } catch (error) {
+      throw new ReconcileFailure(Reason.NatsCredentialsInvalid, `${creds.source}: ${(error as Error).message}`, {
+        retry: true,
+      });
+    }
+    const servers = nats.operatorUrls ?? nats.urls;
+    return {
+      servers: [...servers],
+      creds: new Uint8Array(creds.bytes),
+      connectionVersion: `${servers.join(',')}|${creds.version}`,
+      operatorSigner: this.operatorSigningKey(issuer),
+    };
+  }
+
+  private seed(ref: SecretKeyRef, kind: SeedKind): KeyPair {
+    const value = this.value(ref, 'seed', Reason.SigningKeyNotFound);
+    const slot = `${ref.name}/${ref.key ?? 'seed'}/${kind}`;
+    const cached = this.parsed.get(slot);
+    if (cached && cached.version === value.version) return cached.pair;
+    try {
+      const pair = parseSeed(value.bytes.toString('utf8'), kind, value.source);
+      this.parsed.set(slot, { version: value.version, pair });
+      return pair;
+    } catch (error) {
+      if (error instanceof SeedError) {
+        throw new ReconcileFailure(Reason.SigningKeyInvalid, error.message, { retry: true });
+      }
+      throw error;
+    }
+  }
+
+  private value(ref: SecretKeyRef, defaultKey: string, missing: string): SecretValue {
+    const key = ref.key ?? defaultKey;
+    const source = `Secret ${this.namespace}/${ref.name} key "${key}"`;
+    const secret = this.secrets.get(ref.name, this.namespace);
+    if (!secret) {
+      throw new ReconcileFailure(missing, `Secret ${this.namespace}/${ref.name} not found`, { retry: true });
+    }
+    const encoded = secret.data?.[key];
+    if (encoded === undefined) throw new ReconcileFailure(missing, `${source} does not exist`, { retry: true });
+    return {
+      bytes: Buffer.from(encoded, 'base64'),
+      version: `${ref.name}/${key}@${secret.metadata?.resourceVersion ?? ''}`,
+      source,
+    };
+  }
+}

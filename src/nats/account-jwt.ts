@@ -1,0 +1,102 @@
+// Reading an account JWT and re-signing it with a changed revocation list. Pure apart from the
+// clock that the JWT library reads for `iat`: every other claim of the JWT (limits, exports,
+// signing keys, fields this code does not know) is carried over unchanged.
+
+import { Algorithms, decode, encode, type Account, type ClaimsData } from '@nats-io/jwt';
+import type { KeyPair } from '@nats-io/nkeys';
+
+/** Revoked user public key -> unix seconds: the user's JWTs issued at or before then are revoked. */
+export type Revocations = Record<string, number>;
+
+export interface AccountJwtInfo {
+  /** The account's public key. */
+  subject: string;
+  /** The key that signed it: the operator or one of its signing keys. */
+  issuer: string;
+  /** Unix seconds. */
+  issuedAt: number;
+  revocations: Revocations;
+  /** Signing keys listed in the JWT; scoped ones carry a permission template. */
+  signingKeys: { key: string; scoped: boolean }[];
+}
+
+type AccountClaims = ClaimsData<Account>;
+
+function decodeAccount(jwt: string): AccountClaims {
+  let claims: AccountClaims;
+  try {
+    claims = decode<Account>(jwt);
+  } catch {
+    throw new Error('not a JWT');
+  }
+  if (claims.nats?.type !== 'account') throw new Error(`a ${String(claims.nats?.type)} JWT, not an account JWT`);
+  return claims;
+}
+
+/** What an account JWT says; throws an error that quotes nothing from it. */
+export function readAccountJwt(jwt: string): AccountJwtInfo {
+  const claims = decodeAccount(jwt);
+  return {
+    subject: claims.sub,
+    issuer: claims.iss,
+    issuedAt: claims.iat,
+    revocations: { ...claims.nats.revocations },
+    signingKeys: (claims.nats.signing_keys ?? []).map((entry) =>
+      typeof entry === 'string' ? { key: entry, scoped: false } : { key: entry.key, scoped: true },
+    ),
+  };
+}
+
+/**
+ * The newest (highest `iat`) of the JWTs that decode as `account`'s account JWT, or undefined.
+ * The servers each answer a lookup with their copy; one restarted with an old copy must not win.
+ */
+export function newestAccountJwt(jwts: readonly string[], account: string): string | undefined {
+  let newest: { jwt: string; issuedAt: number } | undefined;
+  for (const jwt of jwts) {
+    let info: AccountJwtInfo;
+    try {
+      info = readAccountJwt(jwt);
+    } catch {
+      continue;
+    }
+    if (info.subject !== account) continue;
+    if (!newest || info.issuedAt > newest.issuedAt) newest = { jwt, issuedAt: info.issuedAt };
+  }
+  return newest?.jwt;
+}
+
+/**
+ * `current` with `add` merged in (an existing entry keeps the later of the two times, which
+ * revokes more) and the keys in `remove` taken out. Entries of others are left alone.
+ */
+export function revisedRevocations(
+  current: Revocations,
+  add: ReadonlyMap<string, number>,
+  remove: ReadonlySet<string>,
+): Revocations {
+  const next: Revocations = {};
+  for (const [key, at] of Object.entries(current)) if (!remove.has(key)) next[key] = at;
+  for (const [key, at] of add) next[key] = Math.max(next[key] ?? 0, at);
+  return next;
+}
+
+/** True when both lists hold the same keys with the same times. */
+export function sameRevocations(a: Revocations, b: Revocations): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+}
+
+/**
+ * `base` with its revocations replaced by `revocations`, signed by `signer` (an operator signing
+ * key). The caller makes sure the clock is past `base`'s iat, so that servers comparing copies
+ * by iat keep the new one.
+ */
+export async function withRevocations(base: string, revocations: Revocations, signer: KeyPair): Promise<string> {
+  const claims = decodeAccount(base);
+  const { jti: _previousId, ...rest } = claims;
+  const nats = { ...claims.nats };
+  if (Object.keys(revocations).length > 0) nats.revocations = revocations;
+  else delete nats.revocations;
+  return encode(Algorithms.v2, { ...rest, nats } as AccountClaims, signer);
+}

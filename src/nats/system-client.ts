@@ -1,0 +1,142 @@
+// A connection to NATS as a user of the system account, and the few system requests the operator
+// makes with it: which servers are there ($SYS.REQ.SERVER.PING), what account JWT each server holds
+// ($SYS.REQ.ACCOUNT.<account>.CLAIMS.LOOKUP) and storing a new one on every server
+// ($SYS.REQ.CLAIMS.UPDATE, answered by each server running the full resolver). It also tells when
+// something may have changed under the operator: a server it has not seen before (a restart gives
+// a server a new id, and possibly an empty resolver directory) or its own reconnect.
+
+import {
+  connect,
+  credsAuthenticator,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+
+export interface NatsServerRef {
+  id: string;
+  name: string;
+}
+
+export interface PushReply {
+  server: NatsServerRef;
+  ok: boolean;
+  /** The server's own words: "jwt updated", or why it refused. */
+  message: string;
+}
+
+export interface SystemClientOptions {
+  servers: string[];
+  /** A creds file of a system account user. */
+  creds: Uint8Array;
+  /** Called (without arguments) when a new server appears or the connection is re-established. */
+  onChange: () => void;
+  /** How long to wait for servers to answer a request. */
+  requestTimeoutMs?: number;
+}
+
+/** How long after the last PING answer no further server is expected to answer. */
+const PING_STALL_MS = 150;
+
+export class NatsSystemClient {
+  private readonly nc: NatsConnection;
+  private readonly statsz: Subscription;
+  private readonly seen = new Set<string>();
+  private readonly requestTimeoutMs: number;
+
+  private constructor(nc: NatsConnection, options: SystemClientOptions) {
+    this.nc = nc;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+    // Every server sends statsz soon after it starts (with a new id) and then every few seconds.
+    this.statsz = nc.subscribe('$SYS.SERVER.*.STATSZ', {
+      callback: (_error, msg) => {
+        const id = msg?.subject.split('.')[2];
+        if (!id || this.seen.has(id)) return;
+        this.seen.add(id);
+        options.onChange();
+      },
+    });
+    void (async () => {
+      for await (const status of nc.status()) if (status.type === 'reconnect') options.onChange();
+    })();
+  }
+
+  /** Connects, or fails with the client's reason (no server reachable, authorization violation). */
+  static async connect(options: SystemClientOptions): Promise<NatsSystemClient> {
+    const nc = await connect({
+      servers: options.servers,
+      authenticator: credsAuthenticator(options.creds),
+      name: 'workspace-nats-operator',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      timeout: 5000,
+    });
+    return new NatsSystemClient(nc, options);
+  }
+
+  get isClosed(): boolean {
+    return this.nc.isClosed();
+  }
+
+  /** The servers of the cluster, each answering a PING. */
+  async servers(): Promise<NatsServerRef[]> {
+    const replies = await this.nc.requestMany('$SYS.REQ.SERVER.PING', '', {
+      strategy: 'stall',
+      stall: PING_STALL_MS,
+      maxWait: this.requestTimeoutMs,
+    });
+    const servers = new Map<string, NatsServerRef>();
+    for await (const msg of replies) {
+      const server = serverOf(msg);
+      if (server) {
+        servers.set(server.id, server);
+        this.seen.add(server.id);
+      }
+    }
+    return [...servers.values()];
+  }
+
+  /** Each answering server's copy of the account JWT ('' from a server that has none). */
+  async lookupAccount(account: string, expected: number): Promise<string[]> {
+    const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CLAIMS.LOOKUP`, '', {
+      strategy: 'count',
+      maxMessages: expected,
+      maxWait: this.requestTimeoutMs,
+    });
+    const jwts: string[] = [];
+    for await (const msg of replies) jwts.push(msg.string());
+    return jwts;
+  }
+
+  /** Asks every server to store `jwt`; one reply per server that answered in time. */
+  async pushAccount(jwt: string, expected: number): Promise<PushReply[]> {
+    const replies = await this.nc.requestMany('$SYS.REQ.CLAIMS.UPDATE', jwt, {
+      strategy: 'count',
+      maxMessages: expected,
+      maxWait: this.requestTimeoutMs,
+    });
+    const out: PushReply[] = [];
+    for await (const msg of replies) {
+      const server = serverOf(msg);
+      if (!server) continue;
+      const body = msg.json<{ data?: { code?: number; message?: string }; error?: { description?: string } }>();
+      const ok = body.data?.code === 200;
+      out.push({ server, ok, message: (ok ? body.data?.message : body.error?.description) ?? 'no answer' });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.statsz.unsubscribe();
+    if (!this.nc.isClosed()) await this.nc.close();
+  }
+}
+
+function serverOf(msg: Msg): NatsServerRef | undefined {
+  try {
+    const { server } = msg.json<{ server?: { id?: string; name?: string } }>();
+    return server?.id ? { id: server.id, name: server.name ?? server.id } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+import { Algorithms, decode, encodeAccount, newScopedSigner, type Account } from '@nats-io/jwt';
+import { createAccount, createOperator } from '@nats-io/nkeys';
+import {
+  newestAccountJwt,
+  readAccountJwt,
+  revisedRevocations,
+  sameRevocations,
+  withRevocations,
+} from '../../src/nats/account-jwt.ts';
+
+const operatorSigner = createOperator();
+const account = createAccount();
+const plainKey = createAccount().getPublicKey();
+const scopedKey = createAccount();
+
+async function accountJwt(extra: Partial<Account> & Record<string, unknown> = {}) {
+  return encodeAccount(
+    'WS',
+    account.getPublicKey(),
+    { signing_keys: [plainKey, newScopedSigner(scopedKey, 'ws', { pub: { allow: ['a'], deny: [] } })], ...extra },
+    { algorithm: Algorithms.v2, signer: operatorSigner },
+  );
+}
+
+describe('account JWTs', () => {
+  test('read: subject, issuer, revocations and which signing keys are scoped', async () => {
+    const info = readAccountJwt(await accountJwt({ revocations: { UA: 10 } }));
+    expect(info).toMatchObject({
+      subject: account.getPublicKey(),
+      issuer: operatorSigner.getPublicKey(),
+      revocations: { UA: 10 },
+      signingKeys: [
+        { key: plainKey, scoped: false },
+        { key: scopedKey.getPublicKey(), scoped: true },
+      ],
+    });
+  });
+
+  test('anything but an account JWT is refused without quoting it', () => {
+    expect(() => readAccountJwt('garbage')).toThrow(/^not a JWT$/);
+  });
+
+  test('the newest copy wins; copies of other accounts and garbage are ignored', async () => {
+    const older = await accountJwt();
+    const other = await encodeAccount('X', createAccount(), {}, { algorithm: Algorithms.v2, signer: operatorSigner });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const newer = await accountJwt({ revocations: { UB: 1 } });
+    expect(newestAccountJwt(['', 'garbage', older, other, newer, older], account.getPublicKey())).toBe(newer);
+    expect(newestAccountJwt(['', other], account.getPublicKey())).toBeUndefined();
+  });
+
+  test('revised revocations: added (the later time wins), removed, others kept', () => {
+    const next = revisedRevocations({ UA: 5, UB: 5, UC: 5 }, new Map([['UA', 9], ['UB', 1], ['UD', 3]]), new Set(['UC']));
+    expect(next).toEqual({ UA: 9, UB: 5, UD: 3 });
+    expect(sameRevocations(next, { UD: 3, UB: 5, UA: 9 })).toBe(true);
+    expect(sameRevocations(next, { UA: 9, UB: 5 })).toBe(false);
+    expect(sameRevocations(next, { UA: 9, UB: 5, UD: 4 })).toBe(false);
+  });
+
+  test('re-signing keeps every other claim, even unknown ones, and replaces the revocations', async () => {
+    const base = await accountJwt({ limits: { conn: 7 }, mappings: { a: [{ subject: 'b', weight: 100 }] }, revocations: { UA: 1 } });
+    const signer = createOperator();
+    const next = await withRevocations(base, { UB: 2 }, signer);
+    const before = decode<Account & Record<string, unknown>>(base);
+    const after = decode<Account & Record<string, unknown>>(next);
+    expect(after.iss).toBe(signer.getPublicKey());
+    expect(after.jti).not.toBe(before.jti);
+    expect(after.nats.revocations).toEqual({ UB: 2 });
+    const { revocations: _a, ...restBefore } = before.nats;
+    const { revocations: _b, ...restAfter } = after.nats;
+    expect(restAfter).toEqual(restBefore);
+    expect(after.sub).toBe(before.sub);
+    expect(after.name).toBe(before.name);
+    // No revocations left: the claim goes.
+    expect(decode<Account>(await withRevocations(next, {}, signer)).nats.revocations).toBeUndefined();
+  });
+});

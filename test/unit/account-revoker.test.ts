@@ -1,0 +1,163 @@
+// The revoker's logic against an in-memory stand-in for the NATS servers and the ConfigMap store:
+// coalescing, failure reporting, pruning and repair of a server's stale copy. The e2e suites show
+// the same against real nats-server processes and a real API server.
+
+import { Algorithms, encodeAccount } from '@nats-io/jwt';
+import { createAccount, createOperator } from '@nats-io/nkeys';
+import { pino } from 'pino';
+import { readAccountJwt } from '../../src/nats/account-jwt.ts';
+import type { NatsSystemClient, PushReply } from '../../src/nats/system-client.ts';
+import { AccountRevoker, type RevokeState } from '../../src/revocation/account-revoker.ts';
+import type { RevocationEntry, RevocationStore } from '../../src/revocation/revocation-store.ts';
+
+const operatorSigner = createOperator();
+const account = createAccount().getPublicKey();
+
+/** Servers holding a copy each of the account JWT; `down` makes every request fail. */
+class FakeServers {
+  copies: string[];
+  pushes: string[] = [];
+  down = false;
+
+  constructor(jwt: string, count: number) {
+    this.copies = Array.from({ length: count }, () => jwt);
+  }
+
+  client(): NatsSystemClient {
+    const fail = () => {
+      if (this.down) throw new Error('no servers available for connection');
+    };
+    return {
+      isClosed: false,
+      servers: async () => (fail(), this.copies.map((_, i) => ({ id: `S${i}`, name: `nats-${i}` }))),
+      lookupAccount: async () => (fail(), [...this.copies]),
+      pushAccount: async (jwt: string): Promise<PushReply[]> => {
+        fail();
+        this.pushes.push(jwt);
+        this.copies = this.copies.map(() => jwt);
+        return this.copies.map((_, i) => ({ server: { id: `S${i}`, name: `nats-${i}` }, ok: true, message: 'jwt updated' }));
+      },
+      close: async () => undefined,
+    } as unknown as NatsSystemClient;
+  }
+
+  revocations(i = 0) {
+    return readAccountJwt(this.copies[i] ?? '').revocations;
+  }
+}
+
+class FakeStore {
+  saved = new Map<string, RevocationEntry>();
+  saves = 0;
+  async load() {
+    return new Map(this.saved);
+  }
+  async save(_account: string, entries: ReadonlyMap<string, RevocationEntry>) {
+    this.saves++;
+    this.saved = new Map(entries);
+  }
+}
+
+async function setup(options: { servers?: number; pruneGraceMs?: number } = {}) {
+  const base = await encodeAccount('WS', account, {}, { algorithm: Algorithms.v2, signer: operatorSigner });
+  const servers = new FakeServers(base, options.servers ?? 3);
+  const store = new FakeStore();
+  const settled: string[] = [];
+  const revoker = new AccountRevoker({
+    account,
+    store: store as unknown as RevocationStore,
+    settings: () => ({ servers: ['nats://x'], creds: new Uint8Array(), connectionVersion: 'v1', operatorSigner }),
+    connect: async () => servers.client(),
+    onSettled: (keys) => settled.push(...keys),
+    onObserved: () => undefined,
+    log: pino({ level: 'silent' }),
+    timing: { lingerMs: 20, verifyPeriodMs: 60_000, pruneGraceMs: options.pruneGraceMs ?? 60_000, maxBackoffMs: 100 },
+  });
+  return { servers, store, settled, revoker };
+}
+
+const user = (key: string, inMs = 60_000) => ({ userPublicKey: key, expiresAt: new Date(Date.now() + inMs) });
+const until = async (check: () => boolean, what: string) => {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('AccountRevoker', () => {
+  test('requests that arrive together share one push, stored before it, and are settled after', async () => {
+    const { servers, store, settled, revoker } = await setup();
+    const keys = Array.from({ length: 50 }, (_, i) => `U${i}`);
+    const states: RevokeState[] = keys.map((key) => revoker.request(`ns/${key}`, [user(key)]));
+    expect(new Set(states.map((state) => state.state))).toEqual(new Set(['pending']));
+    await until(() => settled.length === 50, 'all accesses settled');
+    expect(servers.pushes).toHaveLength(1);
+    expect(Object.keys(servers.revocations(2)).sort()).toEqual([...keys].sort());
+    expect([...store.saved.keys()].sort()).toEqual([...keys].sort());
+    expect(revoker.request('ns/U1', [user('U1')])).toEqual({ state: 'revoked' });
+    expect(revoker.summary()).toMatchObject({ active: 50, pushes: 1, lastPushResult: 'Succeeded' });
+    await revoker.stop();
+  });
+
+  test('users whose JWTs expired need no revocation', async () => {
+    const { servers, revoker } = await setup();
+    expect(revoker.request('ns/old', [user('UOLD', -1000)])).toEqual({ state: 'revoked' });
+    await revoker.stop();
+    expect(servers.pushes).toHaveLength(0);
+  });
+
+  test('a failed cycle reports failed for the users it carried, and the retry revokes them', async () => {
+    const { servers, settled, revoker } = await setup();
+    servers.down = true;
+    revoker.request('ns/a', [user('UA')]);
+    await until(() => settled.includes('ns/a'), 'the failure to be reported');
+    expect(revoker.request('ns/a', [user('UA')])).toEqual({ state: 'failed', message: 'no servers available for connection' });
+    expect(revoker.summary()).toMatchObject({ lastPushResult: 'Failed', lastPushMessage: 'no servers available for connection' });
+    servers.down = false;
+    await until(() => revoker.request('ns/a', [user('UA')]).state === 'revoked', 'the retry');
+    expect(servers.revocations()).toHaveProperty('UA');
+    await revoker.stop();
+  });
+
+  test('entries are pruned from the JWT, then from the store, once their users expired', async () => {
+    const { servers, store, revoker } = await setup({ pruneGraceMs: 0 });
+    revoker.request('ns/short', [user('USHORT', 1500)]);
+    revoker.request('ns/long', [user('ULONG')]);
+    await until(() => Object.keys(servers.revocations()).length === 2, 'both revoked');
+    await until(() => !('USHORT' in servers.revocations()) && !store.saved.has('USHORT'), 'the expired entry pruned');
+    expect(servers.revocations()).toHaveProperty('ULONG');
+    expect(store.saved.has('ULONG')).toBe(true);
+    expect(revoker.summary().active).toBe(1);
+    await revoker.stop();
+  });
+
+  test('a server holding a stale copy gets the current JWT again; servers in sync get no push', async () => {
+    const { servers, revoker } = await setup();
+    const old = servers.copies[0] ?? '';
+    revoker.request('ns/a', [user('UA')]);
+    await until(() => servers.pushes.length === 1, 'the first push');
+    // A server restarted with its old (preloaded) copy; a new server makes the revoker look.
+    servers.copies[1] = old;
+    await (revoker as unknown as { cycle(): Promise<void> }).cycle();
+    expect(servers.pushes).toHaveLength(2);
+    expect(servers.revocations(1)).toHaveProperty('UA');
+    await (revoker as unknown as { cycle(): Promise<void> }).cycle();
+    expect(servers.pushes).toHaveLength(2);
+    await revoker.stop();
+  });
+
+  test('entries stored by an earlier process are pushed by a new one', async () => {
+    const first = await setup();
+    first.revoker.request('ns/a', [user('UA')]);
+    await until(() => first.servers.pushes.length === 1, 'the push');
+    await first.revoker.stop();
+
+    const second = await setup();
+    second.store.saved = first.store.saved;
+    second.revoker.start();
+    await until(() => second.servers.pushes.length === 1, 'the push of the stored entry');
+    expect(second.servers.revocations()).toHaveProperty('UA');
+    await second.revoker.stop();
+  });
+});
