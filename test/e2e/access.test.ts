@@ -344,7 +344,7 @@ describe('admission', () => {
     );
     expect(issuer.status).toMatchObject({
       signingKeyPublicKey: state.trust.workspaceAccount.signingKey.publicKey,
-      conditions: [{ reason: 'KeysLoaded', message: `Account signing key ${state.trust.workspaceAccount.signingKey.publicKey} loaded` }],
+      conditions: [{ reason: 'AccountVerified', message: `Keys loaded; 1 NATS server holds the JWT of account ${state.trust.workspaceAccount.publicKey}, which lists signing key ${state.trust.workspaceAccount.signingKey.publicKey}` }],
     });
   });
 

@@ -3,12 +3,17 @@
 // with broad permissions under the scoped key still gets only the template's.
 
 import { encodeUser, fmtCreds } from '@nats-io/jwt';
-import { createUser, fromSeed } from '@nats-io/nkeys';
+import { createAccount, createUser, fromSeed } from '@nats-io/nkeys';
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import { GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
 import { loadEnvState, type EnvState } from '../env/state.ts';
 import {
   accessBody,
   createAccess,
+  createIssuer,
   OPERATOR_NAMESPACE,
+  SIGNING_KEY_SECRET,
+  waitFor,
   waitForReady,
   type Clients,
 } from './support/cluster.ts';
@@ -105,4 +110,51 @@ test('a user JWT forged under the scoped key gets no more than the template', as
   } finally {
     await nc.close();
   }
+});
+
+describe('the issuer checks its signing key against the account JWT on NATS', () => {
+  const mismatched = async (name: string, account: Record<string, unknown>, prepare?: () => Promise<void>) => {
+    await prepare?.();
+    await createIssuer(admin, state, name, { account: { publicKey: state.trust.workspaceAccount.publicKey, ...account } as never });
+    const issuer = await waitFor(
+      async () => {
+        const current = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name })) as ClusterNatsIssuer;
+        return current.status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'AccountMismatch') ? current : undefined;
+      },
+      { what: `issuer ${name} AccountMismatch`, timeoutMs: 30_000 },
+    );
+    const message = issuer.status?.conditions?.[0]?.message ?? '';
+    // Its accesses get nothing: NATS would refuse their users, or nothing would bound them.
+    await createAccess(admin.custom, NS, accessBody(`of-${name}`, { issuerRef: { name } }));
+    const access = await waitForReady(admin.custom, NS, `of-${name}`, 'False', 'AccountMismatch');
+    expect(access.status?.conditions?.[0]?.message).toBe(`ClusterNatsIssuer ${name}: ${message}`);
+    await expect(admin.core.readNamespacedSecret({ name: `of-${name}-nats`, namespace: NS })).rejects.toMatchObject({ code: 404 });
+    return message;
+  };
+
+  test('a signing key the account JWT does not list', async () => {
+    const stranger = createAccount();
+    const message = await mismatched('e2e-unlisted-key', { signingKeySecretRef: { name: 'unlisted-signing-key' } }, async () => {
+      await admin.core.createNamespacedSecret({
+        namespace: OPERATOR_NAMESPACE,
+        body: { metadata: { name: 'unlisted-signing-key' }, stringData: { seed: new TextDecoder().decode(stranger.getSeed()) } },
+      });
+    });
+    expect(message).toBe(
+      `The JWT of account ${state.trust.workspaceAccount.publicKey} does not list signing key ${stranger.getPublicKey()}: NATS would refuse the users it signs`,
+    );
+  });
+
+  test('a plain signing key under a scoped issuer', async () => {
+    const message = await mismatched('e2e-plain-as-scoped', {
+      signingKeySecretRef: { name: SIGNING_KEY_SECRET },
+      scoped: { userTags: ['ws:{{workspace.id}}'] },
+    });
+    expect(message).toContain('spec.account.scoped is set, but');
+  });
+
+  test('a scoped signing key under an issuer that is not scoped', async () => {
+    const message = await mismatched('e2e-scoped-as-plain', { signingKeySecretRef: { name: 'ws-scoped-signing-key' } });
+    expect(message).toContain(`${state.trust.workspaceAccount.scopedSigningKey.publicKey} is a scoped signing key of account`);
+  });
 });

@@ -119,6 +119,8 @@ export type ClusterSetup = Pick<EnvState, 'kubeconfig' | 'trust' | 'nats' | 'bin
 /** The operator's namespace, holding issuer key Secrets. */
 export const OPERATOR_NAMESPACE = 'wno-system';
 export const SIGNING_KEY_SECRET = 'ws-account-signing-key';
+export const OPERATOR_KEY_SECRET = 'nats-operator-signing-key';
+export const SYSTEM_CREDS_SECRET = 'nats-system-creds';
 
 /** An issuer for the test NATS environment's WS account, with its signing key Secret. */
 export async function createIssuer(
@@ -126,19 +128,29 @@ export async function createIssuer(
   state: ClusterSetup,
   name: string,
   spec: Partial<ClusterNatsIssuer['spec']> = {},
+  /** Appended to the key Secrets' names: issuers of another trust than the environment's need their own. */
+  secretSuffix = '',
 ): Promise<ClusterNatsIssuer> {
   await ensureNamespace(clients.core, OPERATOR_NAMESPACE);
-  try {
-    await clients.core.createNamespacedSecret({
-      namespace: OPERATOR_NAMESPACE,
-      body: {
-        metadata: { name: SIGNING_KEY_SECRET },
-        stringData: { seed: state.trust.workspaceAccount.signingKey.seed },
-      },
-    });
-  } catch (error) {
-    if ((error as { code?: number }).code !== 409) throw error;
+  const [accountKey, operatorKey, systemCreds] = [SIGNING_KEY_SECRET, OPERATOR_KEY_SECRET, SYSTEM_CREDS_SECRET].map(
+    (secretName) => `${secretName}${secretSuffix}`,
+  ) as [string, string, string];
+  const secrets: [string, Record<string, string>][] = [
+    [accountKey, { seed: state.trust.workspaceAccount.signingKey.seed }],
+    [operatorKey, { seed: state.trust.operator.signingKey.seed }],
+    [systemCreds, { 'nats.creds': state.trust.systemUser.creds }],
+  ];
+  for (const [secretName, stringData] of secrets) {
+    try {
+      await clients.core.createNamespacedSecret({
+        namespace: OPERATOR_NAMESPACE,
+        body: { metadata: { name: secretName }, stringData },
+      });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409) throw error;
+    }
   }
+  const { nats, ...rest } = spec;
   return (await clients.custom.createClusterCustomObject({
     group: GROUP,
     version: VERSION,
@@ -148,12 +160,13 @@ export async function createIssuer(
       kind: 'ClusterNatsIssuer',
       metadata: { name },
       spec: {
-        nats: { urls: state.nats.urls },
+        nats: { urls: state.nats.urls, systemCredentialsSecretRef: { name: systemCreds }, ...nats },
+        operator: { signingKeySecretRef: { name: operatorKey } },
         account: {
           publicKey: state.trust.workspaceAccount.publicKey,
-          signingKeySecretRef: { name: SIGNING_KEY_SECRET },
+          signingKeySecretRef: { name: accountKey },
         },
-        ...spec,
+        ...rest,
       },
     },
   })) as ClusterNatsIssuer;

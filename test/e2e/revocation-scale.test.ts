@@ -1,0 +1,79 @@
+// 200 accesses deleted at once: every user is revoked and every connection cut, with a handful of
+// account JWT pushes rather than 200; once the users' JWTs have expired, their entries are pruned
+// and the account JWT shrinks back. Runs its own nats-server and trust, so the account's
+// revocations are this suite's alone.
+
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import { GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
+import { createNatsTrust, startNats, type NatsEnv } from '../env/nats.ts';
+import { createIssuer, waitFor } from './support/cluster.ts';
+import type { OperatorProcess } from './support/operator.ts';
+import { accountJwtBytes, createReadyAccesses, deleteAtOnce, type LoadTarget } from './support/revocation-load.ts';
+import { startSuite } from './support/suite.ts';
+
+const NS = 'e2e-revocation-scale';
+const ISSUER = 'e2e-revocation-scale';
+const COUNT = 200;
+/** Long enough to outlive creating, connecting and deleting them all on a small machine. */
+const TTL_S = 90;
+let operator: OperatorProcess;
+let nats: NatsEnv;
+let target: LoadTarget;
+
+beforeAll(async () => {
+  const trust = await createNatsTrust();
+  nats = await startNats(trust, { nodes: 1 });
+  const suite = await startSuite({
+    issuer: { name: `${ISSUER}-env` },
+    namespaces: [NS],
+    prepare: async (clients, env) => {
+      await createIssuer(clients, { ...env, trust, nats: { ...env.nats, urls: nats.urls } }, ISSUER, {}, '-scale');
+    },
+  });
+  operator = suite.operator;
+  target = {
+    admin: suite.admin,
+    namespace: NS,
+    issuer: ISSUER,
+    natsUrls: nats.urls,
+    systemCreds: trust.systemUser.creds,
+    account: trust.workspaceAccount.publicKey,
+  };
+}, 180_000);
+
+afterAll(async () => {
+  await operator?.stop();
+  await nats?.stop();
+});
+
+const revocationStatus = async () =>
+  ((await target.admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name: ISSUER })) as ClusterNatsIssuer)
+    .status?.revocation;
+
+test(`${COUNT} deletions at once: all revoked in few pushes, then pruned once expired`, async () => {
+  const before = await accountJwtBytes(target);
+  const names = Array.from({ length: COUNT }, (_, i) => `scale-${i}`);
+  const createdAt = Date.now();
+  await createReadyAccesses(target, names, `${TTL_S}s`);
+
+  const run = await deleteAtOnce(target, names);
+  // Refused because revoked, not because expired: no JWT had expired yet.
+  expect(Date.now()).toBeLessThan(createdAt + TTL_S * 1000);
+  expect(run.otherCloses).toEqual([]);
+  expect(run.disconnectMs).toHaveLength(COUNT);
+  expect(run.stillAccepted).toBe(0);
+  // Coalesced: far fewer pushes than deletions.
+  expect(run.pushes).toBeGreaterThan(0);
+  expect(run.pushes).toBeLessThan(COUNT / 10);
+  const revoked = await accountJwtBytes(target);
+  expect(revoked).toBeGreaterThan(before + COUNT * 60);
+  expect((await revocationStatus())?.active).toBe(COUNT);
+
+  // Pruned after the JWTs expired (plus the operator's 10s grace).
+  await waitFor(async () => ((await revocationStatus())?.active === 0 ? true : undefined), {
+    what: 'the revocation entries to be pruned',
+    timeoutMs: (TTL_S + 60) * 1000,
+    intervalMs: 1000,
+  });
+  expect(await accountJwtBytes(target)).toBeLessThanOrEqual(before);
+}, 300_000);

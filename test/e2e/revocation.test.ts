@@ -1,0 +1,316 @@
+// Credentials die with their access: deleting a WorkspaceNatsAccess revokes its users on the NATS
+// server (live connections cut, copied creds refused) before the finalizer goes; replaced users are
+// revoked unless they were renewed; nothing is lost when NATS or the operator is down meanwhile.
+// The suite runs its own nats-server (and NATS trust), so that it can stop and start it.
+
+import { credsAuthenticator, connect, type NatsConnection } from '@nats-io/transport-node';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, ISSUER_PLURAL, SKIP_REVOCATION_ANNOTATION, VERSION } from '../../src/api/constants.ts';
+import { readAccountJwt } from '../../src/nats/account-jwt.ts';
+import { readCredentials } from '../../src/nats/credentials.ts';
+import { RevocationStore } from '../../src/revocation/revocation-store.ts';
+import { createNatsTrust, startNats, type NatsEnv, type NatsTrust } from '../env/nats.ts';
+import {
+  accessBody,
+  createAccess,
+  createIssuer,
+  getAccess,
+  OPERATOR_NAMESPACE,
+  waitFor,
+  waitForReady,
+  type Clients,
+} from './support/cluster.ts';
+import { connectWithCreds, roundTrip } from './support/nats.ts';
+import type { OperatorProcess } from './support/operator.ts';
+import { startSuite } from './support/suite.ts';
+
+const NS = 'e2e-revocation';
+const ISSUER = 'e2e-revocation';
+let admin: Clients;
+let operator: OperatorProcess;
+let trust: NatsTrust;
+let nats: NatsEnv;
+
+const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
+
+beforeAll(async () => {
+  trust = await createNatsTrust();
+  nats = await startNats(trust, { nodes: 1 });
+  ({ admin, operator } = await startSuite({
+    issuer: { name: `${ISSUER}-env` },
+    namespaces: [NS],
+    prepare: async (clients, env) => {
+      await createIssuer(clients, { ...env, trust, nats: { ...env.nats, urls: nats.urls } }, ISSUER, {}, '-revocation');
+    },
+  }));
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await nats?.stop();
+});
+
+const credsOf = async (secretName: string) => {
+  const secret = await admin.core.readNamespacedSecret({ name: secretName, namespace: NS });
+  return Buffer.from(secret.data?.[CREDS_KEY] ?? '', 'base64').toString('utf8');
+};
+
+async function deleteAccess(name: string) {
+  await admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace: NS, name });
+}
+
+const gone = (name: string, timeoutMs = 30_000) =>
+  waitFor(async () => ((await getAccess(admin.custom, NS, name)) ? undefined : true), { what: `${NS}/${name} gone`, timeoutMs });
+
+/** The server's refusal of `creds`, or undefined if it let them connect. */
+async function refusal(creds: string, servers = nats.urls): Promise<string | undefined> {
+  try {
+    const nc = await connectWithCreds(servers, creds);
+    await nc.close();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+async function eventsOf(name: string): Promise<string[]> {
+  const events = await admin.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
+  return events.items.map((event) => `${event.reason}: ${event.message}`);
+}
+
+async function issuerStatus(): Promise<ClusterNatsIssuer['status']> {
+  const issuer = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name: ISSUER })) as ClusterNatsIssuer;
+  return issuer.status;
+}
+
+/** An access, Ready, with a client connected with its creds; the creds are a copy taken now. */
+async function connectedAccess(name: string, spec: Partial<Parameters<typeof accessBody>[1]> = {}) {
+  await createAccess(admin.custom, NS, accessBody(name, { issuerRef: { name: ISSUER }, permissions, ...spec }));
+  const access = await waitForReady(admin.custom, NS, name);
+  const creds = await credsOf(`${name}-nats`);
+  const nc = await connectWithCreds(nats.urls, creds);
+  const closed = nc.closed().then((error) => ({ at: Date.now(), error }));
+  return { access, creds, nc, closed };
+}
+
+test('the issuer reports the account verified on NATS', async () => {
+  const status = await waitFor(
+    async () => {
+      const current = await issuerStatus();
+      return current?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True') ? current : undefined;
+    },
+    { what: 'issuer Ready', timeoutMs: 30_000 },
+  );
+  expect(status?.conditions?.[0]).toMatchObject({
+    reason: 'AccountVerified',
+    message: `Keys loaded; 1 NATS server holds the JWT of account ${trust.workspaceAccount.publicKey}, which lists signing key ${trust.workspaceAccount.signingKey.publicKey}`,
+  });
+});
+
+test('deleting an access cuts its live connection within a second, and a copy of its creds is refused', async () => {
+  const { access, creds, nc, closed } = await connectedAccess('deleted');
+  expect(await roundTrip(nc, nc, 'ws.deleted.ping')).toBe('hello');
+
+  const deletedAt = Date.now();
+  await deleteAccess('deleted');
+  const { at, error } = await closed;
+  expect(at - deletedAt).toBeLessThan(1000);
+  expect(String(error)).toMatch(/revoked/i);
+
+  await gone('deleted');
+  expect(await refusal(creds)).toMatch(/Authorization Violation/);
+  await expect(admin.core.readNamespacedSecret({ name: 'deleted-nats', namespace: NS })).rejects.toMatchObject({ code: 404 });
+  expect(await eventsOf('deleted')).toContain(`Revoked: Revoked NATS users ${access.status?.userPublicKey} on every server`);
+
+  // Kept in the cluster, with the user's expiry, and counted in the issuer's status.
+  const configMap = await admin.core.readNamespacedConfigMap({
+    name: RevocationStore.configMapName(trust.workspaceAccount.publicKey),
+    namespace: OPERATOR_NAMESPACE,
+  });
+  expect(JSON.parse(configMap.data?.[access.status?.userPublicKey ?? ''] ?? '{}')).toMatchObject({
+    expiresAt: access.status?.expiresAt,
+    access: `${NS}/deleted`,
+  });
+  const status = await waitFor(async () => {
+    const current = await issuerStatus();
+    return current?.revocation?.lastPushResult === 'Succeeded' ? current : undefined;
+  }, { what: 'issuer revocation status', timeoutMs: 10_000 });
+  expect(status?.revocation?.active).toBeGreaterThanOrEqual(1);
+  expect(status?.revocation?.lastPushMessage).toMatch(/^1 of 1 NATS servers stored the account JWT \(\d+ revocations, \d+ bytes\)$/);
+});
+
+test('a client that re-reads its creds file keeps working across two renewals', async () => {
+  await createAccess(admin.custom, NS, accessBody('renewing', { issuerRef: { name: ISSUER }, permissions, ttl: '20s', renewBefore: '10s' }));
+  const first = await waitForReady(admin.custom, NS, 'renewing');
+  // The kubelet's part: the mounted file follows the Secret.
+  const dir = mkdtempSync(join(tmpdir(), 'wno-creds-'));
+  const file = join(dir, 'nats.creds');
+  const sync = async () => writeFileSync(file, await credsOf('renewing-nats'));
+  await sync();
+  const syncing = setInterval(() => void sync().catch(() => undefined), 500);
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({
+      servers: nats.urls,
+      authenticator: credsAuthenticator(() => readFileSync(file)),
+      reconnectTimeWait: 250,
+      maxReconnectAttempts: -1,
+    });
+    let reconnects = 0;
+    void (async () => {
+      for await (const status of nc.status()) if (status.type === 'reconnect') reconnects++;
+    })();
+    const users = new Set([first.status?.userPublicKey]);
+    const deadline = Date.now() + 60_000;
+    let failures = 0;
+    // Usable throughout: a message round trip every 500ms, until the server cut the connection
+    // twice as the JWT it was made with expired, and the client came back with renewed creds.
+    for (;;) {
+      try {
+        expect(await roundTrip(nc, nc, 'ws.renewing.echo')).toBe('hello');
+        failures = 0;
+      } catch {
+        // One reconnect may swallow a message; two failures in a row would be a gap.
+        expect(++failures).toBeLessThan(2);
+      }
+      const current = await getAccess(admin.custom, NS, 'renewing');
+      users.add(current?.status?.userPublicKey);
+      if (reconnects >= 2) break;
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(nc.isClosed()).toBe(false);
+    expect(users.size).toBeGreaterThanOrEqual(3);
+    // Renewal retires users without revoking them: they expire on their own.
+    const renewed = await getAccess(admin.custom, NS, 'renewing');
+    for (const retired of renewed?.status?.retiredUsers ?? []) expect(retired.revoke).toBeUndefined();
+    expect((await eventsOf('renewing')).filter((event) => event.startsWith('Renewed: ')).length).toBeGreaterThanOrEqual(2);
+  } finally {
+    clearInterval(syncing);
+    await nc?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a user replaced because the spec changed is revoked at once', async () => {
+  const { access, creds, closed } = await connectedAccess('respec');
+  await admin.custom.patchNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ACCESS_PLURAL,
+    namespace: NS,
+    name: 'respec',
+    body: [{ op: 'replace', path: '/spec/permissions/publish/allow', value: ['ws.{{workspace.id}}.only'] }],
+  });
+  const { error } = await closed;
+  expect(String(error)).toMatch(/revoked/i);
+  expect(await refusal(creds)).toMatch(/Authorization Violation/);
+  const reissued = await waitFor(async () => {
+    const current = await getAccess(admin.custom, NS, 'respec');
+    return current?.status?.userPublicKey !== access.status?.userPublicKey && !current?.status?.retiredUsers ? current : undefined;
+  }, { what: 'the new user, with the old one revoked and no longer listed', timeoutMs: 15_000 });
+  expect(readCredentials(await credsOf('respec-nats')).userPublicKey).toBe(reissued.status?.userPublicKey);
+  expect(await refusal(await credsOf('respec-nats'))).toBeUndefined();
+});
+
+test('with NATS down, a deleted access keeps its finalizer and says why; once NATS is back it goes', async () => {
+  const { creds } = await connectedAccess('nats-down');
+  await nats.stopNode(0);
+  try {
+    await deleteAccess('nats-down');
+    const waiting = await waitForReady(admin.custom, NS, 'nats-down', 'False', 'RevocationFailed', 30_000);
+    expect(waiting.metadata.finalizers).toContain('natsaccess.io/revoke-credentials');
+    expect(waiting.status?.conditions?.[0]?.message).toMatch(
+      new RegExp(`^Revoking NATS users ${waiting.status?.userPublicKey} failed, retrying before its finalizer is removed: .+\\. To remove the access without revoking, annotate it ${SKIP_REVOCATION_ANNOTATION}=true$`),
+    );
+    await waitFor(async () => ((await eventsOf('nats-down')).some((event) => event.startsWith('RevocationFailed: ')) ? true : undefined), {
+      what: 'a RevocationFailed Event',
+      timeoutMs: 10_000,
+    });
+  } finally {
+    await nats.startNode(0);
+  }
+  await gone('nats-down', 60_000);
+  expect(await refusal(creds)).toMatch(/Authorization Violation/);
+});
+
+test('an operator killed after accepting a deletion still revokes once it is back', async () => {
+  const { creds } = await connectedAccess('killed');
+  await nats.stopNode(0);
+  try {
+    await deleteAccess('killed');
+    await waitForReady(admin.custom, NS, 'killed', 'False', 'RevocationFailed', 30_000);
+    await operator.kill('SIGKILL');
+  } finally {
+    await nats.startNode(0);
+  }
+  // Back with the user still valid: the restarted operator finds the deletion and revokes.
+  expect(await refusal(creds)).toBeUndefined();
+  await operator.start();
+  await gone('killed', 60_000);
+  expect(await refusal(creds)).toMatch(/Authorization Violation/);
+});
+
+test('the skip-revocation annotation removes an access without waiting for NATS; the revocation requested still lands', async () => {
+  const { access, creds } = await connectedAccess('skipped');
+  await nats.stopNode(0);
+  try {
+    await deleteAccess('skipped');
+    await waitForReady(admin.custom, NS, 'skipped', 'False', 'RevocationFailed', 30_000);
+    await admin.custom.patchNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ACCESS_PLURAL,
+      namespace: NS,
+      name: 'skipped',
+      body: [{ op: 'add', path: `/metadata/annotations`, value: { [SKIP_REVOCATION_ANNOTATION]: 'true' } }],
+    });
+    await gone('skipped');
+  } finally {
+    await nats.startNode(0);
+  }
+  expect(await eventsOf('skipped')).toContain(
+    `RevocationSkipped: Removed without waiting for NATS to revoke users ${access.status?.userPublicKey} (annotation ${SKIP_REVOCATION_ANNOTATION}): ` +
+      'a revocation already requested still reaches the servers when they answer; otherwise their credentials stay valid until they expire',
+  );
+  // Recorded in the cluster before NATS went unanswered, so pushed once it answers again.
+  await waitFor(async () => ((await refusal(creds)) ? true : undefined), { what: 'the revocation to land', timeoutMs: 45_000 });
+});
+
+test('tightening the issuer policy revokes credentials that now exceed it', async () => {
+  const { creds, closed } = await connectedAccess('tightened', { permissions: { publish: { allow: ['ws.{{workspace.id}}.wide.>'] } } });
+  await admin.custom.patchClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ISSUER_PLURAL,
+    name: ISSUER,
+    body: [{ op: 'add', path: '/spec/policy', value: { allowedSubjects: { publish: ['ws.{{workspace.id}}.narrow.>'] } } }],
+  });
+  const { error } = await closed;
+  expect(String(error)).toMatch(/revoked/i);
+  await waitForReady(admin.custom, NS, 'tightened', 'False', 'PolicyViolation');
+  expect(await refusal(creds)).toMatch(/Authorization Violation/);
+  await expect(admin.core.readNamespacedSecret({ name: 'tightened-nats', namespace: NS })).rejects.toMatchObject({ code: 404 });
+  await admin.custom.patchClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: ISSUER_PLURAL,
+    name: ISSUER,
+    body: [{ op: 'remove', path: '/spec/policy' }],
+  });
+});
+
+test('the account JWT on the server carries the revocations, signed by the operator signing key', async () => {
+  const system = await connectWithCreds(nats.urls, trust.systemUser.creds);
+  try {
+    const reply = await system.request(`$SYS.REQ.ACCOUNT.${trust.workspaceAccount.publicKey}.CLAIMS.LOOKUP`, '', { timeout: 2000 });
+    const info = readAccountJwt(reply.string());
+    expect(info.issuer).toBe(trust.operator.signingKey.publicKey);
+    expect(Object.keys(info.revocations).length).toBeGreaterThanOrEqual(4);
+  } finally {
+    await system.close();
+  }
+});

@@ -1,0 +1,128 @@
+// Many accesses deleted at once, observed from outside the operator: each access's creds hold a
+// live connection, the deletions are sent together, and the run records when each connection was
+// cut, whether a copy of the creds is refused afterwards, and how many account JWT pushes the
+// servers received ($SYS.REQ.CLAIMS.UPDATE, seen by a system account subscriber). Shared by the
+// scale e2e test and `npm run benchmark:revocation`.
+
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../../src/api/constants.ts';
+import { accessBody, createAccess, getAccess, waitFor, waitForReady, type Clients } from './cluster.ts';
+import { connectWithCreds } from './nats.ts';
+
+export interface LoadTarget {
+  admin: Clients;
+  namespace: string;
+  issuer: string;
+  natsUrls: string[];
+  /** Creds of a system account user, to count pushes and read the account JWT. */
+  systemCreds: string;
+  account: string;
+}
+
+export interface DeletionRun {
+  /** Per access: from sending its deletion to its connection being cut, in ms. */
+  disconnectMs: number[];
+  /** Connections closed for another reason than revocation. */
+  otherCloses: string[];
+  /** Copies of the creds the servers still let in after the accesses were gone. */
+  stillAccepted: number;
+  /** Account JWT pushes the servers received during the run. */
+  pushes: number;
+}
+
+const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
+
+/** Creates `names` (at most `parallel` requests at a time) and waits until each is Ready. */
+export async function createReadyAccesses(target: LoadTarget, names: string[], ttl: string, parallel = 20): Promise<void> {
+  for (let i = 0; i < names.length; i += parallel) {
+    await Promise.all(
+      names.slice(i, i + parallel).map((name) =>
+        createAccess(target.admin.custom, target.namespace, accessBody(name, { issuerRef: { name: target.issuer }, permissions, ttl })),
+      ),
+    );
+  }
+  for (const name of names) await waitForReady(target.admin.custom, target.namespace, name, 'True', undefined, 120_000);
+}
+
+/** The account JWT's size as the servers hold it now. */
+export async function accountJwtBytes(target: LoadTarget): Promise<number> {
+  const system = await connectWithCreds(target.natsUrls, target.systemCreds);
+  try {
+    const reply = await system.request(`$SYS.REQ.ACCOUNT.${target.account}.CLAIMS.LOOKUP`, '', { timeout: 2000 });
+    return reply.data.length;
+  } finally {
+    await system.close();
+  }
+}
+
+/** Connects with each access's creds, deletes all accesses at once and observes the outcome. */
+export async function deleteAtOnce(target: LoadTarget, names: string[]): Promise<DeletionRun> {
+  const { admin, namespace } = target;
+  const creds = await Promise.all(
+    names.map(async (name) => {
+      const secret = await admin.core.readNamespacedSecret({ name: `${name}-nats`, namespace });
+      return Buffer.from(secret.data?.[CREDS_KEY] ?? '', 'base64').toString('utf8');
+    }),
+  );
+  const clients: NatsConnection[] = [];
+  const system = await connectWithCreds(target.natsUrls, target.systemCreds);
+  try {
+    clients.push(...(await inBatches(creds, (text) => connectWithCreds(target.natsUrls, text))));
+    let pushes = 0;
+    system.subscribe('$SYS.REQ.CLAIMS.UPDATE', { callback: () => void pushes++ });
+    await system.flush();
+
+    const sentAt = new Map<number, number>();
+    const closed = clients.map((nc, i) => nc.closed().then((error) => ({ i, at: performance.now(), error })));
+    await Promise.all(
+      names.map(async (name, i) => {
+        sentAt.set(i, performance.now());
+        await admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace, name });
+      }),
+    );
+    const outcomes = await Promise.all(closed);
+    for (const name of names) {
+      await waitFor(async () => ((await getAccess(admin.custom, namespace, name)) ? undefined : true), {
+        what: `${namespace}/${name} gone`,
+        timeoutMs: 60_000,
+      });
+    }
+    const accepted = await inBatches(
+      creds,
+      async (text) => {
+        try {
+          await (await connectWithCreds(target.natsUrls, text)).close();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    );
+    await system.flush();
+    return {
+      disconnectMs: outcomes.map(({ i, at }) => at - (sentAt.get(i) ?? at)),
+      otherCloses: outcomes.filter(({ error }) => !/revoked/i.test(String(error))).map(({ error }) => String(error)),
+      stillAccepted: accepted.filter(Boolean).length,
+      pushes,
+    };
+  } finally {
+    await Promise.all(clients.map((nc) => nc.close()));
+    await system.close();
+  }
+}
+
+/**
+ * `fn` over `items`, 10 at a time: a client's nkey signature is CPU work in JS, and 200 at once
+ * would miss the server's authentication timeout on a small machine.
+ */
+async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += 10) out.push(...(await Promise.all(items.slice(i, i + 10).map(fn))));
+  return out;
+}
+
+/** The value at percentile `p` (nearest rank). */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}
