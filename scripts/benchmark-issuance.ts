@@ -5,17 +5,8 @@
 import { Watch } from '@kubernetes/client-node';
 import { cpus } from 'node:os';
 import { ACCESS_NAME_LABEL, ACCESS_PLURAL, GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION } from '../src/api/constants.ts';
-import { startEnvironment } from '../test/env/index.ts';
-import { loadEnvState, writeEnvState } from '../test/env/state.ts';
-import {
-  accessBody,
-  createAccess,
-  OPERATOR_NAMESPACE,
-  operatorKubeconfig,
-  prepareCluster,
-  waitFor,
-} from '../test/e2e/support/cluster.ts';
-import { OperatorProcess } from '../test/e2e/support/operator.ts';
+import { accessBody, createAccess, waitFor } from '../test/e2e/support/cluster.ts';
+import { startBench } from './benchmark-setup.ts';
 
 const SINGLE_RUNS = 10;
 /** Operator settings, for experiments: BENCH_WORKERS=8 npm run benchmark */
@@ -23,21 +14,9 @@ const WORKERS = process.env.BENCH_WORKERS ?? '4';
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 const BURST = 100;
 
-const env = await startEnvironment();
-let operator: OperatorProcess | undefined;
+const bench = await startBench(['--log-level', LOG_LEVEL, '--workers', WORKERS]);
 try {
-  const state = loadEnvState(await writeEnvState(env));
-  const admin = await prepareCluster(state, { issuer: 'bench', namespaces: ['bench'] });
-  operator = new OperatorProcess(
-    {
-      kubeconfig: await operatorKubeconfig(state, ['bench']),
-      namespace: OPERATOR_NAMESPACE,
-      serves: ['bench'],
-      args: ['--log-level', LOG_LEVEL, '--workers', WORKERS],
-    },
-    state.root,
-  );
-  await operator.start();
+  const { admin } = bench;
 
   // Secret arrivals, by access name, as the API server reports them.
   const secretSeen = new Map<string, number>();
@@ -102,6 +81,5 @@ try {
   );
   process.stdout.write(`  ${ready}/${expected} accesses Ready, ${ms(performance.now() - burstStart)} after the burst began\n`);
 } finally {
-  await operator?.stop();
-  await env.stop();
+  await bench.stop();
 }

@@ -7,10 +7,7 @@
 import { cpus } from 'node:os';
 import type { ClusterNatsIssuer } from '../src/api/cluster-nats-issuer.ts';
 import { GROUP, ISSUER_PLURAL, VERSION } from '../src/api/constants.ts';
-import { startEnvironment } from '../test/env/index.ts';
-import { loadEnvState, writeEnvState } from '../test/env/state.ts';
-import { OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, waitFor } from '../test/e2e/support/cluster.ts';
-import { OperatorProcess } from '../test/e2e/support/operator.ts';
+import { waitFor } from '../test/e2e/support/cluster.ts';
 import {
   accountJwtBytes,
   createReadyAccesses,
@@ -18,31 +15,20 @@ import {
   percentile,
   type LoadTarget,
 } from '../test/e2e/support/revocation-load.ts';
+import { BENCH, startBench } from './benchmark-setup.ts';
 
 const SINGLE_RUNS = 10;
 const BURST = 200;
 /** Long enough to create, connect and delete the burst before anything expires. */
 const TTL_S = 120;
 
-const env = await startEnvironment();
-let operator: OperatorProcess | undefined;
+const bench = await startBench(['--log-level', 'info']);
 try {
-  const state = loadEnvState(await writeEnvState(env));
-  const admin = await prepareCluster(state, { issuer: 'bench', namespaces: ['bench'] });
-  operator = new OperatorProcess(
-    {
-      kubeconfig: await operatorKubeconfig(state, ['bench']),
-      namespace: OPERATOR_NAMESPACE,
-      serves: ['bench'],
-      args: ['--log-level', 'info'],
-    },
-    state.root,
-  );
-  await operator.start();
+  const { admin, state } = bench;
   const target: LoadTarget = {
     admin,
-    namespace: 'bench',
-    issuer: 'bench',
+    namespace: BENCH,
+    issuer: BENCH,
     natsUrls: state.nats.urls,
     systemCreds: state.trust.systemUser.creds,
     account: state.trust.workspaceAccount.publicKey,
@@ -66,7 +52,7 @@ try {
   const prunedAfter = performance.now();
   await waitFor(
     async () => {
-      const issuer = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name: 'bench' })) as ClusterNatsIssuer;
+      const issuer = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name: BENCH })) as ClusterNatsIssuer;
       return issuer.status?.revocation?.active === 0 ? true : undefined;
     },
     { what: 'the revocations to be pruned', timeoutMs: (TTL_S + 120) * 1000, intervalMs: 1000 },
@@ -87,6 +73,5 @@ try {
     ].join('\n'),
   );
 } finally {
-  await operator?.stop();
-  await env.stop();
+  await bench.stop();
 }

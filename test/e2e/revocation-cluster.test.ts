@@ -3,29 +3,20 @@
 // The suite runs its own cluster (and NATS trust), so that it can stop, wipe and start servers.
 
 import { CREDS_KEY, GROUP, ACCESS_PLURAL, VERSION } from '../../src/api/constants.ts';
-import { createNatsTrust, startNats, type NatsEnv, type NatsTrust } from '../env/nats.ts';
-import { accessBody, createAccess, createIssuer, getAccess, waitFor, waitForReady, type Clients } from './support/cluster.ts';
+import type { NatsEnv } from '../env/nats.ts';
+import { accessBody, createAccess, getAccess, waitFor, waitForReady, type Clients } from './support/cluster.ts';
 import { connectWithCreds } from './support/nats.ts';
 import type { OperatorProcess } from './support/operator.ts';
-import { startSuite } from './support/suite.ts';
+import { startSuiteWithOwnNats } from './support/suite.ts';
 
 const NS = 'e2e-revocation-cluster';
 const ISSUER = 'e2e-revocation-cluster';
 let admin: Clients;
 let operator: OperatorProcess;
-let trust: NatsTrust;
 let nats: NatsEnv;
 
 beforeAll(async () => {
-  trust = await createNatsTrust();
-  nats = await startNats(trust, { nodes: 3 });
-  ({ admin, operator } = await startSuite({
-    issuer: { name: `${ISSUER}-env` },
-    namespaces: [NS],
-    prepare: async (clients, env) => {
-      await createIssuer(clients, { ...env, trust, nats: { ...env.nats, urls: nats.urls } }, ISSUER, {}, '-cluster');
-    },
-  }));
+  ({ admin, operator, nats } = await startSuiteWithOwnNats({ issuer: ISSUER, namespaces: [NS], nodes: 3 }));
 }, 180_000);
 
 afterAll(async () => {

@@ -5,11 +5,11 @@
 
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import { GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
-import { createNatsTrust, startNats, type NatsEnv } from '../env/nats.ts';
-import { createIssuer, waitFor } from './support/cluster.ts';
+import type { NatsEnv } from '../env/nats.ts';
+import { waitFor } from './support/cluster.ts';
 import type { OperatorProcess } from './support/operator.ts';
 import { accountJwtBytes, createReadyAccesses, deleteAtOnce, type LoadTarget } from './support/revocation-load.ts';
-import { startSuite } from './support/suite.ts';
+import { startSuiteWithOwnNats } from './support/suite.ts';
 
 const NS = 'e2e-revocation-scale';
 const ISSUER = 'e2e-revocation-scale';
@@ -21,23 +21,15 @@ let nats: NatsEnv;
 let target: LoadTarget;
 
 beforeAll(async () => {
-  const trust = await createNatsTrust();
-  nats = await startNats(trust, { nodes: 1 });
-  const suite = await startSuite({
-    issuer: { name: `${ISSUER}-env` },
-    namespaces: [NS],
-    prepare: async (clients, env) => {
-      await createIssuer(clients, { ...env, trust, nats: { ...env.nats, urls: nats.urls } }, ISSUER, {}, '-scale');
-    },
-  });
-  operator = suite.operator;
+  const suite = await startSuiteWithOwnNats({ issuer: ISSUER, namespaces: [NS], nodes: 1 });
+  ({ operator, nats } = suite);
   target = {
     admin: suite.admin,
     namespace: NS,
     issuer: ISSUER,
     natsUrls: nats.urls,
-    systemCreds: trust.systemUser.creds,
-    account: trust.workspaceAccount.publicKey,
+    systemCreds: suite.trust.systemUser.creds,
+    account: suite.trust.workspaceAccount.publicKey,
   };
 }, 180_000);
 

@@ -12,11 +12,10 @@ import { ACCESS_PLURAL, CREDS_KEY, GROUP, ISSUER_PLURAL, SKIP_REVOCATION_ANNOTAT
 import { readAccountJwt } from '../../src/nats/account-jwt.ts';
 import { readCredentials } from '../../src/nats/credentials.ts';
 import { RevocationStore } from '../../src/revocation/revocation-store.ts';
-import { createNatsTrust, startNats, type NatsEnv, type NatsTrust } from '../env/nats.ts';
+import type { NatsEnv, NatsTrust } from '../env/nats.ts';
 import {
   accessBody,
   createAccess,
-  createIssuer,
   getAccess,
   OPERATOR_NAMESPACE,
   waitFor,
@@ -25,7 +24,7 @@ import {
 } from './support/cluster.ts';
 import { connectWithCreds, roundTrip } from './support/nats.ts';
 import type { OperatorProcess } from './support/operator.ts';
-import { startSuite } from './support/suite.ts';
+import { startSuiteWithOwnNats } from './support/suite.ts';
 
 const NS = 'e2e-revocation';
 const ISSUER = 'e2e-revocation';
@@ -37,15 +36,7 @@ let nats: NatsEnv;
 const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
 
 beforeAll(async () => {
-  trust = await createNatsTrust();
-  nats = await startNats(trust, { nodes: 1 });
-  ({ admin, operator } = await startSuite({
-    issuer: { name: `${ISSUER}-env` },
-    namespaces: [NS],
-    prepare: async (clients, env) => {
-      await createIssuer(clients, { ...env, trust, nats: { ...env.nats, urls: nats.urls } }, ISSUER, {}, '-revocation');
-    },
-  }));
+  ({ admin, operator, trust, nats } = await startSuiteWithOwnNats({ issuer: ISSUER, namespaces: [NS], nodes: 1 }));
 });
 
 afterAll(async () => {

@@ -2,8 +2,9 @@
 // namespaces, an issuer) and the operator running under its deployment RBAC.
 
 import type { ClusterNatsIssuer } from '../../../src/api/cluster-nats-issuer.ts';
+import { createNatsTrust, startNats, type NatsEnv, type NatsTrust } from '../../env/nats.ts';
 import { loadEnvState, type EnvState } from '../../env/state.ts';
-import { OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from './cluster.ts';
+import { createIssuer, OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from './cluster.ts';
 import { OperatorProcess } from './operator.ts';
 
 export interface Suite {
@@ -33,3 +34,32 @@ export async function startSuite(setup: SuiteSetup): Promise<Suite> {
   return { state, admin, operator };
 }
 
+
+export interface OwnNatsSuite extends Suite {
+  /** NATS trust of its own: an account whose revocations are this suite's alone. */
+  trust: NatsTrust;
+  /** nats-server processes of its own, which the suite may stop, wipe and restart. */
+  nats: NatsEnv;
+}
+
+/**
+ * A suite with its own NATS trust and servers, and an issuer named `issuer` for them (besides the
+ * environment's `${issuer}-env`). Stop both with `suite.operator.stop()` and `suite.nats.stop()`.
+ */
+export async function startSuiteWithOwnNats(setup: { issuer: string; namespaces: string[]; nodes: 1 | 3 }): Promise<OwnNatsSuite> {
+  const trust = await createNatsTrust();
+  const nats = await startNats(trust, { nodes: setup.nodes });
+  try {
+    const suite = await startSuite({
+      issuer: { name: `${setup.issuer}-env` },
+      namespaces: setup.namespaces,
+      prepare: async (clients, env) => {
+        await createIssuer(clients, { ...env, trust, nats: { ...env.nats, urls: nats.urls } }, setup.issuer, {}, `-${setup.issuer}`);
+      },
+    });
+    return { ...suite, trust, nats };
+  } catch (error) {
+    await nats.stop();
+    throw error;
+  }
+}
