@@ -18,6 +18,7 @@ import {
   createAccess,
   getAccess,
   OPERATOR_NAMESPACE,
+  secretExists,
   waitFor,
   waitForReady,
   type Clients,
@@ -113,7 +114,7 @@ test('deleting an access cuts its live connection within a second, and a copy of
 
   await gone('deleted');
   expect(await refusal(creds)).toMatch(/Authorization Violation/);
-  await expect(admin.core.readNamespacedSecret({ name: 'deleted-nats', namespace: NS })).rejects.toMatchObject({ code: 404 });
+  expect(await secretExists(admin.core, NS, 'deleted-nats')).toBe(false);
   expect(await eventsOf('deleted')).toContain(`Revoked: Revoked NATS users ${access.status?.userPublicKey} on every server`);
 
   // Kept in the cluster, with the user's expiry, and counted in the issuer's status.
@@ -284,7 +285,8 @@ test('tightening the issuer policy revokes credentials that now exceed it', asyn
   expect(String(error)).toMatch(/revoked/i);
   await waitForReady(admin.custom, NS, 'tightened', 'False', 'PolicyViolation');
   expect(await refusal(creds)).toMatch(/Authorization Violation/);
-  await expect(admin.core.readNamespacedSecret({ name: 'tightened-nats', namespace: NS })).rejects.toMatchObject({ code: 404 });
+  // Deleted once the revocation is confirmed.
+  await waitFor(async () => ((await secretExists(admin.core, NS, 'tightened-nats')) ? undefined : true), { what: 'the Secret deleted', timeoutMs: 10_000 });
   await admin.custom.patchClusterCustomObject({
     group: GROUP,
     version: VERSION,

@@ -12,6 +12,7 @@ import {
   createAccess,
   createIssuer,
   OPERATOR_NAMESPACE,
+  secretExists,
   SIGNING_KEY_SECRET,
   waitFor,
   waitForReady,
@@ -128,7 +129,7 @@ describe('the issuer checks its signing key against the account JWT on NATS', ()
     await createAccess(admin.custom, NS, accessBody(`of-${name}`, { issuerRef: { name } }));
     const access = await waitForReady(admin.custom, NS, `of-${name}`, 'False', 'AccountMismatch');
     expect(access.status?.conditions?.[0]?.message).toBe(`ClusterNatsIssuer ${name}: ${message}`);
-    await expect(admin.core.readNamespacedSecret({ name: `of-${name}-nats`, namespace: NS })).rejects.toMatchObject({ code: 404 });
+    expect(await secretExists(admin.core, NS, `of-${name}-nats`)).toBe(false);
     return message;
   };
 

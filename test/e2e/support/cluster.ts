@@ -252,6 +252,17 @@ export function waitForReady(
   );
 }
 
+/** Whether the Secret exists (never returning it, so that a failed assertion cannot print it). */
+export async function secretExists(core: CoreV1Api, namespace: string, name: string): Promise<boolean> {
+  try {
+    await core.readNamespacedSecret({ name, namespace });
+    return true;
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return false;
+    throw error;
+  }
+}
+
 /** nkey seeds and JWTs in `text`: none may ever appear outside a Secret. */
 export function secretMaterialIn(text: string): string[] {
   const seeds = text.match(/S[UAONCXP][A-Z2-7]{56}/g) ?? [];
