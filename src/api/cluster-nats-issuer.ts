@@ -6,6 +6,7 @@ import {
   conditionsSchema,
   connectionTypes,
   durationSchema,
+  labelSelectorSchema,
   subjectListSchema,
   observedGenerationSchema,
   secretKeyRefSchema,
@@ -181,43 +182,7 @@ export const clusterNatsIssuerSpecSchema = {
           maxItems: connectionTypes.length,
           items: { type: 'string', description: 'A NATS connection type.', enum: connectionTypes },
         },
-        namespaceSelector: {
-          type: 'object',
-          description: 'Namespaces whose accesses may use this issuer (default: all).',
-          additionalProperties: false,
-          properties: {
-            matchLabels: {
-              type: 'object',
-              description: 'Labels the namespace must have, with these values.',
-              additionalProperties: { type: 'string' },
-            },
-            matchExpressions: {
-              type: 'array',
-              description: 'Requirements on the namespace labels; all must hold.',
-              'x-kubernetes-list-type': 'atomic',
-              items: {
-                type: 'object',
-                description: 'One requirement.',
-                additionalProperties: false,
-                required: ['key', 'operator'],
-                properties: {
-                  key: { type: 'string', description: 'The label key.' },
-                  operator: {
-                    type: 'string',
-                    description: 'In, NotIn, Exists or DoesNotExist.',
-                    enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
-                  },
-                  values: {
-                    type: 'array',
-                    description: 'Values for In and NotIn.',
-                    'x-kubernetes-list-type': 'atomic',
-                    items: { type: 'string', description: 'A label value.' },
-                  },
-                },
-              },
-            },
-          },
-        },
+        namespaceSelector: labelSelectorSchema('Namespaces whose accesses may use this issuer (default: all).', 'namespace'),
       },
     },
   },

@@ -129,3 +129,43 @@ export const conditionsSchema = {
     },
   },
 } as const;
+
+/** A label selector, as Kubernetes writes them: all of matchLabels and matchExpressions must hold. */
+export const labelSelectorSchema = (description: string, of: string) =>
+  ({
+    type: 'object',
+    description,
+    additionalProperties: false,
+    properties: {
+      matchLabels: {
+        type: 'object',
+        description: `Labels the ${of} must have, with these values.`,
+        additionalProperties: { type: 'string' },
+      },
+      matchExpressions: {
+        type: 'array',
+        description: `Requirements on the ${of} labels; all must hold.`,
+        'x-kubernetes-list-type': 'atomic',
+        items: {
+          type: 'object',
+          description: 'One requirement.',
+          additionalProperties: false,
+          required: ['key', 'operator'],
+          properties: {
+            key: { type: 'string', description: 'The label key.' },
+            operator: {
+              type: 'string',
+              description: 'In, NotIn, Exists or DoesNotExist.',
+              enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+            },
+            values: {
+              type: 'array',
+              description: 'Values for In and NotIn.',
+              'x-kubernetes-list-type': 'atomic',
+              items: { type: 'string', description: 'A label value.' },
+            },
+          },
+        },
+      },
+    },
+  }) as const;

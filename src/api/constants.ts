@@ -10,6 +10,13 @@ export const ACCESS_KIND = 'WorkspaceNatsAccess';
 export const ACCESS_PLURAL = 'workspacenatsaccesses';
 export const ISSUER_KIND = 'ClusterNatsIssuer';
 export const ISSUER_PLURAL = 'clusternatsissuers';
+export const BINDING_KIND = 'WorkspaceNatsBinding';
+export const BINDING_PLURAL = 'workspacenatsbindings';
+
+/** GitPod's Workspace objects (ws-manager-mk2). */
+export const GITPOD_GROUP = 'workspace.gitpod.io';
+export const GITPOD_VERSION = 'v1';
+export const GITPOD_WORKSPACE_PLURAL = 'workspaces';
 
 /** Held by every WorkspaceNatsAccess until its credentials are revoked and its Secret deleted. */
 export const ACCESS_FINALIZER = `${GROUP}/revoke-credentials`;
@@ -19,6 +26,11 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'workspace-nats-operator';
 /** Names the WorkspaceNatsAccess a Secret belongs to. */
 export const ACCESS_NAME_LABEL = `${GROUP}/access`;
+/** On accesses made by the binder: the binding that made it. */
+export const BINDING_LABEL = `${GROUP}/binding`;
+/** On pods the webhook mutated: the Secret it mounted (so a second pass changes nothing). */
+export const MOUNTED_SECRET_ANNOTATION = `${GROUP}/mounted-secret`;
+
 /** Fingerprint of everything the credentials in a Secret were minted from (never secret itself). */
 export const ISSUED_FOR_ANNOTATION = `${GROUP}/issued-for`;
 

@@ -5,6 +5,8 @@ import { stringify } from 'yaml';
 import {
   ACCESS_KIND,
   ACCESS_PLURAL,
+  BINDING_KIND,
+  BINDING_PLURAL,
   GROUP,
   ISSUER_KIND,
   ISSUER_PLURAL,
@@ -18,6 +20,7 @@ import {
   workspaceNatsAccessSpecSchema,
   workspaceNatsAccessStatusSchema,
 } from './workspace-nats-access.ts';
+import { workspaceNatsBindingSpecSchema, workspaceNatsBindingStatusSchema } from './workspace-nats-binding.ts';
 
 type Json = null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
 
@@ -166,11 +169,36 @@ export const clusterNatsIssuerCrd = crd(
   ],
 );
 
+export const workspaceNatsBindingCrd = crd(
+  {
+    kind: BINDING_KIND,
+    plural: BINDING_PLURAL,
+    singular: BINDING_KIND.toLowerCase(),
+    shortNames: ['wnb'],
+  },
+  'Namespaced',
+  rootSchema(
+    BINDING_KIND,
+    'A rule that gives each workspace of a source in this namespace its own WorkspaceNatsAccess, ' +
+      'deleted when the workspace stops, and mounts its credentials into the workspace pod.',
+    workspaceNatsBindingSpecSchema,
+    workspaceNatsBindingStatusSchema,
+  ),
+  [
+    { name: 'Issuer', type: 'string', jsonPath: '.spec.template.issuerRef.name' },
+    readyColumn,
+    { name: 'Workspaces', type: 'integer', jsonPath: '.status.workspaces' },
+    ageColumn,
+    reasonColumn,
+  ],
+);
+
 /** The CRD files as written to crds/: file name to YAML text. */
 export function renderCrdFiles(): Record<string, string> {
   const header = '# Generated from src/api by `npm run generate:crds`. Do not edit.\n';
   return {
     [`${GROUP}_${ACCESS_PLURAL}.yaml`]: header + stringify(workspaceNatsAccessCrd),
     [`${GROUP}_${ISSUER_PLURAL}.yaml`]: header + stringify(clusterNatsIssuerCrd),
+    [`${GROUP}_${BINDING_PLURAL}.yaml`]: header + stringify(workspaceNatsBindingCrd),
   };
 }

@@ -16,6 +16,15 @@ export interface RunConfig {
   /** Namespaces whose accesses the operator serves; empty means all. */
   namespaces: string[];
   revocation: RevokerTiming;
+  /** The pod webhook, when --webhook-port is set. */
+  webhook: WebhookConfig | undefined;
+}
+
+export interface WebhookConfig {
+  port: number;
+  certDir: string | undefined;
+  hosts: string[];
+  configName: string;
 }
 
 /**
@@ -36,6 +45,10 @@ export const runFlags = {
   'leader-elect': { type: 'boolean' },
   namespaces: { type: 'string' },
   'nats-verify-period': { type: 'string' },
+  'webhook-port': { type: 'string' },
+  'webhook-cert-dir': { type: 'string' },
+  'webhook-hosts': { type: 'string' },
+  'webhook-config': { type: 'string' },
 } as const;
 
 type RawSettings = Partial<Record<Exclude<keyof typeof runFlags, 'config'>, unknown>>;
@@ -77,6 +90,7 @@ export function loadRunConfig(
   const verifyText = String(pick('nats-verify-period') ?? '30s');
   const verifyPeriodMs = parseDuration(verifyText, where('nats-verify-period'));
   if (verifyPeriodMs < 1000) throw new Error(`${where('nats-verify-period')}: must be at least 1s`);
+  const webhook = webhookConfig(pick, where, namespace);
   const kubeconfig = pick('kubeconfig');
   return {
     kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,
@@ -87,16 +101,45 @@ export function loadRunConfig(
     leaderElect,
     namespaces,
     revocation: { ...REVOCATION_TIMING, verifyPeriodMs },
+    webhook,
   };
+}
+
+/** The webhook is off unless a port is given; its certificate names default to its Service's. */
+function webhookConfig(
+  pick: (name: keyof RawSettings) => unknown,
+  where: (name: keyof RawSettings) => string,
+  namespace: string,
+): WebhookConfig | undefined {
+  const portText = pick('webhook-port');
+  if (portText === undefined) return undefined;
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${where('webhook-port')}: "${String(portText)}" is not a port number`);
+  }
+  const certDir = pick('webhook-cert-dir');
+  const service = `workspace-nats-operator-webhook.${namespace}.svc`;
+  const hosts = listOf(pick('webhook-hosts'));
+  return {
+    port,
+    certDir: typeof certDir === 'string' && certDir !== '' ? certDir : undefined,
+    hosts: hosts.length > 0 ? hosts : [service, `${service}.cluster.local`],
+    configName: String(pick('webhook-config') ?? 'workspace-nats-operator'),
+  };
+}
+
+/** A comma-separated string (flag) or a list (config file). */
+function listOf(value: unknown): string[] {
+  if (value === undefined) return [];
+  const items = Array.isArray(value) ? value : String(value).split(',');
+  return items.map((item) => String(item).trim()).filter((item) => item !== '');
 }
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A comma-separated string (flag) or a list (config file) of namespace names. */
 function namespaceList(value: unknown, where: string): string[] {
-  if (value === undefined) return [];
-  const names = Array.isArray(value) ? value : String(value).split(',');
-  const trimmed = names.map((name) => String(name).trim()).filter((name) => name !== '');
+  const trimmed = listOf(value);
   const bad = trimmed.find((name) => !NAMESPACE_NAME.test(name) || name.length > 63);
   if (bad !== undefined) throw new Error(`${where}: "${bad}" is not a namespace name`);
   return [...new Set(trimmed)];

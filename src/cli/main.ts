@@ -9,6 +9,7 @@ import { renderCrdFiles } from '../api/crds.ts';
 import { startOperator, type RunningOperator } from '../controller/manager.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { createLogger } from '../log.ts';
+import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
 import { loadRunConfig, runFlags } from './config.ts';
 
 /** The Lease that replicas elect a leader with, in the operator's namespace. */
@@ -33,6 +34,13 @@ Options of run:
   --nats-verify-period DUR
                          check that every NATS server holds the account JWT with its revocations
                          this often, e.g. 30s (default 30s; a restarted server is checked at once)
+  --webhook-port PORT    serve the pod webhook (HTTPS) on this port (default: off)
+  --webhook-cert-dir DIR read its certificate from DIR/tls.crt and tls.key (cert-manager); default:
+                         make one, keep it in Secret workspace-nats-operator-webhook-tls, and put
+                         its CA into the webhook configuration's caBundle
+  --webhook-hosts A,B    names and addresses of the self-made certificate
+                         (default: workspace-nats-operator-webhook.<namespace>.svc[.cluster.local])
+  --webhook-config NAME  MutatingWebhookConfiguration for the caBundle (default workspace-nats-operator)
   --config FILE          YAML file with the settings above by flag name; flags win
 `;
 
@@ -48,12 +56,14 @@ async function run(args: string[]): Promise<void> {
   const stopping = new AbortController();
   let operator: RunningOperator | undefined;
   let elector: LeaderElector | undefined;
+  let webhook: RunningWebhook | undefined;
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     stopping.abort();
     (async () => {
       await operator?.stop();
       await elector?.release();
+      await webhook?.stop();
     })().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -62,6 +72,16 @@ async function run(args: string[]): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
+  // Every replica serves the webhook (it only reads); only the leader reconciles.
+  if (config.webhook) {
+    webhook = await startPodWebhook({
+      kubeConfig,
+      namespace: config.namespace,
+      workspaceNamespaces: config.namespaces,
+      ...config.webhook,
+      log,
+    });
+  }
   if (config.leaderElect) {
     elector = new LeaderElector({
       coordination: kubeConfig.makeApiClient(CoordinationV1Api),

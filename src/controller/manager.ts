@@ -6,8 +6,10 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
+  type KubernetesObject,
   type KubernetesListObject,
   type V1Namespace,
+  type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
@@ -15,6 +17,11 @@ import {
   ACCESS_KIND,
   ACCESS_NAME_LABEL,
   ACCESS_PLURAL,
+  BINDING_LABEL,
+  BINDING_PLURAL,
+  GITPOD_GROUP,
+  GITPOD_VERSION,
+  GITPOD_WORKSPACE_PLURAL,
   GROUP,
   ISSUER_PLURAL,
   MANAGED_BY_LABEL,
@@ -22,6 +29,9 @@ import {
   VERSION,
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
+import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
+import { Binder, type OnDemandLister } from '../binder/binder.ts';
+import type { GitpodWorkspace } from '../binder/workspaces.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
 import { MergedLister, ResilientInformer } from '../kube/informer.ts';
@@ -67,6 +77,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const queue = new WorkQueue();
   const issuerQueue = new WorkQueue();
+  const bindingQueue = new WorkQueue();
 
   // Accesses and their Secrets are watched in every namespace, or in each configured one, so
   // that RBAC can grant Secret rights per namespace.
@@ -82,7 +93,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
               ? customObjects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace })
               : customObjects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL }))) as KubernetesListObject<WorkspaceNatsAccess>,
           log,
-          onChange: (access) => queue.add(keyOf(access.metadata.namespace, access.metadata.name)),
+          onChange: (access) => {
+            queue.add(keyOf(access.metadata.namespace, access.metadata.name));
+            const binding = access.metadata.labels?.[BINDING_LABEL];
+            if (binding) bindingQueue.add(keyOf(access.metadata.namespace, binding));
+          },
         }),
     ),
   );
@@ -190,6 +205,46 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
 
+  // Workspace bindings, and the sources they read, each started when a binding first needs it:
+  // pods can be many, and a cluster without GitPod has no Workspace kind to watch.
+  const bindings = new MergedLister(
+    scopes.map(
+      (namespace) =>
+        new ResilientInformer<WorkspaceNatsBinding>(kubeConfig, {
+          name: namespace ? `${BINDING_PLURAL} in ${namespace}` : BINDING_PLURAL,
+          path: `/apis/${GROUP}/${VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${BINDING_PLURAL}`,
+          list: async () =>
+            (await (namespace
+              ? customObjects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL, namespace })
+              : customObjects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL }))) as KubernetesListObject<WorkspaceNatsBinding>,
+          log,
+          onChange: (binding) => bindingQueue.add(keyOf(binding.metadata.namespace, binding.metadata.name)),
+        }),
+    ),
+  );
+  const enqueueBindingsIn = (namespace: string | undefined) => {
+    for (const binding of bindings.list(namespace)) bindingQueue.add(keyOf(binding.metadata.namespace, binding.metadata.name));
+  };
+  const onDemand = <T extends { metadata?: { namespace?: string } }>(
+    name: string,
+    path: (namespace: string | undefined) => string,
+    list: (namespace: string | undefined) => Promise<KubernetesListObject<T>>,
+  ) => new OnDemandInformers<T>(kubeConfig, scopes, { name, path, list, log, onChange: (object) => enqueueBindingsIn(object.metadata?.namespace) }, () => enqueueBindingsIn(undefined));
+  const pods = onDemand<V1Pod>(
+    'pods',
+    (namespace) => (namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods'),
+    (namespace) => (namespace ? core.listNamespacedPod({ namespace }) : core.listPodForAllNamespaces()),
+  );
+  const gitpodWorkspaces = onDemand<GitpodWorkspace>(
+    'gitpod workspaces',
+    (namespace) => `/apis/${GITPOD_GROUP}/${GITPOD_VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${GITPOD_WORKSPACE_PLURAL}`,
+    async (namespace) =>
+      (await (namespace
+        ? customObjects.listNamespacedCustomObject({ group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL, namespace })
+        : customObjects.listClusterCustomObject({ group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL }))) as KubernetesListObject<GitpodWorkspace>,
+  );
+  const binder = new Binder({ customObjects, bindings, accesses, gitpodWorkspaces, pods, log, fieldManager: COMPONENT });
+
   const controller = new AccessController({
     customObjects,
     core,
@@ -214,7 +269,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   });
 
   // Workers start only once every cache is filled, so no reconcile acts on a partial view.
-  const informers = [issuers, keySecrets, ...secrets.informers, namespaces, ...accesses.informers];
+  const informers = [issuers, keySecrets, ...secrets.informers, namespaces, ...accesses.informers, ...bindings.informers];
   await Promise.all(informers.map((informer) => informer.start()));
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
   const onError = (key: string, error: unknown) => {
@@ -232,9 +287,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const workers = Promise.all([
     runWorkers(queue, options.workers, logged((key) => controller.reconcile(key)), onError),
     runWorkers(issuerQueue, 1, logged((name) => issuerController.reconcile(name)), onError),
+    runWorkers(bindingQueue, 1, logged((key) => binder.reconcile(key)), onError),
   ]);
   const resync = setInterval(() => {
     for (const issuer of issuers.list()) issuerQueue.add(issuer.metadata.name);
+    enqueueBindingsIn(undefined);
     for (const access of accesses.list()) {
       queue.add(keyOf(access.metadata.namespace, access.metadata.name));
     }
@@ -243,12 +300,68 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   return {
     async stop() {
       clearInterval(resync);
-      await Promise.all(informers.map((informer) => informer.stop()));
+      await Promise.all([...informers, ...pods.informers(), ...gitpodWorkspaces.informers()].map((informer) => informer.stop()));
       queue.shutDown();
       issuerQueue.shutDown();
+      bindingQueue.shutDown();
       await workers;
       await revocations.stop();
       log.info('stopped');
     },
   };
+}
+
+/**
+ * Informers of one resource, one per served namespace, started on the first ready() call; ready()
+ * answers once all have synced (calling `onSynced` then), and undefined until.
+ */
+class OnDemandInformers<T extends { metadata?: { namespace?: string } }> implements OnDemandLister<T> {
+  private lister: MergedLister<T & KubernetesObject> | undefined;
+  private synced = false;
+  private readonly create: () => MergedLister<T & KubernetesObject>;
+  private readonly onSynced: () => void;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    scopes: (string | undefined)[],
+    options: {
+      name: string;
+      path: (namespace: string | undefined) => string;
+      list: (namespace: string | undefined) => Promise<KubernetesListObject<T>>;
+      log: Logger;
+      onChange: (object: T) => void;
+    },
+    onSynced: () => void,
+  ) {
+    this.onSynced = onSynced;
+    this.create = () =>
+      new MergedLister(
+        scopes.map(
+          (namespace) =>
+            new ResilientInformer<T & KubernetesObject>(kubeConfig, {
+              name: namespace ? `${options.name} in ${namespace}` : options.name,
+              path: options.path(namespace),
+              list: () => options.list(namespace) as Promise<KubernetesListObject<T & KubernetesObject>>,
+              log: options.log,
+              onChange: options.onChange,
+            }),
+        ),
+      );
+  }
+
+  ready(): MergedLister<T & KubernetesObject> | undefined {
+    if (!this.lister) {
+      const lister = this.create();
+      this.lister = lister;
+      void Promise.all(lister.informers.map((informer) => informer.start())).then(() => {
+        this.synced = true;
+        this.onSynced();
+      });
+    }
+    return this.synced ? this.lister : undefined;
+  }
+
+  informers(): readonly ResilientInformer<T & KubernetesObject>[] {
+    return this.lister?.informers ?? [];
+  }
 }

@@ -1,0 +1,179 @@
+// The workspace binder: for each WorkspaceNatsBinding, one WorkspaceNatsAccess per running
+// workspace of its source, owned by the workspace object; deleted (and so revoked) when the
+// workspace stops or goes, when it no longer matches, or when the binding goes. Level-triggered per
+// binding: it lists the source and the binding's accesses from caches and writes the difference,
+// so workspaces that vanished while the operator was down are found on its first pass.
+
+import type { CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import { ACCESS_PLURAL, BINDING_LABEL, BINDING_PLURAL, GROUP, VERSION } from '../api/constants.ts';
+import { READY } from '../api/reasons.ts';
+import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
+import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
+import type { Lister } from '../controller/access-controller.ts';
+import { nextStatus } from '../kube/conditions.ts';
+import { describeError, isConflict, isNotFound } from '../kube/errors.ts';
+import type { ReconcileResult } from '../kube/workqueue.ts';
+import type { Logger } from '../log.ts';
+import { desiredAccess, gitpodWorkspaces, podWorkspaces, type GitpodWorkspace } from './workspaces.ts';
+
+/** A cache started on first use: undefined until it has synced. */
+export interface OnDemandLister<T> {
+  ready(): Lister<T> | undefined;
+}
+
+export interface BinderDeps {
+  customObjects: CustomObjectsApi;
+  bindings: Lister<WorkspaceNatsBinding>;
+  accesses: Lister<WorkspaceNatsAccess>;
+  gitpodWorkspaces: OnDemandLister<GitpodWorkspace>;
+  pods: OnDemandLister<V1Pod>;
+  log: Logger;
+  fieldManager: string;
+}
+
+/** The spec fields a binding may change on an existing access (the others are immutable). */
+const mutable = (spec: WorkspaceNatsAccess['spec']) => ({
+  permissions: spec.permissions,
+  limits: spec.limits,
+  ttl: spec.ttl,
+  renewBefore: spec.renewBefore,
+});
+
+export class Binder {
+  private readonly deps: BinderDeps;
+
+  constructor(deps: BinderDeps) {
+    this.deps = deps;
+  }
+
+  /** Reconciles the binding `namespace/name` (which may be gone: then its accesses go). */
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace = '', name = ''] = key.split('/');
+    const binding = this.deps.bindings.get(name, namespace);
+    const owned = this.deps.accesses.list(namespace).filter((access) => access.metadata.labels?.[BINDING_LABEL] === name);
+    if (!binding || binding.metadata.deletionTimestamp) {
+      for (const access of owned) await this.deleteAccess(access, `its WorkspaceNatsBinding ${name} is gone`);
+      return {};
+    }
+    const source = binding.spec.source.gitpod ? this.deps.gitpodWorkspaces.ready() : this.deps.pods.ready();
+    // The source's cache starts on first use; its sync wakes every binding again.
+    if (!source) {
+      const what = binding.spec.source.gitpod ? 'GitPod Workspaces (workspace.gitpod.io/v1; is its CRD installed?)' : 'pods';
+      await this.writeStatus(binding, {
+        status: 'False',
+        reason: 'SourceNotReady',
+        message: `Waiting for the first list of ${what}; the operator log says why if it fails`,
+      });
+      return { requeueAfterMs: 1000 };
+    }
+    const workspaces = binding.spec.source.gitpod
+      ? gitpodWorkspaces(binding, source.list(namespace) as GitpodWorkspace[])
+      : podWorkspaces(binding, source.list(namespace) as V1Pod[]);
+    const wanted = new Map(
+      workspaces.filter((workspace) => workspace.active).map((workspace) => {
+        const access = desiredAccess(binding, workspace);
+        return [access.metadata.name, access] as const;
+      }),
+    );
+
+    for (const access of owned) {
+      const desired = wanted.get(access.metadata.name);
+      if (!desired) {
+        await this.deleteAccess(access, 'its workspace stopped or is gone');
+      } else if (
+        access.spec.issuerRef.name !== desired.spec.issuerRef.name ||
+        access.spec.workspace.id !== desired.spec.workspace.id ||
+        access.metadata.ownerReferences?.[0]?.uid !== desired.metadata.ownerReferences?.[0]?.uid
+      ) {
+        // Immutable fields, or another object now represents the run: replaced on the next pass.
+        await this.deleteAccess(access, 'its binding or workspace changed what cannot be changed in place');
+      } else if (!isDeepStrictEqual(mutable(access.spec), mutable(desired.spec))) {
+        await this.write(() =>
+          this.deps.customObjects.replaceNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            plural: ACCESS_PLURAL,
+            namespace,
+            name: access.metadata.name,
+            body: { ...access, spec: { ...access.spec, ...mutable(desired.spec) } },
+            fieldManager: this.deps.fieldManager,
+          }),
+        );
+      }
+    }
+    const existing = new Set(owned.map((access) => access.metadata.name));
+    for (const [accessName, desired] of wanted) {
+      if (existing.has(accessName)) continue;
+      await this.write(() =>
+        this.deps.customObjects.createNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: ACCESS_PLURAL,
+          namespace,
+          body: desired,
+          fieldManager: this.deps.fieldManager,
+        }),
+      );
+      this.deps.log.info({ binding: key, access: accessName }, 'created WorkspaceNatsAccess for workspace');
+    }
+    const count = wanted.size;
+    await this.writeStatus(binding, { status: 'True', reason: 'Bound', message: `${count} workspace${count === 1 ? '' : 's'} bound` }, count);
+    return {};
+  }
+
+  private async deleteAccess(access: WorkspaceNatsAccess, why: string) {
+    if (access.metadata.deletionTimestamp) return;
+    try {
+      await this.deps.customObjects.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: ACCESS_PLURAL,
+        namespace: access.metadata.namespace ?? '',
+        name: access.metadata.name,
+        body: { preconditions: { uid: access.metadata.uid } },
+      });
+      this.deps.log.info({ access: `${access.metadata.namespace}/${access.metadata.name}` }, `deleted WorkspaceNatsAccess: ${why}`);
+    } catch (error) {
+      if (!isNotFound(error) && !isConflict(error)) throw error;
+    }
+  }
+
+  /** Runs a write; one that already happened (409) or whose object is gone (404) is done. */
+  private async write(call: () => Promise<unknown>) {
+    try {
+      await call();
+    } catch (error) {
+      if (isConflict(error) || isNotFound(error)) {
+        this.deps.log.debug({ error: describeError(error) }, 'binder write raced another');
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private async writeStatus(
+    binding: WorkspaceNatsBinding,
+    ready: { status: 'True' | 'False'; reason: string; message: string },
+    workspaces?: number,
+  ) {
+    const current = binding.status ?? {};
+    const status = nextStatus(
+      current,
+      { type: READY, ...ready },
+      workspaces === undefined ? {} : { workspaces },
+      binding.metadata.generation ?? 0,
+      new Date(),
+    );
+    if (isDeepStrictEqual(status, current)) return;
+    await this.deps.customObjects.replaceNamespacedCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: BINDING_PLURAL,
+      namespace: binding.metadata.namespace ?? '',
+      name: binding.metadata.name,
+      body: { ...binding, status },
+      fieldManager: this.deps.fieldManager,
+    });
+  }
+}

@@ -1,0 +1,86 @@
+// What the pod webhook does to a workspace pod: mounts its credentials Secret as a directory
+// (GitPod passes only whole-Secret volumes into the workspace, not subPath mounts), read-only, into
+// every container, with NATS_URL (from the Secret) and NATS_CREDS (the creds file's path). Pure,
+// and idempotent: a pod that already has the volume gets no patch.
+
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { CREDS_KEY, MOUNTED_SECRET_ANNOTATION, URL_KEY } from '../api/constants.ts';
+import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
+import { gitpodWorkspaces, podKey, secretNameFor, type GitpodWorkspace } from '../binder/workspaces.ts';
+
+export const VOLUME_NAME = 'nats-credentials';
+export const DEFAULT_MOUNT_PATH = '/var/run/secrets/nats';
+
+export interface PatchOperation {
+  op: 'add';
+  path: string;
+  value: unknown;
+}
+
+export interface PodMount {
+  secretName: string;
+  mountPath: string;
+}
+
+/**
+ * The Secret a pod in the bindings' namespace gets, from the first binding (by name) that covers
+ * it: a pod-source binding whose labels match, or a GitPod binding whose Workspace (named by the
+ * pod's workspaceID label) is bound and running. `workspace` looks a GitPod Workspace up by name.
+ */
+export function mountFor(
+  pod: V1Pod,
+  bindings: readonly WorkspaceNatsBinding[],
+  workspace: (name: string) => GitpodWorkspace | undefined,
+): PodMount | undefined {
+  const labels = pod.metadata?.labels ?? {};
+  for (const binding of [...bindings].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    const mountPath = binding.spec.mount?.path ?? DEFAULT_MOUNT_PATH;
+    if (binding.spec.source.pods) {
+      const key = podKey(binding, pod);
+      if (key) return { secretName: secretNameFor(binding, key), mountPath };
+      continue;
+    }
+    const instance = labels.workspaceID;
+    const found = instance && labels.component === 'workspace' ? workspace(instance) : undefined;
+    // Only a bound, running Workspace: a Secret that never comes would keep the pod from starting.
+    if (found && gitpodWorkspaces(binding, [found]).some((bound) => bound.active)) {
+      return { secretName: secretNameFor(binding, instance ?? ''), mountPath };
+    }
+  }
+  return undefined;
+}
+
+/** JSON Pointer escaping of one path token. */
+const token = (text: string) => text.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** The JSON patch that mounts `mount` into `pod`; empty when it is mounted already. */
+export function mountPatch(pod: V1Pod, mount: PodMount): PatchOperation[] {
+  if (pod.spec?.volumes?.some((volume) => volume.name === VOLUME_NAME)) return [];
+  const ops: PatchOperation[] = [];
+  const volume = { name: VOLUME_NAME, secret: { secretName: mount.secretName } };
+  ops.push(pod.spec?.volumes ? { op: 'add', path: '/spec/volumes/-', value: volume } : { op: 'add', path: '/spec/volumes', value: [volume] });
+  const env = [
+    { name: URL_KEY, valueFrom: { secretKeyRef: { name: mount.secretName, key: URL_KEY } } },
+    { name: 'NATS_CREDS', value: `${mount.mountPath.replace(/\/+$/, '')}/${CREDS_KEY}` },
+  ];
+  (pod.spec?.containers ?? []).forEach((container: V1Container, i) => {
+    const volumeMount = { name: VOLUME_NAME, mountPath: mount.mountPath, readOnly: true };
+    const base = `/spec/containers/${i}`;
+    ops.push(
+      container.volumeMounts
+        ? { op: 'add', path: `${base}/volumeMounts/-`, value: volumeMount }
+        : { op: 'add', path: `${base}/volumeMounts`, value: [volumeMount] },
+    );
+    // Variables the pod sets itself win.
+    const missing = env.filter((variable) => !container.env?.some((existing) => existing.name === variable.name));
+    if (missing.length === 0) return;
+    if (!container.env) ops.push({ op: 'add', path: `${base}/env`, value: missing });
+    else for (const variable of missing) ops.push({ op: 'add', path: `${base}/env/-`, value: variable });
+  });
+  ops.push(
+    pod.metadata?.annotations
+      ? { op: 'add', path: `/metadata/annotations/${token(MOUNTED_SECRET_ANNOTATION)}`, value: mount.secretName }
+      : { op: 'add', path: '/metadata/annotations', value: { [MOUNTED_SECRET_ANNOTATION]: mount.secretName } },
+  );
+  return ops;
+}
