@@ -48,6 +48,8 @@ test('manifests/ and its examples pass server-side validation', async () => {
     'role.rbac.authorization.k8s.io/workspace-nats-operator',
     'rolebinding.rbac.authorization.k8s.io/workspace-nats-operator',
     'deployment.apps/workspace-nats-operator',
+    'service/workspace-nats-operator-webhook',
+    'mutatingwebhookconfiguration.admissionregistration.k8s.io/workspace-nats-operator',
   ]) {
     expect(deployed).toMatch(new RegExp(`${object.replaceAll('.', '\\.')} ${applied.source}`));
   }
@@ -55,6 +57,9 @@ test('manifests/ and its examples pass server-side validation', async () => {
   const { stdout: examples } = await kubectl('apply', '--dry-run=server', '-n', 'e2e-examples', '-f', join(root, 'manifests', 'examples'));
   expect(examples).toMatch(new RegExp(`workspacenatsaccess\\.natsaccess\\.io/demo-workspace ${applied.source}`));
   expect(examples).toMatch(new RegExp(`clusternatsissuer\\.natsaccess\\.io/platform ${applied.source}`));
+  for (const binding of ['gitpod', 'coder']) {
+    expect(examples).toMatch(new RegExp(`workspacenatsbinding\\.natsaccess\\.io/${binding} ${applied.source}`));
+  }
 });
 
 test("the operator's identity reads Secrets only where it serves, and may not change RBAC or run pods", async () => {

@@ -19,6 +19,8 @@ export interface SuiteSetup {
   issuer: { name: string; spec?: Partial<ClusterNatsIssuer['spec']> };
   /** More set-up before the operator starts (Secrets it must find, say). */
   prepare?: (admin: Clients, state: EnvState) => Promise<void>;
+  /** Extra flags of `run`. */
+  operatorArgs?: string[];
 }
 
 /** Prepares the cluster and starts the operator; stop it with `suite.operator.stop()`. */
@@ -27,7 +29,12 @@ export async function startSuite(setup: SuiteSetup): Promise<Suite> {
   const admin = await prepareCluster(state, { issuer: setup.issuer.name, namespaces: setup.namespaces, spec: setup.issuer.spec });
   await setup.prepare?.(admin, state);
   const operator = new OperatorProcess(
-    { kubeconfig: await operatorKubeconfig(state, setup.namespaces), namespace: OPERATOR_NAMESPACE, serves: setup.namespaces },
+    {
+      kubeconfig: await operatorKubeconfig(state, setup.namespaces),
+      namespace: OPERATOR_NAMESPACE,
+      serves: setup.namespaces,
+      ...(setup.operatorArgs ? { args: setup.operatorArgs } : {}),
+    },
     state.root,
   );
   await operator.start();
