@@ -34,7 +34,7 @@ import { Binder, type OnDemandLister } from '../binder/binder.ts';
 import type { GitpodWorkspace } from '../binder/workspaces.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
-import { MergedLister, ResilientInformer } from '../kube/informer.ts';
+import { customResourceInformers, customResourceScope, MergedLister, ResilientInformer } from '../kube/informer.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { AccessController } from './access-controller.ts';
@@ -82,25 +82,14 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   // Accesses and their Secrets are watched in every namespace, or in each configured one, so
   // that RBAC can grant Secret rights per namespace.
   const scopes = options.workspaceNamespaces.length > 0 ? options.workspaceNamespaces : [undefined];
-  const accesses = new MergedLister(
-    scopes.map(
-      (namespace) =>
-        new ResilientInformer<WorkspaceNatsAccess>(kubeConfig, {
-          name: namespace ? `${ACCESS_PLURAL} in ${namespace}` : ACCESS_PLURAL,
-          path: `/apis/${GROUP}/${VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${ACCESS_PLURAL}`,
-          list: async () =>
-            (await (namespace
-              ? customObjects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace })
-              : customObjects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL }))) as KubernetesListObject<WorkspaceNatsAccess>,
-          log,
-          onChange: (access) => {
-            queue.add(keyOf(access.metadata.namespace, access.metadata.name));
-            const binding = access.metadata.labels?.[BINDING_LABEL];
-            if (binding) bindingQueue.add(keyOf(access.metadata.namespace, binding));
-          },
-        }),
-    ),
-  );
+  const accesses = customResourceInformers<WorkspaceNatsAccess>(kubeConfig, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
+    log,
+    onChange: (access) => {
+      queue.add(keyOf(access.metadata.namespace, access.metadata.name));
+      const binding = access.metadata.labels?.[BINDING_LABEL];
+      if (binding) bindingQueue.add(keyOf(access.metadata.namespace, binding));
+    },
+  });
   const enqueueAccessesOf = (issuerName: string) => {
     for (const access of accesses.list()) {
       if (access.spec.issuerRef.name === issuerName) {
@@ -207,21 +196,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
 
   // Workspace bindings, and the sources they read, each started when a binding first needs it:
   // pods can be many, and a cluster without GitPod has no Workspace kind to watch.
-  const bindings = new MergedLister(
-    scopes.map(
-      (namespace) =>
-        new ResilientInformer<WorkspaceNatsBinding>(kubeConfig, {
-          name: namespace ? `${BINDING_PLURAL} in ${namespace}` : BINDING_PLURAL,
-          path: `/apis/${GROUP}/${VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${BINDING_PLURAL}`,
-          list: async () =>
-            (await (namespace
-              ? customObjects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL, namespace })
-              : customObjects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL }))) as KubernetesListObject<WorkspaceNatsBinding>,
-          log,
-          onChange: (binding) => bindingQueue.add(keyOf(binding.metadata.namespace, binding.metadata.name)),
-        }),
-    ),
-  );
+  const bindings = customResourceInformers<WorkspaceNatsBinding>(kubeConfig, { group: GROUP, version: VERSION, plural: BINDING_PLURAL }, scopes, {
+    log,
+    onChange: (binding) => bindingQueue.add(keyOf(binding.metadata.namespace, binding.metadata.name)),
+  });
   const enqueueBindingsIn = (namespace: string | undefined) => {
     for (const binding of bindings.list(namespace)) bindingQueue.add(keyOf(binding.metadata.namespace, binding.metadata.name));
   };
@@ -235,13 +213,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     (namespace) => (namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods'),
     (namespace) => (namespace ? core.listNamespacedPod({ namespace }) : core.listPodForAllNamespaces()),
   );
-  const gitpodWorkspaces = onDemand<GitpodWorkspace>(
+  const gitpod = { group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL };
+  const gitpodWorkspaces = onDemand<GitpodWorkspace & KubernetesObject>(
     'gitpod workspaces',
-    (namespace) => `/apis/${GITPOD_GROUP}/${GITPOD_VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${GITPOD_WORKSPACE_PLURAL}`,
-    async (namespace) =>
-      (await (namespace
-        ? customObjects.listNamespacedCustomObject({ group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL, namespace })
-        : customObjects.listClusterCustomObject({ group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL }))) as KubernetesListObject<GitpodWorkspace>,
+    (namespace) => customResourceScope(customObjects, gitpod, namespace).path,
+    (namespace) => customResourceScope<GitpodWorkspace & KubernetesObject>(customObjects, gitpod, namespace).list(),
   );
   const binder = new Binder({ customObjects, bindings, accesses, gitpodWorkspaces, pods, log, fieldManager: COMPONENT });
 

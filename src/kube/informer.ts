@@ -3,6 +3,7 @@
 // backoff after every error (API server restarts, network loss, expired credentials, ...).
 
 import {
+  CustomObjectsApi,
   makeInformer,
   type Informer,
   type KubeConfig,
@@ -127,4 +128,47 @@ export class MergedLister<T extends KubernetesObject> {
   list(namespace?: string): readonly T[] {
     return this.informers.flatMap((informer) => informer.list(namespace));
   }
+}
+
+/** A custom resource, and how it is listed in one namespace or in all. */
+export interface CustomResource {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+/** The API path and list call of `resource` in `namespace` (all namespaces when undefined). */
+export function customResourceScope<T extends KubernetesObject>(
+  customObjects: CustomObjectsApi,
+  resource: CustomResource,
+  namespace: string | undefined,
+): { path: string; list: () => Promise<KubernetesListObject<T>> } {
+  const { group, version, plural } = resource;
+  return {
+    path: `/apis/${group}/${version}/${namespace ? `namespaces/${namespace}/` : ''}${plural}`,
+    list: async () =>
+      (await (namespace
+        ? customObjects.listNamespacedCustomObject({ group, version, plural, namespace })
+        : customObjects.listClusterCustomObject({ group, version, plural }))) as KubernetesListObject<T>,
+  };
+}
+
+/** One informer of `resource` per namespace in `scopes` (undefined: all namespaces), merged. */
+export function customResourceInformers<T extends KubernetesObject>(
+  kubeConfig: KubeConfig,
+  resource: CustomResource,
+  scopes: readonly (string | undefined)[],
+  options: { log: Logger; onChange: (object: T, type: ChangeType) => void },
+): MergedLister<T> {
+  const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+  return new MergedLister(
+    scopes.map(
+      (namespace) =>
+        new ResilientInformer<T>(kubeConfig, {
+          name: namespace ? `${resource.plural} in ${namespace}` : resource.plural,
+          ...customResourceScope<T>(customObjects, resource, namespace),
+          ...options,
+        }),
+    ),
+  );
 }

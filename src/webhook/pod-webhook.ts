@@ -2,12 +2,12 @@
 // bindings it serves, its serving certificate (from a directory, or made and rotated by the
 // operator), and the HTTPS server.
 
-import { CustomObjectsApi, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { BINDING_PLURAL, GITPOD_GROUP, GITPOD_VERSION, GITPOD_WORKSPACE_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import type { GitpodWorkspace } from '../binder/workspaces.ts';
 import { isNotFound } from '../kube/errors.ts';
-import { MergedLister, ResilientInformer } from '../kube/informer.ts';
+import { customResourceInformers } from '../kube/informer.ts';
 import type { Logger } from '../log.ts';
 import { readCertDir, SelfSignedCertificates, watchCertDir } from './certificates.ts';
 import { mountFor, mountPatch } from './pod-mutation.ts';
@@ -41,21 +41,10 @@ export async function startPodWebhook(options: PodWebhookOptions): Promise<Runni
   const { kubeConfig, log } = options;
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
   const scopes = options.workspaceNamespaces.length > 0 ? options.workspaceNamespaces : [undefined];
-  const bindings = new MergedLister(
-    scopes.map(
-      (namespace) =>
-        new ResilientInformer<WorkspaceNatsBinding>(kubeConfig, {
-          name: `webhook ${BINDING_PLURAL}${namespace ? ` in ${namespace}` : ''}`,
-          path: `/apis/${GROUP}/${VERSION}/${namespace ? `namespaces/${namespace}/` : ''}${BINDING_PLURAL}`,
-          list: async () =>
-            (await (namespace
-              ? customObjects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL, namespace })
-              : customObjects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL }))) as KubernetesListObject<WorkspaceNatsBinding>,
-          log,
-          onChange: () => undefined,
-        }),
-    ),
-  );
+  const bindings = customResourceInformers<WorkspaceNatsBinding>(kubeConfig, { group: GROUP, version: VERSION, plural: BINDING_PLURAL }, scopes, {
+    log,
+    onChange: () => undefined,
+  });
   await Promise.all(bindings.informers.map((informer) => informer.start()));
 
   const selfSigned = options.certDir
