@@ -183,6 +183,12 @@ export const workspaceNatsBindingCrd = crd(
       'deleted when the workspace stops, and mounts its credentials into the workspace pod.',
     workspaceNatsBindingSpecSchema,
     workspaceNatsBindingStatusSchema,
+    [
+      {
+        rule: 'size(self.metadata.name) <= 40',
+        message: 'metadata.name: at most 40 characters, since it labels and prefixes the accesses it makes',
+      },
+    ],
   ),
   [
     { name: 'Issuer', type: 'string', jsonPath: '.spec.template.issuerRef.name' },

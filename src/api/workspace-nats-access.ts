@@ -13,20 +13,24 @@ import { DURATION_PATTERN, OBJECT_NAME_PATTERN } from './patterns.ts';
 import type { ObjectMeta } from './object-meta.ts';
 
 
+/** renewBefore must leave 5s of the ttl (on an access's spec, or a binding's template). */
+export const renewalMarginRule = (path: string) =>
+  ({
+    rule:
+      `!has(self.ttl) || !has(self.renewBefore) || !self.ttl.matches('${DURATION_PATTERN}') || ` +
+      `!self.renewBefore.matches('${DURATION_PATTERN}') || ` +
+      "duration(self.ttl) - duration(self.renewBefore) >= duration('5s')",
+    message: `${path}.renewBefore must leave at least 5s of ${path}.ttl before renewal`,
+    fieldPath: '.renewBefore',
+  }) as const;
+
 export const workspaceNatsAccessSpecSchema = {
   type: 'object',
   description: 'What the workspace asks for. The issuer decides what it may get.',
   additionalProperties: false,
   required: ['issuerRef', 'workspace'],
   'x-kubernetes-validations': [
-    {
-      rule:
-        `!has(self.ttl) || !has(self.renewBefore) || !self.ttl.matches('${DURATION_PATTERN}') || ` +
-        `!self.renewBefore.matches('${DURATION_PATTERN}') || ` +
-        "duration(self.ttl) - duration(self.renewBefore) >= duration('5s')",
-      message: 'spec.renewBefore must leave at least 5s of spec.ttl before renewal',
-      fieldPath: '.renewBefore',
-    },
+    renewalMarginRule('spec'),
     {
       rule: 'self.workspace.id == oldSelf.workspace.id',
       message: 'spec.workspace.id is immutable: another workspace needs its own WorkspaceNatsAccess',

@@ -6,7 +6,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { conditionsSchema, labelSelectorSchema, observedGenerationSchema } from './common-schemas.ts';
 import type { ObjectMeta } from './object-meta.ts';
-import { workspaceNatsAccessSpecSchema } from './workspace-nats-access.ts';
+import { renewalMarginRule, workspaceNatsAccessSpecSchema } from './workspace-nats-access.ts';
 
 const LABEL_KEY_PATTERN = String.raw`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`;
 
@@ -84,6 +84,7 @@ export const workspaceNatsBindingSpecSchema = {
       description: 'The WorkspaceNatsAccess made for each workspace (workspace id, owner and ref come from it).',
       additionalProperties: false,
       required: ['issuerRef'],
+      'x-kubernetes-validations': [renewalMarginRule('spec.template')],
       properties: {
         issuerRef: access.issuerRef,
         permissions: access.permissions,

@@ -12,7 +12,7 @@ import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import type { Lister } from '../controller/access-controller.ts';
 import { nextStatus } from '../kube/conditions.ts';
-import { describeError, isConflict, isNotFound } from '../kube/errors.ts';
+import { describeError, isConflict, isNotFound, statusCode } from '../kube/errors.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { desiredAccess, gitpodWorkspaces, podWorkspaces, type GitpodWorkspace } from './workspaces.ts';
@@ -32,12 +32,14 @@ export interface BinderDeps {
   fieldManager: string;
 }
 
-/** The spec fields a binding may change on an existing access (the others are immutable). */
-const mutable = (spec: WorkspaceNatsAccess['spec']) => ({
-  permissions: spec.permissions,
-  limits: spec.limits,
-  ttl: spec.ttl,
-  renewBefore: spec.renewBefore,
+/** What the binder may change on an existing access (its issuer and workspace id are immutable). */
+const mutable = (access: WorkspaceNatsAccess) => ({
+  owners: (access.metadata.ownerReferences ?? []).map((ref) => ref.uid).sort(),
+  workspace: access.spec.workspace,
+  permissions: access.spec.permissions,
+  limits: access.spec.limits,
+  ttl: access.spec.ttl,
+  renewBefore: access.spec.renewBefore,
 });
 
 export class Binder {
@@ -65,7 +67,7 @@ export class Binder {
         reason: 'SourceNotReady',
         message: `Waiting for the first list of ${what}; the operator log says why if it fails`,
       });
-      return { requeueAfterMs: 1000 };
+      return {};
     }
     const workspaces = binding.spec.source.gitpod
       ? gitpodWorkspaces(binding, source.list(namespace) as GitpodWorkspace[])
@@ -77,35 +79,40 @@ export class Binder {
       }),
     );
 
+    // What the API server refused to store (a template it rejects, say), for the status.
+    const refused: string[] = [];
     for (const access of owned) {
       const desired = wanted.get(access.metadata.name);
       if (!desired) {
         await this.deleteAccess(access, 'its workspace stopped or is gone');
-      } else if (
-        access.spec.issuerRef.name !== desired.spec.issuerRef.name ||
-        access.spec.workspace.id !== desired.spec.workspace.id ||
-        access.metadata.ownerReferences?.[0]?.uid !== desired.metadata.ownerReferences?.[0]?.uid
-      ) {
-        // Immutable fields, or another object now represents the run: replaced on the next pass.
+      } else if (access.spec.issuerRef.name !== desired.spec.issuerRef.name || access.spec.workspace.id !== desired.spec.workspace.id) {
+        // Immutable fields: replaced on the next pass.
         await this.deleteAccess(access, 'its binding or workspace changed what cannot be changed in place');
-      } else if (!isDeepStrictEqual(mutable(access.spec), mutable(desired.spec))) {
-        await this.write(() =>
-          this.deps.customObjects.replaceNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            plural: ACCESS_PLURAL,
-            namespace,
-            name: access.metadata.name,
-            body: { ...access, spec: { ...access.spec, ...mutable(desired.spec) } },
-            fieldManager: this.deps.fieldManager,
-          }),
+      } else if (!isDeepStrictEqual(mutable(access), mutable(desired))) {
+        const { issuerRef: _issuer, ...changes } = desired.spec;
+        refused.push(
+          ...(await this.write(access.metadata.name, () =>
+            this.deps.customObjects.replaceNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural: ACCESS_PLURAL,
+              namespace,
+              name: access.metadata.name,
+              body: {
+                ...access,
+                metadata: { ...access.metadata, ownerReferences: desired.metadata.ownerReferences },
+                spec: { issuerRef: access.spec.issuerRef, ...changes, ...(access.spec.secret ? { secret: access.spec.secret } : {}) },
+              },
+              fieldManager: this.deps.fieldManager,
+            }),
+          )),
         );
       }
     }
     const existing = new Set(owned.map((access) => access.metadata.name));
     for (const [accessName, desired] of wanted) {
       if (existing.has(accessName)) continue;
-      await this.write(() =>
+      const problems = await this.write(accessName, () =>
         this.deps.customObjects.createNamespacedCustomObject({
           group: GROUP,
           version: VERSION,
@@ -115,9 +122,14 @@ export class Binder {
           fieldManager: this.deps.fieldManager,
         }),
       );
-      this.deps.log.info({ binding: key, access: accessName }, 'created WorkspaceNatsAccess for workspace');
+      refused.push(...problems);
+      if (problems.length === 0) this.deps.log.info({ binding: key, access: accessName }, 'created WorkspaceNatsAccess for workspace');
     }
-    const count = wanted.size;
+    const count = wanted.size - refused.length;
+    if (refused.length > 0) {
+      await this.writeStatus(binding, { status: 'False', reason: 'AccessRefused', message: refused.join('; ') }, count);
+      return { retry: true };
+    }
     await this.writeStatus(binding, { status: 'True', reason: 'Bound', message: `${count} workspace${count === 1 ? '' : 's'} bound` }, count);
     return {};
   }
@@ -139,17 +151,19 @@ export class Binder {
     }
   }
 
-  /** Runs a write; one that already happened (409) or whose object is gone (404) is done. */
-  private async write(call: () => Promise<unknown>) {
+  /**
+   * Runs a write of access `name`. One that raced another (409) or whose object is gone (404) is
+   * left to the next pass; one the API server refuses (422) is returned as a problem to report.
+   */
+  private async write(name: string, call: () => Promise<unknown>): Promise<string[]> {
     try {
       await call();
     } catch (error) {
-      if (isConflict(error) || isNotFound(error)) {
-        this.deps.log.debug({ error: describeError(error) }, 'binder write raced another');
-        return;
-      }
-      throw error;
+      if (statusCode(error) === 422) return [`WorkspaceNatsAccess ${name}: ${describeError(error)}`];
+      if (!isConflict(error) && !isNotFound(error)) throw error;
+      this.deps.log.debug({ error: describeError(error) }, 'binder write raced another');
     }
+    return [];
   }
 
   private async writeStatus(

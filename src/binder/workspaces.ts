@@ -36,8 +36,10 @@ export interface BoundWorkspace {
   key: string;
   id: string;
   owner?: string;
-  /** The object that owns the access. */
+  /** The object that represents the run: the Workspace, or its oldest live pod. */
   ref: ObjectRef;
+  /** Every object the run lives in (its live pods), each an owner of the access. */
+  owners: ObjectRef[];
   /** False once it stops (or is being deleted): its access is deleted. */
   active: boolean;
 }
@@ -101,11 +103,13 @@ export function gitpodWorkspaces(binding: WorkspaceNatsBinding, workspaces: read
     if (!name || !uid || !id) continue;
     if (types && !types.some((type) => type.toLowerCase() === workspace.spec?.type?.toLowerCase())) continue;
     const owner = workspace.spec?.ownership?.owner;
+    const ref = { apiVersion: workspace.apiVersion ?? 'workspace.gitpod.io/v1', kind: workspace.kind ?? 'Workspace', name, uid };
     out.push({
       key: name,
       id: asId(id),
       ...(owner ? { owner: asId(owner) } : {}),
-      ref: { apiVersion: workspace.apiVersion ?? 'workspace.gitpod.io/v1', kind: workspace.kind ?? 'Workspace', name, uid },
+      ref,
+      owners: [ref],
       active: !workspace.metadata.deletionTimestamp && !STOPPED_PHASES.has((workspace.status?.phase ?? '').toLowerCase()),
     });
   }
@@ -121,41 +125,50 @@ export function podKey(binding: WorkspaceNatsBinding, pod: V1Pod): string | unde
   return key && labels[rules.workspaceIdLabel] ? key : undefined;
 }
 
-/** The runs the binding's pod rules cover: one per key, owned by its oldest running pod. */
+/**
+ * The runs the binding's pod rules cover: one per key, active while a live pod has it, represented
+ * by its oldest live pod and owned by all of them (so a pod replaced in a rolling update keeps the
+ * access, and garbage collection acts only when the last one goes).
+ */
 export function podWorkspaces(binding: WorkspaceNatsBinding, pods: readonly V1Pod[]): BoundWorkspace[] {
   const rules = podRules(binding);
   if (!rules) return [];
-  const byKey = new Map<string, BoundWorkspace>();
+  const byKey = new Map<string, V1Pod[]>();
   for (const pod of pods) {
     const key = podKey(binding, pod);
-    const { name, uid, labels = {} } = pod.metadata ?? {};
-    if (!key || !name || !uid) continue;
-    const active = !pod.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(pod.status?.phase ?? '');
-    // A run with a live pod is active, whatever else is left of it.
-    const current = byKey.get(key);
-    if (current && (current.active || !active)) continue;
+    if (!key || !pod.metadata?.name || !pod.metadata.uid) continue;
+    byKey.set(key, [...(byKey.get(key) ?? []), pod]);
+  }
+  const isLive = (pod: V1Pod) => !pod.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(pod.status?.phase ?? '');
+  const age = (pod: V1Pod) => `${new Date(pod.metadata?.creationTimestamp ?? 0).toISOString()}/${pod.metadata?.name}`;
+  const refOf = (pod: V1Pod): ObjectRef => ({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
+  return [...byKey].map(([key, group]) => {
+    const live = group.filter(isLive).sort((a, b) => age(a).localeCompare(age(b)));
+    const first = live[0] ?? group[0]!;
+    const labels = first.metadata?.labels ?? {};
     const owner = rules.ownerLabel ? labels[rules.ownerLabel] : undefined;
-    byKey.set(key, {
+    return {
       key,
       id: asId(labels[rules.workspaceIdLabel] ?? key),
       ...(owner ? { owner: asId(owner) } : {}),
-      ref: { apiVersion: 'v1', kind: 'Pod', name, uid },
-      active,
-    });
-  }
-  return [...byKey.values()];
+      ref: refOf(first),
+      owners: (live.length > 0 ? live : [first]).map(refOf),
+      active: live.length > 0,
+    };
+  });
 }
 
 /**
- * The access's name for run `key`: `<binding>-<key>`, made a DNS label (lowercase, at most 63
- * characters). When that changes the key, a hash of the original keeps names apart.
+ * The access's name for run `key`: `<binding>-<key>-<hash>`, a DNS label of at most 63 characters.
+ * The hash (of binding and key) keeps names apart where the readable part cannot: binding `a` with
+ * key `b-c`, and binding `a-b` with key `c`, or keys that differ in case or in characters a name
+ * cannot hold.
  */
 export function accessNameFor(binding: WorkspaceNatsBinding, key: string): string {
-  const clean = key.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-  const base = `${binding.metadata.name}-${clean}`.replace(/^-+|-+$/g, '');
-  if (clean === key && base.length <= 63) return base;
   const hash = createHash('sha256').update(`${binding.metadata.name}/${key}`).digest('hex').slice(0, 8);
-  return `${base.slice(0, 54).replace(/-+$/, '')}-${hash}`;
+  const clean = key.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  const readable = `${binding.metadata.name}-${clean}`.slice(0, 63 - hash.length - 1).replace(/-+$/, '');
+  return `${readable}-${hash}`;
 }
 
 /** The Secret the access for run `key` writes (the access's default Secret name). */
@@ -175,7 +188,7 @@ export function desiredAccess(binding: WorkspaceNatsBinding, workspace: BoundWor
         [BINDING_LABEL]: binding.metadata.name,
       },
       // The API server's garbage collector is the backstop should the binder miss a deletion.
-      ownerReferences: [{ ...workspace.ref, blockOwnerDeletion: false, controller: false }],
+      ownerReferences: workspace.owners.map((owner) => ({ ...owner, blockOwnerDeletion: false, controller: false })),
     },
     spec: {
       issuerRef,

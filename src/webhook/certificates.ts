@@ -2,9 +2,10 @@
 // - a directory holding tls.crt and tls.key (a Secret mounted there, issued and renewed by
 //   cert-manager, whose CA injector keeps the webhook configuration's caBundle current), re-read
 //   when it changes; or
-// - made by the operator itself: a CA (10 years) and a serving certificate (1 year, replaced when
-//   a third of its life is left) kept in a Secret of the operator's namespace, shared by every
-//   replica, with the CA written into the MutatingWebhookConfiguration's caBundle.
+// - made by the operator itself: a CA (10 years, replaced with one left) and a serving certificate
+//   (1 year, replaced when a third of its life is left) kept in a Secret of the operator's
+//   namespace, shared by every replica, with the CA (the old one beside it for a while after a
+//   replacement) written into the MutatingWebhookConfiguration's caBundle.
 // Certificates are generated with @peculiar/x509 over Node's WebCrypto (Node cannot make X.509
 // certificates itself).
 
@@ -80,19 +81,22 @@ export class SelfSignedCertificates {
       const stored = await this.read();
       const data = stored?.data ?? {};
       const text = (key: string) => (data[key] ? Buffer.from(data[key], 'base64').toString('utf8') : '');
-      let ca = text('ca.crt') && text('ca.key') ? { cert: text('ca.crt'), key: text('ca.key') } : undefined;
-      if (ca && remaining(ca.cert) < 365 * DAY) ca = undefined;
+      const storedCa = text('ca.crt') && text('ca.key') ? { cert: text('ca.crt'), key: text('ca.key') } : undefined;
+      const ca = storedCa && remaining(storedCa.cert) >= 365 * DAY ? storedCa : undefined;
       const serving = { cert: text('tls.crt'), key: text('tls.key') };
       if (ca && serving.cert && remaining(serving.cert) > 120 * DAY && coversHosts(serving.cert, this.options.hosts)) {
-        await this.injectCaBundle(ca.cert);
+        await this.injectCaBundle(text('ca-bundle.crt') || ca.cert);
         return serving;
       }
       const authority = ca ?? (await newAuthority());
+      // A new CA is trusted beside the old one, so that replicas still serving a certificate of the
+      // old CA (until their next check) keep working.
+      const bundle = ca || !storedCa ? (text('ca-bundle.crt') || authority.cert) : `${authority.cert}${storedCa.cert}`;
       const next = await issueServing(authority, this.options.hosts);
       const body: V1Secret = {
         metadata: { name: secretName, namespace, ...(stored ? { resourceVersion: stored.metadata?.resourceVersion } : {}) },
         type: 'Opaque',
-        stringData: { 'ca.crt': authority.cert, 'ca.key': authority.key, 'tls.crt': next.cert, 'tls.key': next.key },
+        stringData: { 'ca.crt': authority.cert, 'ca.key': authority.key, 'ca-bundle.crt': bundle, 'tls.crt': next.cert, 'tls.key': next.key },
       };
       try {
         if (stored) await this.core.replaceNamespacedSecret({ name: secretName, namespace, body });
@@ -103,7 +107,7 @@ export class SelfSignedCertificates {
         throw error;
       }
       this.options.log.info({ secret: `${namespace}/${secretName}`, hosts: this.options.hosts }, 'issued webhook serving certificate');
-      await this.injectCaBundle(authority.cert);
+      await this.injectCaBundle(bundle);
       return next;
     }
   }
@@ -117,22 +121,30 @@ export class SelfSignedCertificates {
     }
   }
 
-  /** Writes the CA into every webhook of the configuration, when it differs. */
+  /** Writes the CA bundle into every webhook of the configuration, when it differs. */
   private async injectCaBundle(caPem: string) {
     const name = this.options.configName;
-    let config;
-    try {
-      config = await this.admission.readMutatingWebhookConfiguration({ name });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      this.options.log.warn({ config: name }, 'MutatingWebhookConfiguration not found; apply manifests/webhook.yaml');
-      return;
-    }
     const caBundle = Buffer.from(caPem).toString('base64');
-    if ((config.webhooks ?? []).every((webhook) => webhook.clientConfig.caBundle === caBundle)) return;
-    for (const webhook of config.webhooks ?? []) webhook.clientConfig.caBundle = caBundle;
-    await this.admission.replaceMutatingWebhookConfiguration({ name, body: config });
-    this.options.log.info({ config: name }, 'webhook caBundle updated');
+    for (let attempt = 0; ; attempt++) {
+      let config;
+      try {
+        config = await this.admission.readMutatingWebhookConfiguration({ name });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        this.options.log.warn({ config: name }, 'MutatingWebhookConfiguration not found; apply manifests/webhook.yaml');
+        return;
+      }
+      if ((config.webhooks ?? []).every((webhook) => webhook.clientConfig.caBundle === caBundle)) return;
+      for (const webhook of config.webhooks ?? []) webhook.clientConfig.caBundle = caBundle;
+      try {
+        await this.admission.replaceMutatingWebhookConfiguration({ name, body: config });
+        this.options.log.info({ config: name }, 'webhook caBundle updated');
+        return;
+      } catch (error) {
+        // Another replica wrote it at the same time: read it again.
+        if (!isConflict(error) || attempt >= 3) throw error;
+      }
+    }
   }
 }
 

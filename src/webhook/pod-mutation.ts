@@ -1,7 +1,9 @@
 // What the pod webhook does to a workspace pod: mounts its credentials Secret as a directory
 // (GitPod passes only whole-Secret volumes into the workspace, not subPath mounts), read-only, into
-// every container, with NATS_URL (from the Secret) and NATS_CREDS (the creds file's path). Pure,
-// and idempotent: a pod that already has the volume gets no patch.
+// every container, with NATS_URL (from the Secret) and NATS_CREDS (the creds file's path). Both
+// references to the Secret are optional, so a pod never waits on a Secret that does not come (the
+// kubelet fills the volume in once it exists). Pure, and idempotent: a pod that already has the
+// volume gets no patch.
 
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { CREDS_KEY, MOUNTED_SECRET_ANNOTATION, URL_KEY } from '../api/constants.ts';
@@ -57,10 +59,10 @@ const token = (text: string) => text.replace(/~/g, '~0').replace(/\//g, '~1');
 export function mountPatch(pod: V1Pod, mount: PodMount): PatchOperation[] {
   if (pod.spec?.volumes?.some((volume) => volume.name === VOLUME_NAME)) return [];
   const ops: PatchOperation[] = [];
-  const volume = { name: VOLUME_NAME, secret: { secretName: mount.secretName } };
+  const volume = { name: VOLUME_NAME, secret: { secretName: mount.secretName, optional: true } };
   ops.push(pod.spec?.volumes ? { op: 'add', path: '/spec/volumes/-', value: volume } : { op: 'add', path: '/spec/volumes', value: [volume] });
   const env = [
-    { name: URL_KEY, valueFrom: { secretKeyRef: { name: mount.secretName, key: URL_KEY } } },
+    { name: URL_KEY, valueFrom: { secretKeyRef: { name: mount.secretName, key: URL_KEY, optional: true } } },
     { name: 'NATS_CREDS', value: `${mount.mountPath.replace(/\/+$/, '')}/${CREDS_KEY}` },
   ];
   (pod.spec?.containers ?? []).forEach((container: V1Container, i) => {

@@ -77,10 +77,10 @@ export async function startPodWebhook(options: PodWebhookOptions): Promise<Runni
     stopWatching = watchCertDir(options.certDir, (next) => server.useCertificate(next), log);
   } else {
     rotation = setInterval(() => {
-      selfSigned!.ensure().then(
-        (next) => server.useCertificate(next),
-        (error: unknown) => log.error({ error: (error as Error).message }, 'webhook certificate check failed'),
-      );
+      selfSigned!
+        .ensure()
+        .then((next) => server.useCertificate(next))
+        .catch((error: unknown) => log.error({ error: (error as Error).message }, 'webhook certificate check failed'));
     }, ROTATION_CHECK_MS);
   }
   return {

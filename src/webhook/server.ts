@@ -35,7 +35,12 @@ export class WebhookServer {
 
   constructor(options: WebhookServerOptions) {
     this.options = options;
-    this.server = createServer({ ...options.certificate, minVersion: 'TLSv1.2' }, (req, res) => void this.handle(req, res));
+    this.server = createServer({ ...options.certificate, minVersion: 'TLSv1.2' }, (req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        options.log.error({ error: (error as Error).message }, 'webhook request failed');
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
   }
 
   /** Listens on all interfaces; resolves with the port (useful when it was 0). */
@@ -71,7 +76,9 @@ export class WebhookServer {
     }
     let review: AdmissionReview;
     try {
-      review = JSON.parse(await readBody(req)) as AdmissionReview;
+      const parsed: unknown = JSON.parse(await readBody(req));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected an object');
+      review = parsed as AdmissionReview;
     } catch (error) {
       res.writeHead(400).end(`not an AdmissionReview: ${(error as Error).message}`);
       return;

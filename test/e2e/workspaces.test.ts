@@ -17,6 +17,7 @@ import {
   VERSION,
 } from '../../src/api/constants.ts';
 import type { WorkspaceNatsBinding } from '../../src/api/workspace-nats-binding.ts';
+import { accessNameFor } from '../../src/binder/workspaces.ts';
 import { freePort } from '../env/net.ts';
 import type { EnvState } from '../env/state.ts';
 import { getAccess, secretExists, waitFor, waitForReady, type Clients } from './support/cluster.ts';
@@ -148,6 +149,9 @@ afterAll(async () => {
 
 const custom = () => admin.custom;
 
+/** The access the binder names for `key` under binding `binding`. */
+const accessOf = (binding: string, key: string) => accessNameFor({ metadata: { name: binding } } as WorkspaceNatsBinding, key);
+
 async function createWorkspace(instance: string, workspaceId: string, type = 'Regular') {
   await custom().createNamespacedCustomObject({
     group: GITPOD_GROUP,
@@ -190,21 +194,21 @@ async function credsOf(secret: string) {
 
 test('a GitPod workspace gets an access, its pod the Secret mounted, and the creds the rule’s permissions', async () => {
   await createWorkspace('i-1', 'amber-lamprey');
-  const access = await waitForReady(custom(), NS, 'gitpod-i-1');
+  const access = await waitForReady(custom(), NS, accessOf('gitpod', 'i-1'));
   expect(access.spec.workspace).toMatchObject({ id: 'amber-lamprey', owner: 'u1', ref: { kind: 'Workspace', name: 'i-1' } });
   expect(access.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Workspace', name: 'i-1' });
 
   const pod = await createPod('ws-i-1', { component: 'workspace', workspaceID: 'i-1', metaID: 'amber-lamprey', owner: 'u1' });
-  expect(pod.spec?.volumes).toContainEqual({ name: 'nats-credentials', secret: { secretName: 'gitpod-i-1-nats', defaultMode: 420 } });
+  expect(pod.spec?.volumes).toContainEqual({ name: 'nats-credentials', secret: { secretName: `${accessOf('gitpod', 'i-1')}-nats`, defaultMode: 420, optional: true } });
   for (const container of pod.spec?.containers ?? []) {
     expect(container.volumeMounts).toContainEqual({ name: 'nats-credentials', mountPath: '/var/run/secrets/nats', readOnly: true });
     expect(container.env).toEqual([
-      { name: 'NATS_URL', valueFrom: { secretKeyRef: { name: 'gitpod-i-1-nats', key: 'NATS_URL' } } },
+      { name: 'NATS_URL', valueFrom: { secretKeyRef: { name: `${accessOf('gitpod', 'i-1')}-nats`, key: 'NATS_URL', optional: true } } },
       { name: 'NATS_CREDS', value: '/var/run/secrets/nats/nats.creds' },
     ]);
   }
 
-  const nc = await connectWithCreds(state.nats.urls, await credsOf('gitpod-i-1-nats'));
+  const nc = await connectWithCreds(state.nats.urls, await credsOf(`${accessOf('gitpod', 'i-1')}-nats`));
   try {
     expect(await publishError(nc, 'ws.amber-lamprey.build')).toBeUndefined();
     expect(await publishError(nc, 'ws.someone-else.build')).toMatchObject({ operation: 'publish' });
@@ -215,24 +219,24 @@ test('a GitPod workspace gets an access, its pod the Secret mounted, and the cre
 
 test('a workspace that stops loses its access, its Secret and its NATS user', async () => {
   await createWorkspace('i-2', 'blue-heron');
-  await waitForReady(custom(), NS, 'gitpod-i-2');
-  const creds = await credsOf('gitpod-i-2-nats');
+  await waitForReady(custom(), NS, accessOf('gitpod', 'i-2'));
+  const creds = await credsOf(`${accessOf('gitpod', 'i-2')}-nats`);
   const nc: NatsConnection = await connectWithCreds(state.nats.urls, creds);
   const closed = nc.closed();
   await setPhase('i-2', 'Stopping');
   expect(String(await closed)).toMatch(/revoked/i);
-  await gone('gitpod-i-2');
-  expect(await secretExists(admin.core, NS, 'gitpod-i-2-nats')).toBe(false);
+  await gone(accessOf('gitpod', 'i-2'));
+  expect(await secretExists(admin.core, NS, `${accessOf('gitpod', 'i-2')}-nats`)).toBe(false);
   await expect(connectWithCreds(state.nats.urls, creds)).rejects.toThrow('Authorization Violation');
 });
 
 test('a deleted workspace loses its access; a restart (new instance) gets new credentials', async () => {
   await createWorkspace('i-3', 'red-fox');
-  const first = await waitForReady(custom(), NS, 'gitpod-i-3');
+  const first = await waitForReady(custom(), NS, accessOf('gitpod', 'i-3'));
   await custom().deleteNamespacedCustomObject({ group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL, namespace: NS, name: 'i-3' });
-  await gone('gitpod-i-3');
+  await gone(accessOf('gitpod', 'i-3'));
   await createWorkspace('i-4', 'red-fox');
-  const second = await waitForReady(custom(), NS, 'gitpod-i-4');
+  const second = await waitForReady(custom(), NS, accessOf('gitpod', 'i-4'));
   expect(second.spec.workspace.id).toBe('red-fox');
   expect(second.status?.userPublicKey).not.toBe(first.status?.userPublicKey);
 });
@@ -240,21 +244,21 @@ test('a deleted workspace loses its access; a restart (new instance) gets new cr
 test('only the bound workspace types get an access', async () => {
   await createWorkspace('i-5', 'prebuild-1', 'Prebuild');
   await createWorkspace('i-6', 'regular-1');
-  await waitForReady(custom(), NS, 'gitpod-i-6');
-  expect(await getAccess(custom(), NS, 'gitpod-i-5')).toBeUndefined();
+  await waitForReady(custom(), NS, accessOf('gitpod', 'i-6'));
+  expect(await getAccess(custom(), NS, accessOf('gitpod', 'i-5'))).toBeUndefined();
 });
 
 test('a workspace deleted while the operator was down is cleaned up after it starts', async () => {
   await createWorkspace('i-7', 'green-owl');
-  await waitForReady(custom(), NS, 'gitpod-i-7');
-  const creds = await credsOf('gitpod-i-7-nats');
+  await waitForReady(custom(), NS, accessOf('gitpod', 'i-7'));
+  const creds = await credsOf(`${accessOf('gitpod', 'i-7')}-nats`);
   await operator.stop();
   try {
     await custom().deleteNamespacedCustomObject({ group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL, namespace: NS, name: 'i-7' });
   } finally {
     await operator.start();
   }
-  await gone('gitpod-i-7');
+  await gone(accessOf('gitpod', 'i-7'));
   await expect(connectWithCreds(state.nats.urls, creds)).rejects.toThrow('Authorization Violation');
 });
 
@@ -269,7 +273,7 @@ test('pods that match no rule are stored as submitted; a pod mutated already is 
     'coder-twice',
     { 'com.coder.workspace.id': 'cw-twice' },
     {
-      volumes: [{ name: 'nats-credentials', secret: { secretName: 'coder-cw-twice-nats' } }],
+      volumes: [{ name: 'nats-credentials', secret: { secretName: `${accessOf('coder', 'cw-twice')}-nats` } }],
       containers: [{ name: 'main', image: 'busybox', volumeMounts: [{ name: 'nats-credentials', mountPath: '/var/run/secrets/nats', readOnly: true }] }],
     },
   );
@@ -279,17 +283,17 @@ test('pods that match no rule are stored as submitted; a pod mutated already is 
 
 test('a Coder-style pod rule works the same way, and the pod going removes the access', async () => {
   const pod = await createPod('coder-ws', { 'com.coder.workspace.id': 'cw-1', 'com.coder.user.id': 'bob' });
-  expect(pod.spec?.volumes).toContainEqual({ name: 'nats-credentials', secret: { secretName: 'coder-cw-1-nats', defaultMode: 420 } });
-  const access = await waitForReady(custom(), NS, 'coder-cw-1');
+  expect(pod.spec?.volumes).toContainEqual({ name: 'nats-credentials', secret: { secretName: `${accessOf('coder', 'cw-1')}-nats`, defaultMode: 420, optional: true } });
+  const access = await waitForReady(custom(), NS, accessOf('coder', 'cw-1'));
   expect(access.spec.workspace).toMatchObject({ id: 'cw-1', owner: 'bob', ref: { kind: 'Pod', name: 'coder-ws' } });
-  const nc = await connectWithCreds(state.nats.urls, await credsOf('coder-cw-1-nats'));
+  const nc = await connectWithCreds(state.nats.urls, await credsOf(`${accessOf('coder', 'cw-1')}-nats`));
   try {
     expect(await publishError(nc, 'ws.cw-1.x')).toBeUndefined();
   } finally {
     await nc.close();
   }
   await admin.core.deleteNamespacedPod({ name: 'coder-ws', namespace: NS, gracePeriodSeconds: 0 });
-  await gone('coder-cw-1');
+  await gone(accessOf('coder', 'cw-1'));
 });
 
 test('with the operator down, a workspace pod is still created, without the credentials volume', async () => {
@@ -304,7 +308,7 @@ test('with the operator down, a workspace pod is still created, without the cred
     await operator.start();
   }
   // Its access and Secret still come, for the pod's next start.
-  await waitForReady(custom(), NS, 'coder-cw-down');
+  await waitForReady(custom(), NS, accessOf('coder', 'cw-down'));
 });
 
 test('the binding reports how many workspaces it binds', async () => {
@@ -338,14 +342,14 @@ test('a binding deleted while the operator was down has its accesses removed aft
     },
   });
   await createPod('plain-ws', { app: 'plain-ws', 'ws-id': 'pw-1' });
-  await waitForReady(custom(), NS, 'plain-pw-1');
+  await waitForReady(custom(), NS, accessOf('plain', 'pw-1'));
   await operator.stop();
   try {
     await custom().deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL, namespace: NS, name: 'plain' });
   } finally {
     await operator.start();
   }
-  await gone('plain-pw-1');
+  await gone(accessOf('plain', 'pw-1'));
 });
 
 test.each([

@@ -85,18 +85,36 @@ describe('workspace sources', () => {
       pod('new', labels, { status: { phase: 'Running' } }),
       pod('other', { app: 'x' }),
     ]);
-    expect(bound).toEqual([{ key: 'abc', id: 'abc', owner: 'alice', ref: { apiVersion: 'v1', kind: 'Pod', name: 'new', uid: 'uid-new' }, active: true }]);
+    const newRef = { apiVersion: 'v1', kind: 'Pod', name: 'new', uid: 'uid-new' };
+    expect(bound).toEqual([{ key: 'abc', id: 'abc', owner: 'alice', ref: newRef, owners: [newRef], active: true }]);
   });
 
-  test('access names are DNS labels; keys that do not fit get a hash', () => {
+  test('pods: the oldest live pod represents the run, and every live pod owns its access', () => {
+    const coder = binding({ pods: { preset: 'Coder' } });
+    const labels = { 'com.coder.workspace.id': 'abc' };
+    const at = (iso: string) => ({ creationTimestamp: new Date(iso) });
+    const young = pod('b-young', labels, { status: { phase: 'Running' } });
+    young.metadata = { ...young.metadata, ...at('2026-01-02T00:00:00Z') };
+    const old = pod('z-old', labels, { status: { phase: 'Running' } });
+    old.metadata = { ...old.metadata, ...at('2026-01-01T00:00:00Z') };
+    const [run] = podWorkspaces(coder, [young, old]);
+    expect(run?.ref.name).toBe('z-old');
+    expect(run?.owners.map((owner) => owner.name)).toEqual(['z-old', 'b-young']);
+    expect(desiredAccess(coder, run!).metadata.ownerReferences?.map((ref) => ref.name)).toEqual(['z-old', 'b-young']);
+  });
+
+  test('access names are DNS labels, readable, and apart wherever binding and key differ', () => {
     const b = binding({ gitpod: {} }, 'gitpod');
-    expect(accessNameFor(b, 'a1b2c3d4-0000-4000-8000-123456789abc')).toBe('gitpod-a1b2c3d4-0000-4000-8000-123456789abc');
-    const odd = accessNameFor(b, 'Ws_1');
-    expect(odd).toMatch(/^gitpod-ws-1-[0-9a-f]{8}$/);
-    expect(accessNameFor(b, 'ws-1')).not.toBe(odd);
-    const long = accessNameFor(b, 'x'.repeat(80));
-    expect(long.length).toBeLessThanOrEqual(63);
-    expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(accessNameFor(b, 'a1b2c3d4-0000-4000-8000-123456789abc')).toMatch(/^gitpod-a1b2c3d4-0000-4000-8000-123456789abc-[0-9a-f]{8}$/);
+    expect(accessNameFor(b, 'Ws_1')).toMatch(/^gitpod-ws-1-[0-9a-f]{8}$/);
+    expect(accessNameFor(b, 'ws-1')).not.toBe(accessNameFor(b, 'Ws_1'));
+    // Binding a, key b-c and binding a-b, key c read alike; the hash tells them apart.
+    expect(accessNameFor(binding({ gitpod: {} }, 'a'), 'b-c')).not.toBe(accessNameFor(binding({ gitpod: {} }, 'a-b'), 'c'));
+    for (const key of ['x'.repeat(80), '-', 'UPPER.case']) {
+      const name = accessNameFor(binding({ gitpod: {} }, 'b'.repeat(40)), key);
+      expect(name.length).toBeLessThanOrEqual(63);
+      expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    }
   });
 
   test('the access: named, labelled, owned by the workspace object, with the template', () => {
@@ -104,7 +122,7 @@ describe('workspace sources', () => {
     const [run] = gitpodWorkspaces(b, [workspace('i-1', 'Running')]);
     const access = desiredAccess(b, run!);
     expect(access.metadata).toMatchObject({
-      name: 'gitpod-i-1',
+      name: accessNameFor(b, 'i-1'),
       namespace: 'gitpod',
       labels: { 'natsaccess.io/binding': 'gitpod' },
       ownerReferences: [{ kind: 'Workspace', name: 'i-1', uid: 'uid-i-1', controller: false }],
@@ -123,7 +141,7 @@ describe('the pod webhook', () => {
 
   test('a GitPod pod gets its Secret only while its Workspace is bound and running', () => {
     expect(mountFor(gitpodPod, [gitpod], () => workspace('i-1', 'Running'))).toEqual({
-      secretName: 'gitpod-i-1-nats',
+      secretName: `${accessNameFor(gitpod, 'i-1')}-nats`,
       mountPath: '/var/run/secrets/nats',
     });
     expect(mountFor(gitpodPod, [gitpod], () => workspace('i-1', 'Stopping'))).toBeUndefined();
@@ -135,17 +153,19 @@ describe('the pod webhook', () => {
     const coder = { ...binding({ pods: { preset: 'Coder' } }, 'coder'), spec: { ...binding({ pods: { preset: 'Coder' } }).spec, mount: { path: '/nats' } } };
     const target = pod('coder-1', { 'com.coder.workspace.id': 'abc' });
     const mount = mountFor(target, [coder], () => undefined);
-    expect(mount).toEqual({ secretName: 'coder-abc-nats', mountPath: '/nats' });
+    const secretName = `${accessNameFor(coder, 'abc')}-nats`;
+    expect(mount).toEqual({ secretName, mountPath: '/nats' });
     const mutated = applyPatch(target, mountPatch(target, mount!));
-    expect(mutated.spec?.volumes).toEqual([{ name: 'nats-credentials', secret: { secretName: 'coder-abc-nats' } }]);
+    // Optional: the pod starts even if the Secret never comes.
+    expect(mutated.spec?.volumes).toEqual([{ name: 'nats-credentials', secret: { secretName, optional: true } }]);
     for (const container of mutated.spec?.containers ?? []) {
       expect(container.volumeMounts).toEqual([{ name: 'nats-credentials', mountPath: '/nats', readOnly: true }]);
       expect(container.env).toContainEqual({ name: 'NATS_CREDS', value: '/nats/nats.creds' });
     }
-    expect(mutated.spec?.containers[0]?.env).toContainEqual({ name: 'NATS_URL', valueFrom: { secretKeyRef: { name: 'coder-abc-nats', key: 'NATS_URL' } } });
+    expect(mutated.spec?.containers[0]?.env).toContainEqual({ name: 'NATS_URL', valueFrom: { secretKeyRef: { name: secretName, key: 'NATS_URL', optional: true } } });
     // The pod's own NATS_URL wins.
     expect(mutated.spec?.containers[1]?.env?.filter((e) => e.name === 'NATS_URL')).toEqual([{ name: 'NATS_URL', value: 'mine' }]);
-    expect(mutated.metadata?.annotations).toEqual({ 'natsaccess.io/mounted-secret': 'coder-abc-nats' });
+    expect(mutated.metadata?.annotations).toEqual({ 'natsaccess.io/mounted-secret': secretName });
     // Idempotent: a pod mutated once gets nothing more.
     expect(mountPatch(mutated, mount!)).toEqual([]);
   });

@@ -35,7 +35,15 @@ function post(port: number, caPem: string, body: unknown): Promise<{ status: num
     const req = request({ host: '127.0.0.1', port, path: '/mutate-pods', method: 'POST', ca: caPem, headers: { 'content-type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || '{}') as Record<string, unknown> }));
+      res.on('end', () => {
+        let json: Record<string, unknown> = {};
+        try {
+          json = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          // A plain-text refusal.
+        }
+        resolve({ status: res.statusCode ?? 0, json });
+      });
     });
     req.on('error', reject);
     req.end(JSON.stringify(body));
@@ -73,7 +81,13 @@ describe('the webhook server', () => {
       expect(patch).toEqual([{ op: 'add', path: '/metadata/annotations', value: { a: 'b' } }]);
       const failed = await post(port, ca.certPem, review({ metadata: { name: 'boom' } }));
       expect(failed.json.response).toEqual({ uid: 'u-1', allowed: true });
-      expect((await post(port, ca.certPem, 'not a review')).json.response).toEqual({ uid: '', allowed: true });
+      // A review without a request is allowed; bodies that are no object are refused, and the
+      // server lives on.
+      expect((await post(port, ca.certPem, { kind: 'AdmissionReview' })).json.response).toEqual({ uid: '', allowed: true });
+      expect((await post(port, ca.certPem, 'not a review')).status).toBe(400);
+      expect((await post(port, ca.certPem, null)).status).toBe(400);
+      expect((await post(port, ca.certPem, [1])).status).toBe(400);
+      expect((await post(port, ca.certPem, review({ metadata: { name: 'p' } }))).status).toBe(200);
     } finally {
       await server.stop();
     }
