@@ -36,6 +36,14 @@ export const clusterNatsIssuerSpecSchema = {
   description: 'Where NATS is, which account workspace users live in, and what they may get.',
   additionalProperties: false,
   required: ['nats', 'operator', 'account'],
+  'x-kubernetes-validations': [
+    {
+      // Users revoked later must be revoked in the account they were minted in.
+      rule: 'self.account.publicKey == oldSelf.account.publicKey',
+      message: 'spec.account.publicKey is immutable: another account needs its own ClusterNatsIssuer',
+      fieldPath: '.account.publicKey',
+    },
+  ],
   properties: {
     nats: {
       type: 'object',

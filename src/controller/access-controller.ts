@@ -361,7 +361,18 @@ export class AccessController {
     // missed, is revoked too before it goes.
     const live = await this.liveSecretsOf(access);
     const late = usersIn(live).filter((user) => !users.some((known) => known.userPublicKey === user.userPublicKey));
-    if (!skip && late.length > 0 && account && !this.revoked(access, account, late, 'before its finalizer is removed')) return {};
+    if (!skip && late.length > 0) {
+      const lateAccount = account ?? accountOfSecrets(live.filter((secret) => isControlledBy(secret, access)));
+      if (!lateAccount) {
+        throw new ReconcileFailure(
+          Reason.RevocationFailed,
+          `Cannot revoke NATS users ${late.map((user) => user.userPublicKey).join(', ')}: their account is unknown. ` +
+            `Annotate this access ${SKIP_REVOCATION_ANNOTATION}=true to remove it without revoking`,
+          { retry: true },
+        );
+      }
+      if (!this.revoked(access, lateAccount, late, 'before its finalizer is removed')) return {};
+    }
     await this.deleteSecrets(access, () => true, live);
     try {
       await this.replaceAccess({

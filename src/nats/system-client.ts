@@ -108,6 +108,25 @@ export class NatsSystemClient {
     return jwts;
   }
 
+  /**
+   * The account JWT each server has in force (undefined where the account is not loaded: it loads
+   * the stored copy when a client of it connects). A server stores a pushed JWT before checking
+   * who signed it, and keeps the old claims in force if it does not trust the signer.
+   */
+  async accountInForce(account: string, expected: number): Promise<{ server: NatsServerRef; jwt: string | undefined }[]> {
+    const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.INFO`, '', {
+      strategy: 'count',
+      maxMessages: expected,
+      maxWait: this.requestTimeoutMs,
+    });
+    const out: { server: NatsServerRef; jwt: string | undefined }[] = [];
+    for await (const msg of replies) {
+      const server = serverOf(msg);
+      if (server) out.push({ server, jwt: msg.json<{ data?: { jwt?: string } }>().data?.jwt });
+    }
+    return out;
+  }
+
   /** Asks every server to store `jwt`; one reply per server that answered in time. */
   async pushAccount(jwt: string, expected: number): Promise<PushReply[]> {
     const replies = await this.nc.requestMany('$SYS.REQ.CLAIMS.UPDATE', jwt, {

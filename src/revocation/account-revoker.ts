@@ -111,6 +111,8 @@ export class AccountRevoker {
   private stopped = false;
   /** iat of the last JWT pushed, in unix seconds. */
   private lastPushSecond = 0;
+  /** When the retry after a failed cycle is due (0: not backing off). */
+  private retryDue = 0;
 
   constructor(deps: AccountRevokerDeps) {
     this.deps = deps;
@@ -173,19 +175,21 @@ export class AccountRevoker {
       this.again = true;
       return;
     }
-    const due = Date.now() + delayMs;
+    // While backing off after a failure, nothing runs sooner than the retry.
+    const due = Math.max(Date.now() + delayMs, this.retryDue);
     if (this.timer && this.timerDue <= due) return;
     clearTimeout(this.timer);
     this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerDue = Infinity;
+      this.retryDue = 0;
       this.running = (async () => {
         const nextInMs = await this.run();
         this.running = undefined;
         this.kick(nextInMs);
       })();
-    }, delayMs);
+    }, due - Date.now());
   }
 
   /** One cycle; returns when the next one is due. */
@@ -196,6 +200,7 @@ export class AccountRevoker {
       this.backoffMs = 0;
     } catch (error) {
       this.backoffMs = Math.min(Math.max(1000, this.backoffMs * 2), this.deps.timing.maxBackoffMs);
+      this.retryDue = Date.now() + this.backoffMs;
       this.fail(error instanceof Error ? error.message : String(error));
       return this.backoffMs;
     }
@@ -250,7 +255,8 @@ export class AccountRevoker {
     const inSync =
       copies.length >= servers.length &&
       copies.every((copy) => copy === base) &&
-      sameRevocations(target, info.revocations);
+      sameRevocations(target, info.revocations) &&
+      (await this.notApplied(client, base, servers.length)).length === 0;
     if (!inSync) await this.push(client, settings.operatorSigner, base, info, target, servers);
 
     if (expired.size > 0) {
@@ -274,9 +280,15 @@ export class AccountRevoker {
     revocations: Record<string, number>,
     servers: NatsServerRef[],
   ) {
-    // Later than the base too, unless its iat lies in the future (a skewed clock elsewhere).
+    // Later than the base too, or servers syncing copies by iat could bring the base back.
     const waitMs = (info.issuedAt + 1) * 1000 - Date.now();
-    if (waitMs > 0) await sleep(Math.min(waitMs, 1100));
+    if (waitMs > 2000) {
+      throw new Error(
+        `the account JWT on the servers was issued at ${new Date(info.issuedAt * 1000).toISOString()}, in the future: ` +
+          'the operator will not push an older one; check the clocks of whoever signed it',
+      );
+    }
+    if (waitMs > 0) await sleep(waitMs);
     const jwt = await withRevocations(base, revocations, signer);
     this.lastPushSecond = readAccountJwt(jwt).issuedAt;
     const replies = await client.pushAccount(jwt, servers.length);
@@ -292,6 +304,13 @@ export class AccountRevoker {
         `${stored.length} of ${servers.length} NATS servers stored the account JWT (${[...refused, ...silent].join('; ')})`,
       );
     }
+    const ignored = await this.notApplied(client, jwt, servers.length);
+    if (ignored.length > 0) {
+      throw new Error(
+        `${ignored.join(', ')} stored the account JWT but kept the previous one in force: ` +
+          `is the operator signing key ${signer.getPublicKey()} listed in the operator JWT?`,
+      );
+    }
     const count = Object.keys(revocations).length;
     this.summaryState.lastPushResult = 'Succeeded';
     this.summaryState.lastPushMessage = `${servers.length} of ${servers.length} NATS servers stored the account JWT (${count} revocations, ${jwt.length} bytes)`;
@@ -301,12 +320,24 @@ export class AccountRevoker {
     );
   }
 
-  /** Writes the entries as they are now; requests arriving during the write mark it behind again. */
+  /** Servers that have another JWT than `jwt` in force (those without the account loaded excepted). */
+  private async notApplied(client: NatsSystemClient, jwt: string, expected: number): Promise<string[]> {
+    const inForce = await client.accountInForce(this.account, expected);
+    return inForce.filter((server) => server.jwt !== undefined && server.jwt !== jwt).map((server) => server.server.name);
+  }
+
+  /**
+   * Writes the entries as they are now, less those past their prune time (no JWT they cover is
+   * valid any more, and they must not fill the ConfigMap). Requests arriving during the write mark
+   * it behind again.
+   */
   private async saveStore() {
     if (!this.storeBehind) return;
     this.storeBehind = false;
+    const horizon = Date.now() - this.deps.timing.pruneGraceMs;
+    const live = new Map([...this.desired].filter(([, entry]) => entry.expiresAt * 1000 > horizon));
     try {
-      await this.deps.store.save(this.account, this.desired);
+      await this.deps.store.save(this.account, live);
     } catch (error) {
       // Maybe written by someone else: load and merge before the next save.
       this.storeBehind = true;

@@ -18,6 +18,9 @@ export interface RevocationEntry {
 
 export const ACCOUNT_LABEL = `${GROUP}/account`;
 
+/** A ConfigMap holds at most 1 MiB; room is left for its metadata. */
+const MAX_DATA_BYTES = 1_000_000;
+
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.000Z$/, 'Z');
 const seconds = (text: unknown) => (typeof text === 'string' ? Math.floor(Date.parse(text) / 1000) : NaN);
 
@@ -66,6 +69,13 @@ export class RevocationStore {
     const data: Record<string, string> = {};
     for (const [user, entry] of [...entries].sort(([a], [b]) => a.localeCompare(b))) {
       data[user] = JSON.stringify({ revokedAt: iso(entry.revokedAt), expiresAt: iso(entry.expiresAt), access: entry.access });
+    }
+    const size = Object.entries(data).reduce((sum, [key, value]) => sum + key.length + value.length, 0);
+    if (size > MAX_DATA_BYTES) {
+      throw new Error(
+        `the revocation list of account ${account} (${entries.size} unexpired entries) does not fit in ConfigMap ${name}: ` +
+          'shorten the ttls, so that entries expire sooner',
+      );
     }
     const resourceVersion = this.versions.get(account);
     const body: V1ConfigMap = {

@@ -3,6 +3,7 @@
 // revoked unless they were renewed; nothing is lost when NATS or the operator is down meanwhile.
 // The suite runs its own nats-server (and NATS trust), so that it can stop and start it.
 
+import { createOperator } from '@nats-io/nkeys';
 import { credsAuthenticator, connect, type NatsConnection } from '@nats-io/transport-node';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import {
   accessBody,
   createAccess,
   getAccess,
+  OPERATOR_KEY_SECRET,
   OPERATOR_NAMESPACE,
   secretExists,
   waitFor,
@@ -306,4 +308,23 @@ test('the account JWT on the server carries the revocations, signed by the opera
   } finally {
     await system.close();
   }
+});
+
+test('a push signed by a key the operator JWT does not list is a failure, not a revocation', async () => {
+  const secret = { name: `${OPERATOR_KEY_SECRET}-${ISSUER}`, namespace: OPERATOR_NAMESPACE };
+  const { creds } = await connectedAccess('untrusted');
+  const setSeed = (seed: string) =>
+    admin.core.patchNamespacedSecret({ ...secret, body: [{ op: 'replace', path: '/data/seed', value: Buffer.from(seed).toString('base64') }] });
+  // nats-server stores such a JWT and answers "jwt updated", but keeps the old claims in force.
+  await setSeed(new TextDecoder().decode(createOperator().getSeed()));
+  try {
+    await deleteAccess('untrusted');
+    const failing = await waitForReady(admin.custom, NS, 'untrusted', 'False', 'RevocationFailed', 30_000);
+    expect(failing.status?.conditions?.[0]?.message).toContain('kept the previous one in force: is the operator signing key');
+    expect(await refusal(creds)).toBeUndefined();
+  } finally {
+    await setSeed(trust.operator.signingKey.seed);
+  }
+  await gone('untrusted', 60_000);
+  expect(await refusal(creds)).toMatch(/Authorization Violation/);
 });

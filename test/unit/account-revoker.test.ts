@@ -16,11 +16,15 @@ const account = createAccount().getPublicKey();
 /** Servers holding a copy each of the account JWT; `down` makes every request fail. */
 class FakeServers {
   copies: string[];
+  /** The JWT each server has in force; a server that distrusts the signer stores but keeps the old. */
+  inForce: string[];
   pushes: string[] = [];
   down = false;
+  distrustSigner = false;
 
   constructor(jwt: string, count: number) {
     this.copies = Array.from({ length: count }, () => jwt);
+    this.inForce = [...this.copies];
   }
 
   client(): NatsSystemClient {
@@ -31,10 +35,12 @@ class FakeServers {
       isClosed: false,
       servers: async () => (fail(), this.copies.map((_, i) => ({ id: `S${i}`, name: `nats-${i}` }))),
       lookupAccount: async () => (fail(), [...this.copies]),
+      accountInForce: async () => (fail(), this.inForce.map((jwt, i) => ({ server: { id: `S${i}`, name: `nats-${i}` }, jwt }))),
       pushAccount: async (jwt: string): Promise<PushReply[]> => {
         fail();
         this.pushes.push(jwt);
         this.copies = this.copies.map(() => jwt);
+        if (!this.distrustSigner) this.inForce = this.inForce.map(() => jwt);
         return this.copies.map((_, i) => ({ server: { id: `S${i}`, name: `nats-${i}` }, ok: true, message: 'jwt updated' }));
       },
       close: async () => undefined,
@@ -139,6 +145,7 @@ describe('AccountRevoker', () => {
     await until(() => servers.pushes.length === 1, 'the first push');
     // A server restarted with its old (preloaded) copy; a new server makes the revoker look.
     servers.copies[1] = old;
+    servers.inForce[1] = old;
     await (revoker as unknown as { cycle(): Promise<void> }).cycle();
     expect(servers.pushes).toHaveLength(2);
     expect(servers.revocations(1)).toHaveProperty('UA');
@@ -159,5 +166,18 @@ describe('AccountRevoker', () => {
     await until(() => second.servers.pushes.length === 1, 'the push of the stored entry');
     expect(second.servers.revocations()).toHaveProperty('UA');
     await second.revoker.stop();
+  });
+
+  test('a push the servers store but do not put in force (an untrusted signer) is a failure', async () => {
+    const { servers, settled, revoker } = await setup();
+    servers.distrustSigner = true;
+    revoker.request('ns/a', [user('UA')]);
+    await until(() => settled.includes('ns/a'), 'the failure to be reported');
+    const state = revoker.request('ns/a', [user('UA')]);
+    expect(state).toEqual({
+      state: 'failed',
+      message: `nats-0, nats-1, nats-2 stored the account JWT but kept the previous one in force: is the operator signing key ${operatorSigner.getPublicKey()} listed in the operator JWT?`,
+    });
+    await revoker.stop();
   });
 });
