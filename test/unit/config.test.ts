@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import { loadRunConfig } from '../../src/cli/config.ts';
 
 describe('run settings', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'wno-config-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // Made lazily by the tests that need it: a folder made while collecting the tests would be left
+  // behind when a filter (-t) skips them all, since afterAll does not run then.
+  let dir: string | undefined;
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
   const file = (text: string) => {
+    dir ??= mkdtempSync(join(tmpdir(), 'wno-config-'));
     const path = join(dir, `c${Math.random()}.yaml`);
     writeFileSync(path, text);
     return path;
@@ -68,6 +73,6 @@ describe('run settings', () => {
     expect(() => loadRunConfig({ config: yesPlease }, {})).toThrow(`${yesPlease}: leader-elect: "yes please" is not true or false`);
     const list = file('- a\n');
     expect(() => loadRunConfig({ config: list }, {})).toThrow('expected a mapping of settings');
-    expect(() => loadRunConfig({ config: join(dir, 'missing.yaml') }, {})).toThrow(/--config .*missing\.yaml: ENOENT/);
+    expect(() => loadRunConfig({ config: `${list}.missing.yaml` }, {})).toThrow(/--config .*missing\.yaml: ENOENT/);
   });
 });
