@@ -11,7 +11,7 @@ import { READY } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import type { Lister } from '../controller/access-controller.ts';
-import { nextStatus } from '../kube/conditions.ts';
+import { updateStatus } from '../kube/status.ts';
 import { describeError, isConflict, isNotFound, statusCode } from '../kube/errors.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -171,23 +171,12 @@ export class Binder {
     ready: { status: 'True' | 'False'; reason: string; message: string },
     workspaces?: number,
   ) {
-    const current = binding.status ?? {};
-    const status = nextStatus(
-      current,
+    await updateStatus(
+      { customObjects: this.deps.customObjects, plural: BINDING_PLURAL, fieldManager: this.deps.fieldManager },
+      binding,
       { type: READY, ...ready },
       workspaces === undefined ? {} : { workspaces },
-      binding.metadata.generation ?? 0,
       new Date(),
     );
-    if (isDeepStrictEqual(status, current)) return;
-    await this.deps.customObjects.replaceNamespacedCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: BINDING_PLURAL,
-      namespace: binding.metadata.namespace ?? '',
-      name: binding.metadata.name,
-      body: { ...binding, status },
-      fieldManager: this.deps.fieldManager,
-    });
   }
 }

@@ -6,7 +6,6 @@
 // pods.
 
 import type { CoreV1Api, CustomObjectsApi, V1Namespace, V1Secret } from '@kubernetes/client-node';
-import { isDeepStrictEqual } from 'node:util';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import {
   ACCESS_FINALIZER,
@@ -25,13 +24,13 @@ import type {
 import {
   conditionChanged,
   findCondition,
-  nextStatus,
   timestamp,
   type ConditionUpdate,
   type StatusFields,
 } from '../kube/conditions.ts';
 import { describeError, isNotFound, statusCode } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { mintUserCredentials } from '../nats/credentials.ts';
@@ -498,23 +497,12 @@ export class AccessController {
     access: WorkspaceNatsAccess,
     change: { ready: ConditionUpdate; fields: StatusFields<WorkspaceNatsAccessStatus> },
   ) {
-    const current = access.status ?? {};
-    const status = nextStatus(
-      current,
+    await updateStatus(
+      { customObjects: this.deps.customObjects, plural: ACCESS_PLURAL, fieldManager: this.deps.fieldManager },
+      access,
       change.ready,
       change.fields,
-      access.metadata.generation ?? 0,
       this.now(),
     );
-    if (isDeepStrictEqual(status, current)) return;
-    await this.deps.customObjects.replaceNamespacedCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: ACCESS_PLURAL,
-      namespace: access.metadata.namespace ?? '',
-      name: access.metadata.name,
-      body: { ...access, status },
-      fieldManager: this.deps.fieldManager,
-    });
   }
 }

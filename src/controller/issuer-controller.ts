@@ -5,19 +5,18 @@
 // last push. It reads keys and writes issuer status only.
 
 import type { CustomObjectsApi } from '@kubernetes/client-node';
-import { isDeepStrictEqual } from 'node:util';
 import type { ClusterNatsIssuer, ClusterNatsIssuerStatus } from '../api/cluster-nats-issuer.ts';
-import { GROUP, ISSUER_PLURAL, VERSION } from '../api/constants.ts';
+import { ISSUER_PLURAL } from '../api/constants.ts';
 import { IssuerReason, READY, Reason } from '../api/reasons.ts';
 import {
   conditionChanged,
   findCondition,
-  nextStatus,
   timestamp,
   type ConditionUpdate,
   type StatusFields,
 } from '../kube/conditions.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import type { AccountObservation, RevocationSummary } from '../revocation/account-revoker.ts';
@@ -67,18 +66,13 @@ export class IssuerController {
       this.deps.log[type === 'Normal' ? 'info' : 'warn']({ issuer: name, reason: ready.reason }, ready.message);
       await this.deps.events.record(issuer, type, ready.reason, ready.message);
     }
-    const current = issuer.status ?? {};
-    const status = nextStatus(current, ready, fields, issuer.metadata.generation ?? 0, this.now());
-    if (!isDeepStrictEqual(status, current)) {
-      await this.deps.customObjects.replaceClusterCustomObjectStatus({
-        group: GROUP,
-        version: VERSION,
-        plural: ISSUER_PLURAL,
-        name,
-        body: { ...issuer, status },
-        fieldManager: this.deps.fieldManager,
-      });
-    }
+    await updateStatus(
+      { customObjects: this.deps.customObjects, plural: ISSUER_PLURAL, fieldManager: this.deps.fieldManager },
+      issuer,
+      ready,
+      fields,
+      this.now(),
+    );
     // Key Secret changes and the account's revocation cycles wake the issuer; the backoff only
     // covers a Secret that is missing or invalid.
     return ready.status === 'False' && ready.reason !== Reason.NatsUnreachable && ready.reason !== Reason.AccountMismatch
