@@ -32,6 +32,8 @@ export class IssuerSecrets {
   readonly namespace: string;
   /** Parsed keys by Secret, key and kind, valid while the Secret's resourceVersion is unchanged. */
   private readonly parsed = new Map<string, { version: string; pair: KeyPair }>();
+  /** Versions of system creds Secrets found to hold a creds file (only public facts kept). */
+  private readonly checkedCreds = new Set<string>();
 
   /** `secrets` caches the Secrets of `namespace`. */
   constructor(secrets: Lister<V1Secret>, namespace: string) {
@@ -53,12 +55,16 @@ export class IssuerSecrets {
   natsSettings(issuer: ClusterNatsIssuer): NatsSettings {
     const { nats } = issuer.spec;
     const creds = this.value(nats.systemCredentialsSecretRef, 'nats.creds', Reason.NatsCredentialsInvalid);
-    try {
-      readCredentials(creds.bytes.toString('utf8'));
-    } catch (error) {
-      throw new ReconcileFailure(Reason.NatsCredentialsInvalid, `${creds.source}: ${(error as Error).message}`, {
-        retry: true,
-      });
+    // Checked once per version of the Secret: reading creds derives a public key in pure JS.
+    if (!this.checkedCreds.has(creds.version)) {
+      try {
+        readCredentials(creds.bytes.toString('utf8'));
+      } catch (error) {
+        throw new ReconcileFailure(Reason.NatsCredentialsInvalid, `${creds.source}: ${(error as Error).message}`, {
+          retry: true,
+        });
+      }
+      this.checkedCreds.add(creds.version);
     }
     const servers = nats.operatorUrls ?? nats.urls;
     return {
