@@ -6,7 +6,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { loadRunConfig } from '../src/cli/config.ts';
-import { startOperator } from '../src/controller/manager.ts';
+import { startOperator } from '../src/cli/operator.ts';
 import { createLogger } from '../src/log.ts';
 import { startEnvironment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState } from '../test/env/state.ts';

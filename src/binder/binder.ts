@@ -10,17 +10,12 @@ import { ACCESS_PLURAL, BINDING_LABEL, BINDING_PLURAL, GROUP, VERSION } from '..
 import { READY } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
-import type { Lister } from '../controller/access-controller.ts';
+import type { Lister, OnDemandLister } from '../kube/lister.ts';
 import { updateStatus } from '../kube/status.ts';
 import { describeError, isConflict, isNotFound, statusCode } from '../kube/errors.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
-import { desiredAccess, gitpodWorkspaces, podWorkspaces, type GitpodWorkspace } from './workspaces.ts';
-
-/** A cache started on first use: undefined until it has synced. */
-export interface OnDemandLister<T> {
-  ready(): Lister<T> | undefined;
-}
+import { desiredAccess, gitpodWorkspaces, podWorkspaces, type GitpodWorkspace } from '../policy/bound-workspaces.ts';
 
 export interface BinderDeps {
   customObjects: CustomObjectsApi;

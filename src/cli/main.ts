@@ -6,7 +6,7 @@ import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { renderCrdFiles } from '../api/crds.ts';
-import { startOperator, type RunningOperator } from '../controller/manager.ts';
+import { startOperator, type RunningOperator } from './operator.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { createLogger } from '../log.ts';
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';

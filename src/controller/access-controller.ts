@@ -34,11 +34,7 @@ import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { mintUserCredentials } from '../nats/credentials.ts';
-import {
-  AccessSpecError,
-  desiredCredentials,
-  type DesiredCredentials,
-} from '../policy/desired-credentials.ts';
+import { resolveGrant, type ResolvedGrant } from '../policy/grant.ts';
 import type { Revocations } from '../revocation/revocations.ts';
 import {
   desiredSecret,
@@ -61,14 +57,9 @@ import {
   renewalTime,
   type TrustedCredentials,
 } from './issuance-policies.ts';
-import { ReconcileFailure } from './reconcile-failure.ts';
-import type { IssuerSecrets } from './issuer-secrets.ts';
-
-/** Read access to informer caches. */
-export interface Lister<T> {
-  get(name: string, namespace?: string): T | undefined;
-  list(namespace?: string): readonly T[];
-}
+import { Failure as ReconcileFailure } from '../api/failure.ts';
+import type { IssuerKeys } from '../issuer/issuer-keys.ts';
+import type { Lister } from '../kube/lister.ts';
 
 export interface AccessControllerDeps {
   customObjects: CustomObjectsApi;
@@ -77,7 +68,7 @@ export interface AccessControllerDeps {
   issuers: Lister<ClusterNatsIssuer>;
   secrets: Lister<V1Secret>;
   namespaces: Lister<V1Namespace>;
-  issuerSecrets: IssuerSecrets;
+  issuerKeys: IssuerKeys;
   revocations: Revocations;
   events: EventRecorder;
   log: Logger;
@@ -153,9 +144,9 @@ export class AccessController {
     let desired;
     try {
       const namespaceLabels = this.deps.namespaces.get(namespace)?.metadata?.labels ?? {};
-      desired = desiredCredentials(access, issuer, namespaceLabels);
+      desired = resolveGrant({ access, issuer, namespaceLabels, now });
     } catch (error) {
-      if (!(error instanceof AccessSpecError)) throw error;
+      if (!(error instanceof ReconcileFailure)) throw error;
       if (error.reason === Reason.PolicyViolation) await this.withdraw(access, issuer.spec.account.publicKey, error.message);
       // Only a change of the access, its issuer or its namespace can fix this, and each of them
       // triggers a reconcile.
@@ -218,7 +209,7 @@ export class AccessController {
   private async ensureSecret(
     access: WorkspaceNatsAccess,
     issuer: ClusterNatsIssuer,
-    desired: DesiredCredentials,
+    desired: ResolvedGrant,
     existing: V1Secret | undefined,
     now: Date,
   ): Promise<{
@@ -231,7 +222,7 @@ export class AccessController {
     const secretName = secretNameOf(access);
     // Creds signed by any other key than the issuer's current one are replaced: a rotated key
     // re-issues, and planted creds are not vouched for.
-    const signingKey = this.deps.issuerSecrets.accountSigningKey(issuer);
+    const signingKey = this.deps.issuerKeys.accountSigningKey(issuer);
     const trigger = issueTrigger({
       secretName,
       secret: existing,

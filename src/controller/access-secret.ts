@@ -11,7 +11,7 @@ import {
   URL_KEY,
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
-import type { DesiredCredentials } from '../policy/desired-credentials.ts';
+import type { ResolvedGrant } from '../policy/grant.ts';
 
 export function secretNameOf(access: WorkspaceNatsAccess): string {
   return access.spec.secret?.name ?? `${access.metadata.name}-nats`;
@@ -42,7 +42,7 @@ export function isControlledBy(secret: V1Secret, access: WorkspaceNatsAccess): b
  */
 export function desiredSecret(
   access: WorkspaceNatsAccess,
-  desired: DesiredCredentials,
+  desired: ResolvedGrant,
   credsBase64: string,
   existing?: V1Secret,
 ): V1Secret {

@@ -4,7 +4,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { CREDS_KEY, ISSUED_FOR_ANNOTATION } from '../api/constants.ts';
 import { readCredentials, type IssuedCredentials } from '../nats/credentials.ts';
-import type { DesiredCredentials } from '../policy/desired-credentials.ts';
+import type { ResolvedGrant } from '../policy/grant.ts';
 
 export const IssueReason = {
   SecretMissing: 'SecretMissing',
@@ -22,7 +22,7 @@ export interface IssueTrigger {
 export interface IssuanceInput {
   secretName: string;
   secret: V1Secret | undefined;
-  desired: DesiredCredentials;
+  desired: ResolvedGrant;
   /** The issuer's current signing key. */
   signingKeyPublicKey: string;
   now: Date;
@@ -62,7 +62,7 @@ export function issuedCredentials(secret: V1Secret): IssuedCredentials | Error {
  */
 export function untrustedBecause(
   issued: IssuedCredentials,
-  desired: DesiredCredentials,
+  desired: ResolvedGrant,
   signingKeyPublicKey: string,
 ): string | undefined {
   if (issued.accountPublicKey !== desired.accountPublicKey) {

@@ -7,7 +7,9 @@
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { ClusterNatsIssuer, ClusterNatsIssuerStatus } from '../api/cluster-nats-issuer.ts';
 import { ISSUER_PLURAL } from '../api/constants.ts';
-import { IssuerReason, READY, Reason } from '../api/reasons.ts';
+import { Failure } from '../api/failure.ts';
+import { READY, Reason } from '../api/reasons.ts';
+import type { IssuerKeys } from '../issuer/issuer-keys.ts';
 import {
   conditionChanged,
   findCondition,
@@ -16,19 +18,17 @@ import {
   type StatusFields,
 } from '../kube/conditions.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import type { Lister } from '../kube/lister.ts';
 import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import type { AccountObservation, RevocationSummary } from '../revocation/account-revoker.ts';
 import type { Revocations } from '../revocation/revocations.ts';
-import type { Lister } from './access-controller.ts';
-import type { IssuerSecrets } from './issuer-secrets.ts';
-import { ReconcileFailure } from './reconcile-failure.ts';
 
 export interface IssuerControllerDeps {
   customObjects: CustomObjectsApi;
   issuers: Lister<ClusterNatsIssuer>;
-  secrets: IssuerSecrets;
+  keys: IssuerKeys;
   revocations: Revocations;
   events: EventRecorder;
   log: Logger;
@@ -51,13 +51,13 @@ export class IssuerController {
     let ready: ConditionUpdate;
     let fields: StatusFields<ClusterNatsIssuerStatus> = {};
     try {
-      const key = this.deps.secrets.accountSigningKey(issuer).getPublicKey();
-      this.deps.secrets.natsSettings(issuer);
+      const key = this.deps.keys.accountSigningKey(issuer).getPublicKey();
+      this.deps.keys.natsSettings(issuer);
       const account = issuer.spec.account.publicKey;
       fields = { signingKeyPublicKey: key, revocation: revocationStatus(this.deps.revocations.summary(account)) };
       ready = readiness(issuer, key, this.deps.revocations.observe(account));
     } catch (error) {
-      if (!(error instanceof ReconcileFailure)) throw error;
+      if (!(error instanceof Failure)) throw error;
       ready = { type: READY, status: 'False', reason: error.reason, message: error.message };
     }
 
@@ -85,7 +85,7 @@ export class IssuerController {
 function readiness(issuer: ClusterNatsIssuer, key: string, observed: AccountObservation | undefined): ConditionUpdate {
   const account = issuer.spec.account.publicKey;
   if (!observed) {
-    return { type: READY, status: 'Unknown', reason: IssuerReason.Verifying, message: `Looking up account ${account} on the NATS servers` };
+    return { type: READY, status: 'Unknown', reason: Reason.Verifying, message: `Looking up account ${account} on the NATS servers` };
   }
   if (!observed.ok) return { type: READY, status: 'False', reason: Reason.NatsUnreachable, message: observed.message };
   const mismatch = (message: string): ConditionUpdate => ({ type: READY, status: 'False', reason: Reason.AccountMismatch, message });
@@ -106,7 +106,7 @@ function readiness(issuer: ClusterNatsIssuer, key: string, observed: AccountObse
   return {
     type: READY,
     status: 'True',
-    reason: IssuerReason.AccountVerified,
+    reason: Reason.AccountVerified,
     message: `Keys loaded; ${servers} NATS server${servers === 1 ? ' holds' : 's hold'} the JWT of account ${account}, which lists signing key ${key}${key === account ? ' (the account key itself)' : ''}`,
   };
 }

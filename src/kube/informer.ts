@@ -1,6 +1,8 @@
-// A watch-backed cache of one resource that never gives up. @kubernetes/client-node's informer
-// relists after 410 Gone but stops on any other error; this one restarts it with exponential
-// backoff after every error (API server restarts, network loss, expired credentials, ...).
+// Watch-backed caches. ResilientInformer caches one resource and never gives up:
+// @kubernetes/client-node's informer relists after 410 Gone but stops on any other error; this one
+// restarts it with exponential backoff after every error (API server restarts, network loss,
+// expired credentials, ...). MergedLister reads several as one (one per served namespace), and
+// OnDemandInformers starts them when first asked for.
 
 import {
   CustomObjectsApi,
@@ -12,6 +14,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
+import type { OnDemandLister } from './lister.ts';
 import { describeError } from './errors.ts';
 
 export type ChangeType = 'add' | 'update' | 'delete';
@@ -171,4 +174,59 @@ export function customResourceInformers<T extends KubernetesObject>(
         }),
     ),
   );
+}
+
+/**
+ * Informers of one resource, one per served namespace, started on the first ready() call; ready()
+ * answers once all have synced (calling `onSynced` then), and undefined until.
+ */
+export class OnDemandInformers<T extends { metadata?: { namespace?: string } }> implements OnDemandLister<T> {
+  private lister: MergedLister<T & KubernetesObject> | undefined;
+  private synced = false;
+  private readonly create: () => MergedLister<T & KubernetesObject>;
+  private readonly onSynced: () => void;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    scopes: (string | undefined)[],
+    options: {
+      name: string;
+      path: (namespace: string | undefined) => string;
+      list: (namespace: string | undefined) => Promise<KubernetesListObject<T>>;
+      log: Logger;
+      onChange: (object: T) => void;
+    },
+    onSynced: () => void,
+  ) {
+    this.onSynced = onSynced;
+    this.create = () =>
+      new MergedLister(
+        scopes.map(
+          (namespace) =>
+            new ResilientInformer<T & KubernetesObject>(kubeConfig, {
+              name: namespace ? `${options.name} in ${namespace}` : options.name,
+              path: options.path(namespace),
+              list: () => options.list(namespace) as Promise<KubernetesListObject<T & KubernetesObject>>,
+              log: options.log,
+              onChange: options.onChange,
+            }),
+        ),
+      );
+  }
+
+  ready(): MergedLister<T & KubernetesObject> | undefined {
+    if (!this.lister) {
+      const lister = this.create();
+      this.lister = lister;
+      void Promise.all(lister.informers.map((informer) => informer.start())).then(() => {
+        this.synced = true;
+        this.onSynced();
+      });
+    }
+    return this.synced ? this.lister : undefined;
+  }
+
+  informers(): readonly ResilientInformer<T & KubernetesObject>[] {
+    return this.lister?.informers ?? [];
+  }
 }

@@ -5,6 +5,7 @@
 // something may have changed under the operator: a server it has not seen before (a restart gives
 // a server a new id, and possibly an empty resolver directory) or its own reconnect.
 
+import type { KeyPair } from '@nats-io/nkeys';
 import {
   connect,
   credsAuthenticator,
@@ -12,6 +13,15 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
+
+/** Where and as whom to connect, and the key that re-signs account JWTs: read from an issuer. */
+export interface NatsSettings {
+  servers: string[];
+  creds: Uint8Array;
+  /** Changes whenever `servers` or `creds` do: a new value reconnects. */
+  connectionVersion: string;
+  operatorSigner: KeyPair;
+}
 
 export interface NatsServerRef {
   id: string;

@@ -2,10 +2,13 @@
 // Kubernetes users know from metav1.Duration, the CRD pattern already guarantees its shape, and the
 // npm parsers accept other formats that the API must not.
 
+import { Failure } from '../api/failure.ts';
+import { Reason } from '../api/reasons.ts';
+
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 const PART = /([0-9]+)(ms|s|m|h)/gy;
 
-/** Milliseconds in `text`; throws naming `field` when it is not a whole-unit duration. */
+/** Milliseconds in `text`; throws an InvalidSpec Failure naming `field` when it is not a whole-unit duration. */
 export function parseDuration(text: string, field: string): number {
   PART.lastIndex = 0;
   let total = 0;
@@ -15,7 +18,7 @@ export function parseDuration(text: string, field: string): number {
     consumed = PART.lastIndex;
   }
   if (text.length === 0 || consumed !== text.length) {
-    throw new Error(`${field}: "${text}" is not a duration such as 90s, 15m or 1h30m`);
+    throw new Failure(Reason.InvalidSpec, `${field}: "${text}" is not a duration such as 90s, 15m or 1h30m`);
   }
   return total;
 }

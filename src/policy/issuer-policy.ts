@@ -3,7 +3,8 @@
 // PolicyViolation, naming the field; it is never clamped silently.
 
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
-import { AccessSpecError } from './access-spec-error.ts';
+import { Failure } from '../api/failure.ts';
+import { Reason } from '../api/reasons.ts';
 
 export type IssuerPolicy = NonNullable<ClusterNatsIssuer['spec']['policy']>;
 export type NamespaceSelector = NonNullable<IssuerPolicy['namespaceSelector']>;
@@ -60,8 +61,7 @@ export interface GrantedSubjects {
 export function assertWithin(granted: GrantedSubjects, bounds: readonly string[], issuerName: string): void {
   const index = granted.subjects.findIndex((subject) => !bounds.some((bound) => subjectWithin(subject, bound)));
   if (index < 0) return;
-  throw new AccessSpecError(
-    'PolicyViolation',
+  throw new Failure(Reason.PolicyViolation,
     `${granted.field}[${index}]: "${granted.subjects[index]}" is outside what issuer ${issuerName} allows (${bounds.join(', ') || 'nothing'})`,
   );
 }
@@ -72,7 +72,7 @@ export function assertWithin(granted: GrantedSubjects, bounds: readonly string[]
  */
 export function cappedLimit(asked: number | undefined, cap: number | undefined, field: string, issuerName: string): number {
   if (asked !== undefined && cap !== undefined && asked > cap) {
-    throw new AccessSpecError('PolicyViolation', `${field}: ${asked} exceeds the maximum ${cap} of issuer ${issuerName}`);
+    throw new Failure(Reason.PolicyViolation, `${field}: ${asked} exceeds the maximum ${cap} of issuer ${issuerName}`);
   }
   return asked ?? cap ?? -1;
 }

@@ -1,7 +1,11 @@
 // Templates: the subject `ws.{{workspace.id}}.>` becomes `ws.abc123.>` for workspace abc123, the
 // user tag `ws:{{workspace.id}}` becomes `ws:abc123`. Pure.
 
+import { Failure } from '../api/failure.ts';
 import { PLACEHOLDERS, SUBJECT_MAX_LENGTH, SUBJECT_PATTERN } from '../api/patterns.ts';
+import { Reason } from '../api/reasons.ts';
+
+const invalid = (message: string) => new Failure(Reason.InvalidSpec, message);
 
 export type TemplateValues = Record<(typeof PLACEHOLDERS)[number], string | undefined>;
 
@@ -13,18 +17,18 @@ function isPlaceholder(name: string): name is keyof TemplateValues {
 }
 
 /**
- * Expands every `{{name}}` in `template`. Fails, naming `field`, on an unknown placeholder or a
+ * Expands every `{{name}}` in `template`. Throws an InvalidSpec Failure naming `field` on an unknown placeholder or a
  * placeholder without a value for this workspace.
  */
 export function expandTemplate(template: string, values: TemplateValues, field: string): string {
   return template.replace(PLACEHOLDER, (_whole, name: string) => {
     if (!isPlaceholder(name)) {
       const known = PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ');
-      throw new Error(`${field}: unknown placeholder {{${name}}} in "${template}"; known: ${known}`);
+      throw invalid(`${field}: unknown placeholder {{${name}}} in "${template}"; known: ${known}`);
     }
     const value = values[name];
     if (value === undefined || value === '') {
-      throw new Error(`${field}: {{${name}}} in "${template}" has no value for this workspace`);
+      throw invalid(`${field}: {{${name}}} in "${template}" has no value for this workspace`);
     }
     return value;
   });
@@ -34,10 +38,10 @@ export function expandTemplate(template: string, values: TemplateValues, field: 
 export function expandSubject(template: string, values: TemplateValues, field: string): string {
   const subject = expandTemplate(template, values, field);
   if (!SUBJECT.test(subject)) {
-    throw new Error(`${field}: "${template}" expands to "${subject}", not a valid NATS subject`);
+    throw invalid(`${field}: "${template}" expands to "${subject}", not a valid NATS subject`);
   }
   if (subject.length > SUBJECT_MAX_LENGTH) {
-    throw new Error(`${field}: "${template}" expands to ${subject.length} characters, more than ${SUBJECT_MAX_LENGTH}`);
+    throw invalid(`${field}: "${template}" expands to ${subject.length} characters, more than ${SUBJECT_MAX_LENGTH}`);
   }
   return subject;
 }

@@ -22,17 +22,8 @@ import {
   withRevocations,
   type AccountJwtInfo,
 } from '../nats/account-jwt.ts';
-import type { NatsServerRef, NatsSystemClient, SystemClientOptions } from '../nats/system-client.ts';
+import type { NatsServerRef, NatsSettings, NatsSystemClient, SystemClientOptions } from '../nats/system-client.ts';
 import type { RevocationEntry, RevocationStore } from './revocation-store.ts';
-
-/** What the revoker needs from an issuer of the account, read afresh for every cycle. */
-export interface NatsSettings {
-  servers: string[];
-  creds: Uint8Array;
-  /** Changes whenever `servers` or `creds` do: a new value reconnects. */
-  connectionVersion: string;
-  operatorSigner: KeyPair;
-}
 
 export interface RevokeUser {
   userPublicKey: string;

@@ -3,14 +3,13 @@
 // cycle come from the first issuer of the account, by name, whose Secrets load.
 
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
-import type { Lister } from '../controller/access-controller.ts';
-import type { IssuerSecrets } from '../controller/issuer-secrets.ts';
+import type { IssuerKeys } from '../issuer/issuer-keys.ts';
+import type { Lister } from '../kube/lister.ts';
 import type { Logger } from '../log.ts';
-import { NatsSystemClient, type SystemClientOptions } from '../nats/system-client.ts';
+import { NatsSystemClient, type NatsSettings, type SystemClientOptions } from '../nats/system-client.ts';
 import {
   AccountRevoker,
   type AccountObservation,
-  type NatsSettings,
   type RevocationSummary,
   type RevokerTiming,
   type RevokeState,
@@ -21,7 +20,7 @@ import type { RevocationStore } from './revocation-store.ts';
 export interface RevocationsDeps {
   store: RevocationStore;
   issuers: Lister<ClusterNatsIssuer>;
-  secrets: IssuerSecrets;
+  keys: IssuerKeys;
   /** Accesses to reconcile again, by namespace/name key. */
   onSettled: (accessKeys: string[]) => void;
   /** An account's observation or summary changed. */
@@ -86,7 +85,7 @@ export class Revocations {
     const problems: string[] = [];
     for (const issuer of issuers) {
       try {
-        return this.deps.secrets.natsSettings(issuer);
+        return this.deps.keys.natsSettings(issuer);
       } catch (error) {
         problems.push(`ClusterNatsIssuer ${issuer.metadata.name}: ${(error as Error).message}`);
       }

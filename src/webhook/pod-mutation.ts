@@ -8,7 +8,7 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { CREDS_KEY, MOUNTED_SECRET_ANNOTATION, URL_KEY } from '../api/constants.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
-import { gitpodWorkspaces, podKey, secretNameFor, type GitpodWorkspace } from '../binder/workspaces.ts';
+import { gitpodWorkspaces, podKey, secretNameFor, type GitpodWorkspace } from '../policy/bound-workspaces.ts';
 
 export const VOLUME_NAME = 'nats-credentials';
 export const DEFAULT_MOUNT_PATH = '/var/run/secrets/nats';

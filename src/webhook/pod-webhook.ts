@@ -5,7 +5,7 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { BINDING_PLURAL, GITPOD_GROUP, GITPOD_VERSION, GITPOD_WORKSPACE_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
-import type { GitpodWorkspace } from '../binder/workspaces.ts';
+import type { GitpodWorkspace } from '../policy/bound-workspaces.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { customResourceInformers } from '../kube/informer.ts';
 import type { Logger } from '../log.ts';

@@ -17,7 +17,7 @@ import {
   VERSION,
 } from '../../src/api/constants.ts';
 import type { WorkspaceNatsBinding } from '../../src/api/workspace-nats-binding.ts';
-import { accessNameFor } from '../../src/binder/workspaces.ts';
+import { accessNameFor } from '../../src/policy/bound-workspaces.ts';
 import { freePort } from '../env/net.ts';
 import type { EnvState } from '../env/state.ts';
 import { getAccess, secretExists, waitFor, waitForReady, type Clients } from './support/cluster.ts';

@@ -7,7 +7,7 @@ import {
   podRules,
   podWorkspaces,
   type GitpodWorkspace,
-} from '../../src/binder/workspaces.ts';
+} from '../../src/policy/bound-workspaces.ts';
 import { mountFor, mountPatch, type PatchOperation } from '../../src/webhook/pod-mutation.ts';
 
 const binding = (source: WorkspaceNatsBinding['spec']['source'], name = 'ws'): WorkspaceNatsBinding => ({

@@ -10,11 +10,11 @@ import {
   type TrustedCredentials,
 } from '../../src/controller/issuance-policies.ts';
 import { setCondition } from '../../src/kube/conditions.ts';
-import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
+import { resolveGrant } from '../../src/policy/grant.ts';
 import { access, issuer } from './fixtures.ts';
 
 const theAccess = access();
-const desired = desiredCredentials(theAccess, issuer(), {});
+const desired = resolveGrant({ access: theAccess, issuer: issuer(), namespaceLabels: {}, now: new Date() });
 const now = new Date('2026-01-01T12:00:00Z');
 const signingKey = createAccount();
 
@@ -74,7 +74,7 @@ describe('issueTrigger', () => {
 
   test('creds signed by the account key itself are trusted', async () => {
     const account = createAccount();
-    const own = desiredCredentials(theAccess, issuer({ account: { publicKey: account.getPublicKey(), signingKeySecretRef: { name: 'k' } } }), {});
+    const own = resolveGrant({ access: theAccess, issuer: issuer({ account: { publicKey: account.getPublicKey(), signingKeySecretRef: { name: 'k' } } }), namespaceLabels: {}, now: new Date() });
     const user = createUser();
     const jwt = await encodeUser('x', user, account, own.grant as Partial<User>, { exp: Math.floor(inAnHour.getTime() / 1000) });
     const secret = desiredSecret(theAccess, own, Buffer.from(fmtCreds(jwt, user)).toString('base64'));

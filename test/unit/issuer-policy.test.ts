@@ -1,5 +1,5 @@
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
-import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
+import { resolveGrant } from '../../src/policy/grant.ts';
 import { labelsMatch, subjectWithin } from '../../src/policy/issuer-policy.ts';
 import { access, issuer } from './fixtures.ts';
 
@@ -53,11 +53,7 @@ describe('the issuer policy, applied to an access', () => {
   });
 
   test('what lies within it is granted, with the caps and types as defaults', () => {
-    const desired = desiredCredentials(
-      access({ permissions: { publish: { allow: ['ws.{{workspace.id}}.events.*'] }, subscribe: { allow: ['_INBOX_ws1.>'] } } }),
-      bounded,
-      {},
-    );
+    const desired = resolveGrant({ access: access({ permissions: { publish: { allow: ['ws.{{workspace.id}}.events.*'] }, subscribe: { allow: ['_INBOX_ws1.>'] } } }), issuer: bounded, namespaceLabels: {}, now: new Date() });
     expect(desired.grant).toMatchObject({
       pub: { allow: ['ws.ws1.events.*'] },
       sub: { allow: ['_INBOX_ws1.>'] },
@@ -79,7 +75,7 @@ describe('the issuer policy, applied to an access', () => {
     [{ limits: { payload: 1_000_000 } }, 'spec.limits.payload: 1000000 exceeds the maximum 1024 of issuer platform'],
     [{ limits: { connectionTypes: ['STANDARD', 'MQTT'] as ('STANDARD' | 'MQTT')[] } }, 'spec.limits.connectionTypes: MQTT is not among the types issuer platform allows (STANDARD, WEBSOCKET)'],
   ])('%j is a PolicyViolation', (spec, message) => {
-    expect(() => desiredCredentials(access(spec as never), bounded, {})).toThrow(
+    expect(() => resolveGrant({ access: access(spec as never), issuer: bounded, namespaceLabels: {}, now: new Date() })).toThrow(
       expect.objectContaining({ reason: 'PolicyViolation', message: expect.stringContaining(message) }),
     );
   });
@@ -89,7 +85,7 @@ describe('the issuer policy, applied to an access', () => {
       allowedSubjects: { publish: ['ws.{{workspace.id}}.>'] },
       defaultPermissions: { publish: { allow: ['shared.>'] } },
     });
-    expect(() => desiredCredentials(access(), misconfigured, {})).toThrow(
+    expect(() => resolveGrant({ access: access(), issuer: misconfigured, namespaceLabels: {}, now: new Date() })).toThrow(
       'issuer platform policy.defaultPermissions.publish.allow[0]: "shared.>" is outside what issuer platform allows (ws.ws1.>)',
     );
   });
@@ -97,13 +93,13 @@ describe('the issuer policy, applied to an access', () => {
   test('a bound whose placeholder has no value here bounds nothing', () => {
     const byOwner = policy({ allowedSubjects: { publish: ['u.{{workspace.owner}}.>'] } });
     const ownerless = access({ workspace: { id: 'ws1' }, permissions: { publish: { allow: ['u.x.y'] } } });
-    expect(() => desiredCredentials(ownerless, byOwner, {})).toThrow('is outside what issuer platform allows (nothing)');
+    expect(() => resolveGrant({ access: ownerless, issuer: byOwner, namespaceLabels: {}, now: new Date() })).toThrow('is outside what issuer platform allows (nothing)');
   });
 
   test('only namespaces the selector picks may use the issuer', () => {
     const selective = policy({ namespaceSelector: { matchLabels: { 'nats-access': 'enabled' } } });
-    expect(desiredCredentials(access(), selective, { 'nats-access': 'enabled' }).grant).toBeDefined();
-    expect(() => desiredCredentials(access(), selective, { other: 'x' })).toThrow(
+    expect(resolveGrant({ access: access(), issuer: selective, namespaceLabels: { 'nats-access': 'enabled' }, now: new Date() }).grant).toBeDefined();
+    expect(() => resolveGrant({ access: access(), issuer: selective, namespaceLabels: { other: 'x' }, now: new Date() })).toThrow(
       expect.objectContaining({
         reason: 'PolicyViolation',
         message: 'namespace team-a may not use issuer platform: its policy.namespaceSelector does not select it',
@@ -112,8 +108,8 @@ describe('the issuer policy, applied to an access', () => {
   });
 
   test('a change of caps changes the fingerprint, so credentials are re-issued under the new bound', () => {
-    const before = desiredCredentials(access(), policy({ maxLimits: { subscriptions: 100 } }), {}).fingerprint;
-    const after = desiredCredentials(access(), policy({ maxLimits: { subscriptions: 50 } }), {}).fingerprint;
+    const before = resolveGrant({ access: access(), issuer: policy({ maxLimits: { subscriptions: 100 } }), namespaceLabels: {}, now: new Date() }).fingerprint;
+    const after = resolveGrant({ access: access(), issuer: policy({ maxLimits: { subscriptions: 50 } }), namespaceLabels: {}, now: new Date() }).fingerprint;
     expect(after).not.toBe(before);
   });
 });
@@ -123,7 +119,7 @@ describe('an issuer with a scoped signing key', () => {
     issuer({ account: { publicKey: issuer().spec.account.publicKey, signingKeySecretRef: { name: 'k' }, scoped: { userTags } } });
 
   test('grants tags only: the template in the account JWT sets the permissions', () => {
-    expect(desiredCredentials(access(), scoped(['ws:{{workspace.id}}', 'owner:{{workspace.owner}}']), {}).grant).toEqual({
+    expect(resolveGrant({ access: access(), issuer: scoped(['ws:{{workspace.id}}', 'owner:{{workspace.owner}}']), namespaceLabels: {}, now: new Date() }).grant).toEqual({
       tags: ['ws:ws1', 'owner:alice'],
     });
   });
@@ -132,13 +128,13 @@ describe('an issuer with a scoped signing key', () => {
     [{ permissions: { publish: { allow: ['ws.ws1.>'] } } }, 'spec.permissions: issuer platform mints under a scoped signing key'],
     [{ limits: { subscriptions: 5 } }, 'spec.limits: issuer platform mints under a scoped signing key'],
   ])('an access setting %j is a PolicyViolation', (spec, message) => {
-    expect(() => desiredCredentials(access(spec), scoped(['ws:{{workspace.id}}']), {})).toThrow(
+    expect(() => resolveGrant({ access: access(spec), issuer: scoped(['ws:{{workspace.id}}']), namespaceLabels: {}, now: new Date() })).toThrow(
       expect.objectContaining({ reason: 'PolicyViolation', message: expect.stringContaining(message) }),
     );
   });
 
   test('a tag that cannot be expanded is an InvalidSpec naming the issuer field', () => {
-    expect(() => desiredCredentials(access(), scoped(['ws:{{workspace.name}}']), {})).toThrow(
+    expect(() => resolveGrant({ access: access(), issuer: scoped(['ws:{{workspace.name}}']), namespaceLabels: {}, now: new Date() })).toThrow(
       expect.objectContaining({ reason: 'InvalidSpec', message: expect.stringContaining('issuer platform spec.account.scoped.userTags[0]: unknown placeholder') }),
     );
   });

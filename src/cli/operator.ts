@@ -1,6 +1,7 @@
-// Wiring: informers feed keys into two work queues, workers reconcile accesses (access controller)
-// and issuers (issuer controller), the account revokers push revocations to NATS and wake both,
-// and a periodic resync re-checks every object. Owns start-up and orderly shutdown.
+// The composition root of `run`: informers feed keys (routing.ts says which) into three work
+// queues, workers reconcile accesses (access controller), issuers (issuer controller) and bindings
+// (binder), the account revokers push revocations to NATS and wake the first two, and a periodic
+// resync re-checks every object. Owns start-up and orderly shutdown; decides nothing itself.
 
 import {
   CoreV1Api,
@@ -14,10 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import {
-  ACCESS_KIND,
-  ACCESS_NAME_LABEL,
   ACCESS_PLURAL,
-  BINDING_LABEL,
   BINDING_PLURAL,
   GITPOD_GROUP,
   GITPOD_VERSION,
@@ -30,19 +28,28 @@ import {
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
-import { Binder, type OnDemandLister } from '../binder/binder.ts';
-import type { GitpodWorkspace } from '../binder/workspaces.ts';
+import { Binder } from '../binder/binder.ts';
+import { AccessController } from '../controller/access-controller.ts';
+import { IssuerController } from '../controller/issuer-controller.ts';
+import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
-import { customResourceInformers, customResourceScope, MergedLister, ResilientInformer } from '../kube/informer.ts';
+import { customResourceInformers, customResourceScope, OnDemandInformers, ResilientInformer, MergedLister } from '../kube/informer.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
-import { AccessController } from './access-controller.ts';
-import { IssuerController } from './issuer-controller.ts';
+import type { GitpodWorkspace } from '../policy/bound-workspaces.ts';
 import type { RevokerTiming } from '../revocation/account-revoker.ts';
 import { RevocationStore } from '../revocation/revocation-store.ts';
 import { Revocations } from '../revocation/revocations.ts';
-import { IssuerSecrets } from './issuer-secrets.ts';
+import {
+  accessKeyOfSecret,
+  accessKeysOfIssuer,
+  bindingKeyOf,
+  issuersOfAccount,
+  issuersReadingSecret,
+  IssuerVersions,
+  objectKey,
+} from './routing.ts';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -62,15 +69,6 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-const keyOf = (namespace: string | undefined, name: string | undefined) => `${namespace}/${name}`;
-
-/** The Secrets of the operator's namespace an issuer reads. */
-const secretNamesOf = (issuer: ClusterNatsIssuer) => [
-  issuer.spec.account.signingKeySecretRef.name,
-  issuer.spec.operator.signingKeySecretRef.name,
-  issuer.spec.nats.systemCredentialsSecretRef.name,
-];
-
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
   const { kubeConfig, log } = options;
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
@@ -85,20 +83,15 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const accesses = customResourceInformers<WorkspaceNatsAccess>(kubeConfig, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
     log,
     onChange: (access) => {
-      queue.add(keyOf(access.metadata.namespace, access.metadata.name));
-      const binding = access.metadata.labels?.[BINDING_LABEL];
-      if (binding) bindingQueue.add(keyOf(access.metadata.namespace, binding));
+      queue.add(objectKey(access));
+      const binding = bindingKeyOf(access);
+      if (binding) bindingQueue.add(binding);
     },
   });
   const enqueueAccessesOf = (issuerName: string) => {
-    for (const access of accesses.list()) {
-      if (access.spec.issuerRef.name === issuerName) {
-        queue.add(keyOf(access.metadata.namespace, access.metadata.name));
-      }
-    }
+    for (const key of accessKeysOfIssuer(accesses.list(), issuerName)) queue.add(key);
   };
-  // What each issuer's accesses last saw of it: its identity, spec generation and Ready reason.
-  const issuerVersions = new Map<string, string>();
+  const issuerVersions = new IssuerVersions();
   const issuers = new ResilientInformer<ClusterNatsIssuer>(kubeConfig, {
     name: ISSUER_PLURAL,
     path: `/apis/${GROUP}/${VERSION}/${ISSUER_PLURAL}`,
@@ -110,17 +103,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       })) as KubernetesListObject<ClusterNatsIssuer>,
     log,
     onChange: (issuer, type) => {
-      const { name, uid, generation } = issuer.metadata;
-      issuerQueue.add(name);
-      // Accesses depend on the spec and on whether the account JWT check passed, not on the
-      // rest of the issuer's status. The uid tells a re-created issuer (generation 1 again) from
-      // an unchanged one.
-      const ready = issuer.status?.conditions?.find((condition) => condition.type === 'Ready')?.reason;
-      const version = `${uid}/${generation}/${ready}`;
-      if (type === 'update' && issuerVersions.get(name) === version) return;
-      if (type === 'delete') issuerVersions.delete(name);
-      else issuerVersions.set(name, version);
-      enqueueAccessesOf(name);
+      issuerQueue.add(issuer.metadata.name);
+      if (issuerVersions.changed(issuer, type)) enqueueAccessesOf(issuer.metadata.name);
     },
   });
   const managedSecrets = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
@@ -137,12 +121,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
               : core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
           log,
           onChange: (secret) => {
-            // The controller reference, not the label, says whose it is: a label can be edited
-            // away, and the watch then reports the Secret as deleted, with its last labels.
-            const owner =
-              secret.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ACCESS_KIND)?.name ??
-              secret.metadata?.labels?.[ACCESS_NAME_LABEL];
-            if (owner) queue.add(keyOf(secret.metadata?.namespace, owner));
+            const key = accessKeyOfSecret(secret);
+            if (key) queue.add(key);
           },
         }),
     ),
@@ -156,26 +136,22 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     list: () => core.listNamespacedSecret({ namespace: options.namespace }),
     log,
     onChange: (secret) => {
-      for (const issuer of issuers.list()) {
-        if (secretNamesOf(issuer).includes(secret.metadata?.name ?? '')) {
-          issuerQueue.add(issuer.metadata.name);
-          enqueueAccessesOf(issuer.metadata.name);
-        }
+      for (const name of issuersReadingSecret(issuers.list(), secret.metadata?.name ?? '')) {
+        issuerQueue.add(name);
+        enqueueAccessesOf(name);
       }
     },
   });
-  const issuerSecrets = new IssuerSecrets(keySecrets, options.namespace);
+  const issuerKeys = new IssuerKeys(keySecrets, options.namespace);
   const revocations = new Revocations({
     store: new RevocationStore(core, options.namespace, COMPONENT),
     issuers,
-    secrets: issuerSecrets,
+    keys: issuerKeys,
     onSettled: (keys) => {
       for (const key of keys) queue.add(key);
     },
     onObserved: (account) => {
-      for (const issuer of issuers.list()) {
-        if (issuer.spec.account.publicKey === account) issuerQueue.add(issuer.metadata.name);
-      }
+      for (const name of issuersOfAccount(issuers.list(), account)) issuerQueue.add(name);
     },
     log,
     timing: options.revocation,
@@ -188,9 +164,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     log,
     // Issuers may select namespaces by label: a relabelled namespace re-checks its accesses.
     onChange: (namespace) => {
-      for (const access of accesses.list(namespace.metadata?.name)) {
-        queue.add(keyOf(access.metadata.namespace, access.metadata.name));
-      }
+      for (const access of accesses.list(namespace.metadata?.name)) queue.add(objectKey(access));
     },
   });
 
@@ -198,10 +172,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   // pods can be many, and a cluster without GitPod has no Workspace kind to watch.
   const bindings = customResourceInformers<WorkspaceNatsBinding>(kubeConfig, { group: GROUP, version: VERSION, plural: BINDING_PLURAL }, scopes, {
     log,
-    onChange: (binding) => bindingQueue.add(keyOf(binding.metadata.namespace, binding.metadata.name)),
+    onChange: (binding) => bindingQueue.add(objectKey(binding)),
   });
   const enqueueBindingsIn = (namespace: string | undefined) => {
-    for (const binding of bindings.list(namespace)) bindingQueue.add(keyOf(binding.metadata.namespace, binding.metadata.name));
+    for (const binding of bindings.list(namespace)) bindingQueue.add(objectKey(binding));
   };
   const onDemand = <T extends { metadata?: { namespace?: string } }>(
     name: string,
@@ -228,7 +202,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     issuers,
     secrets,
     namespaces,
-    issuerSecrets,
+    issuerKeys,
     revocations,
     events,
     log,
@@ -237,7 +211,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const issuerController = new IssuerController({
     customObjects,
     issuers,
-    secrets: issuerSecrets,
+    keys: issuerKeys,
     revocations,
     events,
     log,
@@ -268,9 +242,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const resync = setInterval(() => {
     for (const issuer of issuers.list()) issuerQueue.add(issuer.metadata.name);
     enqueueBindingsIn(undefined);
-    for (const access of accesses.list()) {
-      queue.add(keyOf(access.metadata.namespace, access.metadata.name));
-    }
+    for (const access of accesses.list()) queue.add(objectKey(access));
   }, options.resyncPeriodMs);
 
   return {
@@ -285,59 +257,4 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       log.info('stopped');
     },
   };
-}
-
-/**
- * Informers of one resource, one per served namespace, started on the first ready() call; ready()
- * answers once all have synced (calling `onSynced` then), and undefined until.
- */
-class OnDemandInformers<T extends { metadata?: { namespace?: string } }> implements OnDemandLister<T> {
-  private lister: MergedLister<T & KubernetesObject> | undefined;
-  private synced = false;
-  private readonly create: () => MergedLister<T & KubernetesObject>;
-  private readonly onSynced: () => void;
-
-  constructor(
-    kubeConfig: KubeConfig,
-    scopes: (string | undefined)[],
-    options: {
-      name: string;
-      path: (namespace: string | undefined) => string;
-      list: (namespace: string | undefined) => Promise<KubernetesListObject<T>>;
-      log: Logger;
-      onChange: (object: T) => void;
-    },
-    onSynced: () => void,
-  ) {
-    this.onSynced = onSynced;
-    this.create = () =>
-      new MergedLister(
-        scopes.map(
-          (namespace) =>
-            new ResilientInformer<T & KubernetesObject>(kubeConfig, {
-              name: namespace ? `${options.name} in ${namespace}` : options.name,
-              path: options.path(namespace),
-              list: () => options.list(namespace) as Promise<KubernetesListObject<T & KubernetesObject>>,
-              log: options.log,
-              onChange: options.onChange,
-            }),
-        ),
-      );
-  }
-
-  ready(): MergedLister<T & KubernetesObject> | undefined {
-    if (!this.lister) {
-      const lister = this.create();
-      this.lister = lister;
-      void Promise.all(lister.informers.map((informer) => informer.start())).then(() => {
-        this.synced = true;
-        this.onSynced();
-      });
-    }
-    return this.synced ? this.lister : undefined;
-  }
-
-  informers(): readonly ResilientInformer<T & KubernetesObject>[] {
-    return this.lister?.informers ?? [];
-  }
 }

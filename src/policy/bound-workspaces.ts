@@ -12,7 +12,7 @@ import {
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
-import { labelsMatch } from '../policy/issuer-policy.ts';
+import { labelsMatch } from './issuer-policy.ts';
 
 /** A GitPod (ws-manager-mk2) Workspace object, as far as the binder reads it. */
 export interface GitpodWorkspace {

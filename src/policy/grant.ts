@@ -1,16 +1,17 @@
-// What credentials a WorkspaceNatsAccess should hold, computed from the access, its issuer and its
-// namespace's labels alone. Pure: the controller compares the result with what the Secret holds.
+// The grant a WorkspaceNatsAccess resolves to: what its NATS user may do (permissions and limits,
+// or a scoped key's tags), in which account, signed with which key, for how long. A pure function
+// of the access, its issuer (whose policy bounds it), its namespace's labels and the clock, so that
+// every way in (a minted creds file, and the auth callout) grants exactly the same.
 
 import { createHash } from 'node:crypto';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { Grant, ScopedGrant, UserGrant } from '../nats/credentials.ts';
-import { AccessSpecError } from './access-spec-error.ts';
+import { Failure } from '../api/failure.ts';
+import { Reason } from '../api/reasons.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { assertWithin, cappedLimit, labelsMatch } from './issuer-policy.ts';
 import { expandSubject, expandTemplate, type TemplateValues } from './templates.ts';
-
-export { AccessSpecError };
 
 export const DEFAULT_TTL = '1h';
 export const DEFAULT_MAX_TTL = '24h';
@@ -22,10 +23,20 @@ export const MIN_TTL_MS = 10_000;
  */
 export const MIN_RENEW_BEFORE_MS = 5_000;
 
-export interface DesiredCredentials {
+/** A key of a Secret in the operator's namespace. */
+export interface SecretKeyRef {
+  name: string;
+  key?: string | undefined;
+}
+
+export interface ResolvedGrant {
   accountPublicKey: string;
+  /** Where the account signing key that signs the user lives. */
+  signingKey: SecretKeyRef;
   grant: Grant;
   ttlMs: number;
+  /** When a user issued at `now` expires. */
+  expiresAt: Date;
   renewBeforeMs: number;
   /** Comma-separated server URLs for the workspace (NATS_URL). */
   natsUrl: string;
@@ -36,17 +47,20 @@ export interface DesiredCredentials {
   fingerprint: string;
 }
 
-type SubjectRules = { allow?: readonly string[]; deny?: readonly string[] } | undefined;
+/** A subject list and the field it came from, for messages. */
+interface SubjectList {
+  subjects: readonly string[];
+  field: string;
+}
 
 /**
  * Allow and deny lists with templates expanded. NATS reads an empty allow list as "everything",
  * so a direction with nothing allowed is written as an explicit deny of `>`.
  */
-function expandRules(rules: SubjectRules, values: TemplateValues, field: string) {
-  const expand = (list: readonly string[] | undefined, name: string) =>
-    (list ?? []).map((subject, i) => expandSubject(subject, values, `${field}.${name}[${i}]`));
-  const allow = expand(rules?.allow, 'allow');
-  const deny = expand(rules?.deny, 'deny');
+function expandRules(allowList: SubjectList, denyList: SubjectList, values: TemplateValues) {
+  const expand = ({ subjects, field }: SubjectList) => subjects.map((subject, i) => expandSubject(subject, values, `${field}[${i}]`));
+  const allow = expand(allowList);
+  const deny = expand(denyList);
   return allow.length === 0 ? { allow, deny: ['>'] } : { allow, deny };
 }
 
@@ -58,31 +72,27 @@ function expandBounds(bounds: readonly string[], values: TemplateValues): string
   return bounds.flatMap((bound) => {
     try {
       return [expandSubject(bound, values, 'bound')];
-    } catch {
-      return [];
+    } catch (error) {
+      if (error instanceof Failure) return [];
+      throw error;
     }
   });
 }
 
-/** `text` (or `fallback` when unset) in milliseconds; an AccessSpecError naming `field` if bad. */
-function durationField(text: string | undefined, fallback: string, field: string): number {
-  try {
-    return parseDuration(text ?? fallback, field);
-  } catch (error) {
-    throw new AccessSpecError('InvalidSpec', (error as Error).message);
-  }
+export interface GrantInput {
+  access: WorkspaceNatsAccess;
+  issuer: ClusterNatsIssuer;
+  /** Labels of the access's namespace, for the issuer's namespace selector. */
+  namespaceLabels: Record<string, string>;
+  /** When the user is issued. */
+  now: Date;
 }
 
 /**
- * What `access` should get from `issuer`; `namespaceLabels` are the labels of the access's
- * namespace, for the issuer's namespace selector. Throws an AccessSpecError (InvalidSpec or
- * PolicyViolation) naming the field when the access cannot get credentials.
+ * What `access` gets from `issuer` at `now`. Throws a Failure (InvalidSpec or PolicyViolation)
+ * naming the field when the access cannot get credentials.
  */
-export function desiredCredentials(
-  access: WorkspaceNatsAccess,
-  issuer: ClusterNatsIssuer,
-  namespaceLabels: Record<string, string>,
-): DesiredCredentials {
+export function resolveGrant({ access, issuer, namespaceLabels, now }: GrantInput): ResolvedGrant {
   const { spec } = access;
   const policy = issuer.spec.policy ?? {};
   const values: TemplateValues = {
@@ -91,36 +101,32 @@ export function desiredCredentials(
     namespace: access.metadata.namespace,
   };
 
-  const ttlMs = durationField(spec.ttl, policy.defaultTTL ?? DEFAULT_TTL, 'spec.ttl');
-  const maxTtlMs = durationField(policy.maxTTL, DEFAULT_MAX_TTL, 'issuer spec.policy.maxTTL');
+  const ttlMs = parseDuration(spec.ttl ?? policy.defaultTTL ?? DEFAULT_TTL, 'spec.ttl');
+  const maxTtlMs = parseDuration(policy.maxTTL ?? DEFAULT_MAX_TTL, 'issuer spec.policy.maxTTL');
   if (ttlMs > maxTtlMs) {
-    throw new AccessSpecError(
-      'PolicyViolation',
+    throw new Failure(Reason.PolicyViolation,
       `spec.ttl: ${formatDuration(ttlMs)} exceeds the maximum ${formatDuration(maxTtlMs)} of issuer ${issuer.metadata.name}`,
     );
   }
   if (ttlMs < MIN_TTL_MS) {
-    throw new AccessSpecError('InvalidSpec', `spec.ttl: must be at least ${formatDuration(MIN_TTL_MS)}`);
+    throw new Failure(Reason.InvalidSpec, `spec.ttl: must be at least ${formatDuration(MIN_TTL_MS)}`);
   }
-  const renewBeforeMs = durationField(
-    spec.renewBefore,
-    formatDuration(Math.max(Math.floor(ttlMs / 3), MIN_RENEW_BEFORE_MS)),
-    'spec.renewBefore',
-  );
+  const renewBeforeMs =
+    spec.renewBefore === undefined
+      ? Math.max(Math.floor(ttlMs / 3), MIN_RENEW_BEFORE_MS)
+      : parseDuration(spec.renewBefore, 'spec.renewBefore');
   if (renewBeforeMs < MIN_RENEW_BEFORE_MS) {
-    throw new AccessSpecError('InvalidSpec', `spec.renewBefore: must be at least ${formatDuration(MIN_RENEW_BEFORE_MS)}`);
+    throw new Failure(Reason.InvalidSpec, `spec.renewBefore: must be at least ${formatDuration(MIN_RENEW_BEFORE_MS)}`);
   }
   if (ttlMs - renewBeforeMs < MIN_RENEW_BEFORE_MS) {
-    throw new AccessSpecError(
-      'InvalidSpec',
+    throw new Failure(Reason.InvalidSpec,
       `spec.renewBefore: ${formatDuration(renewBeforeMs)} leaves less than ${formatDuration(MIN_RENEW_BEFORE_MS)} of the ttl ${formatDuration(ttlMs)} before renewal`,
     );
   }
 
   const issuerName = issuer.metadata.name;
   if (policy.namespaceSelector && !labelsMatch(policy.namespaceSelector, namespaceLabels)) {
-    throw new AccessSpecError(
-      'PolicyViolation',
+    throw new Failure(Reason.PolicyViolation,
       `namespace ${access.metadata.namespace} may not use issuer ${issuerName}: its policy.namespaceSelector does not select it`,
     );
   }
@@ -135,7 +141,16 @@ export function desiredCredentials(
     .update(JSON.stringify({ issuer: issuer.metadata.name, accountPublicKey, natsUrl, ttlMs, grant }))
     .digest('hex')
     .slice(0, 32);
-  return { accountPublicKey, grant, ttlMs, renewBeforeMs, natsUrl, fingerprint };
+  return {
+    accountPublicKey,
+    signingKey: issuer.spec.account.signingKeySecretRef,
+    grant,
+    ttlMs,
+    expiresAt: new Date(now.getTime() + ttlMs),
+    renewBeforeMs,
+    natsUrl,
+    fingerprint,
+  };
 }
 
 /** The grant under a scoped signing key: tags only, the account JWT's template does the rest. */
@@ -143,8 +158,7 @@ function scopedGrant(access: WorkspaceNatsAccess, issuer: ClusterNatsIssuer, val
   const issuerName = issuer.metadata.name;
   const own = access.spec.permissions ? 'permissions' : access.spec.limits ? 'limits' : undefined;
   if (own) {
-    throw new AccessSpecError(
-      'PolicyViolation',
+    throw new Failure(Reason.PolicyViolation,
       `spec.${own}: issuer ${issuerName} mints under a scoped signing key, whose template in the account JWT sets them; leave spec.${own} out`,
     );
   }
@@ -154,55 +168,48 @@ function scopedGrant(access: WorkspaceNatsAccess, issuer: ClusterNatsIssuer, val
     );
     return { tags };
   } catch (error) {
-    throw new AccessSpecError('InvalidSpec', (error as Error).message);
+    throw new Failure(Reason.InvalidSpec, (error as Error).message);
   }
 }
 
 /**
- * The grant written into the user JWT: the access's permissions (or the issuer's defaults) and
- * limits, held to the issuer's policy.
+ * The grant written into the user JWT: the access's permissions and limits, held to the issuer's
+ * policy. Each subject list the access leaves out falls back to the issuer's default for it.
  */
 function explicitGrant(access: WorkspaceNatsAccess, issuer: ClusterNatsIssuer, values: TemplateValues): UserGrant {
   const { spec } = access;
   const policy = issuer.spec.policy ?? {};
   const issuerName = issuer.metadata.name;
-  // Each direction: the access's own rules, else the issuer's defaults; remember which, for messages.
   const permissions = spec.permissions ?? {};
   const defaults = policy.defaultPermissions ?? {};
-  const rules = (direction: 'publish' | 'subscribe') =>
-    permissions[direction]
-      ? { rules: permissions[direction], field: `spec.permissions.${direction}` }
-      : { rules: defaults[direction], field: `issuer ${issuerName} policy.defaultPermissions.${direction}` };
-  const publish = rules('publish');
-  const subscribe = rules('subscribe');
-  let pub: UserGrant['pub'];
-  let sub: UserGrant['sub'];
-  let resp: UserGrant['resp'];
-  try {
-    pub = expandRules(publish.rules, values, publish.field);
-    sub = expandRules(subscribe.rules, values, subscribe.field);
-    const responses = permissions.allowResponses;
-    resp = responses && {
-      max: responses.maxMessages ?? 1,
-      ttl: responses.ttl === undefined ? 0 : parseDuration(responses.ttl, 'spec.permissions.allowResponses.ttl') * 1e6,
-    };
-  } catch (error) {
-    throw new AccessSpecError('InvalidSpec', (error as Error).message);
-  }
+  const list = (direction: 'publish' | 'subscribe', kind: 'allow' | 'deny'): SubjectList => {
+    const own = permissions[direction]?.[kind];
+    return own
+      ? { subjects: own, field: `spec.permissions.${direction}.${kind}` }
+      : { subjects: defaults[direction]?.[kind] ?? [], field: `issuer ${issuerName} policy.defaultPermissions.${direction}.${kind}` };
+  };
+  const publishAllow = list('publish', 'allow');
+  const subscribeAllow = list('subscribe', 'allow');
+  const pub = expandRules(publishAllow, list('publish', 'deny'), values);
+  const sub = expandRules(subscribeAllow, list('subscribe', 'deny'), values);
+  const responses = permissions.allowResponses;
+  const resp = responses && {
+    max: responses.maxMessages ?? 1,
+    ttl: responses.ttl === undefined ? 0 : parseDuration(responses.ttl, 'spec.permissions.allowResponses.ttl') * 1e6,
+  };
 
   const bounds = policy.allowedSubjects ?? {};
-  if (bounds.publish) assertWithin({ field: `${publish.field}.allow`, subjects: pub.allow }, expandBounds(bounds.publish, values), issuerName);
-  if (bounds.subscribe) assertWithin({ field: `${subscribe.field}.allow`, subjects: sub.allow }, expandBounds(bounds.subscribe, values), issuerName);
+  if (bounds.publish) assertWithin({ field: publishAllow.field, subjects: pub.allow }, expandBounds(bounds.publish, values), issuerName);
+  if (bounds.subscribe) assertWithin({ field: subscribeAllow.field, subjects: sub.allow }, expandBounds(bounds.subscribe, values), issuerName);
   if (resp && policy.allowResponses === false) {
-    throw new AccessSpecError('PolicyViolation', `spec.permissions.allowResponses: issuer ${issuerName} does not allow responses`);
+    throw new Failure(Reason.PolicyViolation, `spec.permissions.allowResponses: issuer ${issuerName} does not allow responses`);
   }
   const limits = spec.limits ?? {};
   const caps = policy.maxLimits ?? {};
   const allowedTypes = policy.connectionTypes;
   const refusedType = limits.connectionTypes?.find((type) => allowedTypes && !allowedTypes.includes(type));
   if (refusedType) {
-    throw new AccessSpecError(
-      'PolicyViolation',
+    throw new Failure(Reason.PolicyViolation,
       `spec.limits.connectionTypes: ${refusedType} is not among the types issuer ${issuerName} allows (${allowedTypes?.join(', ')})`,
     );
   }

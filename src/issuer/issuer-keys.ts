@@ -7,16 +7,23 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { Failure } from '../api/failure.ts';
 import { Reason } from '../api/reasons.ts';
+import type { Lister } from '../kube/lister.ts';
 import { readCredentials } from '../nats/credentials.ts';
 import { parseSeed, SeedError, type SeedKind } from '../nats/seeds.ts';
-import type { NatsSettings } from '../revocation/account-revoker.ts';
-import type { Lister } from './access-controller.ts';
-import { ReconcileFailure } from './reconcile-failure.ts';
+import type { NatsSettings } from '../nats/system-client.ts';
+import type { SecretKeyRef } from '../policy/grant.ts';
 
-export interface SecretKeyRef {
-  name: string;
-  key?: string | undefined;
+/**
+ * An issuer's key or creds Secret is missing or holds something unusable. Always retried: fixing
+ * the Secret wakes the issuer and its accesses.
+ */
+export class IssuerKeyError extends Failure {
+  constructor(reason: Reason, message: string) {
+    super(reason, message, { retry: true });
+    this.name = 'IssuerKeyError';
+  }
 }
 
 interface SecretValue {
@@ -26,7 +33,7 @@ interface SecretValue {
   source: string;
 }
 
-export class IssuerSecrets {
+export class IssuerKeys {
   private readonly secrets: Lister<V1Secret>;
   /** Where the issuers' Secrets live: the operator's own namespace. */
   readonly namespace: string;
@@ -60,9 +67,7 @@ export class IssuerSecrets {
       try {
         readCredentials(creds.bytes.toString('utf8'));
       } catch (error) {
-        throw new ReconcileFailure(Reason.NatsCredentialsInvalid, `${creds.source}: ${(error as Error).message}`, {
-          retry: true,
-        });
+        throw new IssuerKeyError(Reason.NatsCredentialsInvalid, `${creds.source}: ${(error as Error).message}`);
       }
       this.checkedCreds.add(creds.version);
     }
@@ -86,21 +91,21 @@ export class IssuerSecrets {
       return pair;
     } catch (error) {
       if (error instanceof SeedError) {
-        throw new ReconcileFailure(Reason.SigningKeyInvalid, error.message, { retry: true });
+        throw new IssuerKeyError(Reason.SigningKeyInvalid, error.message);
       }
       throw error;
     }
   }
 
-  private value(ref: SecretKeyRef, defaultKey: string, missing: string): SecretValue {
+  private value(ref: SecretKeyRef, defaultKey: string, missing: Reason): SecretValue {
     const key = ref.key ?? defaultKey;
     const source = `Secret ${this.namespace}/${ref.name} key "${key}"`;
     const secret = this.secrets.get(ref.name, this.namespace);
     if (!secret) {
-      throw new ReconcileFailure(missing, `Secret ${this.namespace}/${ref.name} not found`, { retry: true });
+      throw new IssuerKeyError(missing, `Secret ${this.namespace}/${ref.name} not found`);
     }
     const encoded = secret.data?.[key];
-    if (encoded === undefined) throw new ReconcileFailure(missing, `${source} does not exist`, { retry: true });
+    if (encoded === undefined) throw new IssuerKeyError(missing, `${source} does not exist`);
     return {
       bytes: Buffer.from(encoded, 'base64'),
       version: `${ref.name}/${key}@${secret.metadata?.resourceVersion ?? ''}`,

@@ -1,13 +1,13 @@
 import type { UserGrant } from '../../src/nats/credentials.ts';
-import { desiredCredentials } from '../../src/policy/desired-credentials.ts';
+import { resolveGrant } from '../../src/policy/grant.ts';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { access, accountKey, issuer } from './fixtures.ts';
 
 const resolve = (a: WorkspaceNatsAccess, i: ClusterNatsIssuer, labels: Record<string, string> = {}) =>
-  desiredCredentials(a, i, labels);
+  resolveGrant({ access: a, issuer: i, namespaceLabels: labels, now: new Date() });
 
-describe('desiredCredentials', () => {
+describe('resolveGrant', () => {
   test('expands templates into the grant, and takes ttl and URLs from the issuer defaults', () => {
     const desired = resolve(
       access({
