@@ -138,7 +138,7 @@ export const clusterNatsIssuerSpecSchema = {
         maxTTL: durationSchema('Longest lifetime an access may ask for (default 24h).', '10s'),
         defaultPermissions: {
           type: 'object',
-          description: 'Permissions for accesses that set none.',
+          description: 'Subject lists for what accesses leave out: each list an access omits (publish.allow, publish.deny, subscribe.allow, subscribe.deny) is taken from here.',
           additionalProperties: false,
           properties: {
             publish: subjectPermissionSchema('Subjects a workspace may publish to by default.'),

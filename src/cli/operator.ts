@@ -202,7 +202,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     issuers,
     secrets,
     namespaces,
-    issuerKeys,
+    signingKey: (issuer) => issuerKeys.accountSigningKey(issuer),
     revocations,
     events,
     log,

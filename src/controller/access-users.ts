@@ -28,17 +28,17 @@ function statusUser(status: WorkspaceNatsAccessStatus | undefined): IssuedUser |
 
 /** The user whose creds `secret` holds, if they are readable, of `account`, and expire. */
 function secretUser(secret: V1Secret | undefined, account: string | undefined): IssuedUser | undefined {
-  const issued = secret && issuedCredentials(secret);
-  if (!issued || issued instanceof Error || !issued.expiresAt) return undefined;
-  if (account && issued.accountPublicKey !== account) return undefined;
-  return { userPublicKey: issued.userPublicKey, expiresAt: issued.expiresAt };
+  const read = secret && issuedCredentials(secret);
+  if (!read?.ok || !read.value.expiresAt) return undefined;
+  if (account && read.value.accountPublicKey !== account) return undefined;
+  return { userPublicKey: read.value.userPublicKey, expiresAt: read.value.expiresAt };
 }
 
 /** The account the creds in `secrets` belong to, when the issuer that says so is gone. */
 export function accountOfSecrets(secrets: readonly V1Secret[]): string | undefined {
   for (const secret of secrets) {
-    const issued = issuedCredentials(secret);
-    if (!(issued instanceof Error)) return issued.accountPublicKey;
+    const read = issuedCredentials(secret);
+    if (read.ok) return read.value.accountPublicKey;
   }
   return undefined;
 }
@@ -59,21 +59,21 @@ export function usersOf(access: WorkspaceNatsAccess, secrets: readonly V1Secret[
 }
 
 /**
- * The retired users after `minted` replaced the access's current user(s): those still valid at
- * `now` stay listed, and the replaced ones join them, to be revoked unless this was a renewal.
+ * The retired users after a freshly minted user replaced the access's current user(s): those
+ * still valid at `now` stay listed, and the replaced ones join them, to be revoked unless this was
+ * a renewal.
  */
 export function retireReplaced(options: {
   access: WorkspaceNatsAccess;
   replacedSecret: V1Secret | undefined;
   account: string;
-  minted: string;
   revoke: boolean;
   now: Date;
 }): RetiredUser[] {
-  const { access, replacedSecret, account, minted, revoke, now } = options;
+  const { access, replacedSecret, account, revoke, now } = options;
   const retired = stillValid(access.status?.retiredUsers ?? [], now);
   for (const user of [statusUser(access.status), secretUser(replacedSecret, account)]) {
-    if (!user || user.userPublicKey === minted || user.expiresAt <= now) continue;
+    if (!user || user.expiresAt <= now) continue;
     if (retired.some((entry) => entry.publicKey === user.userPublicKey)) continue;
     retired.push({
       publicKey: user.userPublicKey,

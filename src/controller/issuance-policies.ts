@@ -3,6 +3,7 @@
 
 import type { V1Secret } from '@kubernetes/client-node';
 import { CREDS_KEY, ISSUED_FOR_ANNOTATION } from '../api/constants.ts';
+import { notOk, ok, type Result } from '../api/failure.ts';
 import { readCredentials, type IssuedCredentials } from '../nats/credentials.ts';
 import type { ResolvedGrant } from '../policy/grant.ts';
 
@@ -28,30 +29,31 @@ export interface IssuanceInput {
   now: Date;
 }
 
-/** Credentials this operator would have minted: they always expire. */
-export type TrustedCredentials = IssuedCredentials & { expiresAt: Date };
-
 /**
  * Reading creds derives the seed's public key, which costs milliseconds of pure-JS curve math.
  * Informer caches hand out the same object until the Secret changes, so results are kept per
  * object: a resync of thousands of unchanged Secrets reads each one once.
  */
-const readByObject = new WeakMap<V1Secret, IssuedCredentials | Error>();
+const readByObject = new WeakMap<V1Secret, Result<IssuedCredentials>>();
 
 /** The creds in a Secret, or why they cannot be read. */
-export function issuedCredentials(secret: V1Secret): IssuedCredentials | Error {
+export function issuedCredentials(secret: V1Secret): Result<IssuedCredentials> {
   let issued = readByObject.get(secret);
   if (!issued) {
     const encoded = secret.data?.[CREDS_KEY];
-    try {
-      if (!encoded) throw new Error(`key ${CREDS_KEY} is missing`);
-      issued = readCredentials(Buffer.from(encoded, 'base64').toString('utf8'));
-    } catch (error) {
-      issued = error as Error;
-    }
+    issued = encoded ? readCreds(Buffer.from(encoded, 'base64').toString('utf8')) : notOk(`key ${CREDS_KEY} is missing`);
     readByObject.set(secret, issued);
   }
   return issued;
+}
+
+function readCreds(text: string): Result<IssuedCredentials> {
+  try {
+    return ok(readCredentials(text));
+  } catch (error) {
+    // readCredentials throws only messages of its own, which quote nothing from the file.
+    return notOk((error as Error).message);
+  }
 }
 
 /**
@@ -81,7 +83,7 @@ export function untrustedBecause(
  * earlier still. The jitter is fixed per user (a hash of its public key), so every reconcile
  * computes the same time, and accesses created together do not all renew in the same second.
  */
-export function renewalTime(issued: TrustedCredentials, renewBeforeMs: number): Date {
+export function renewalTime(issued: { userPublicKey: string; expiresAt: Date }, renewBeforeMs: number): Date {
   let hash = 0x811c9dc5; // FNV-1a, 32 bits: spreads keys evenly, needs no crypto.
   for (const char of issued.userPublicKey) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
   const jitterMs = Math.floor((renewBeforeMs / 10) * (hash / 2 ** 32));
@@ -93,7 +95,7 @@ type Policy = (input: IssuanceInput) => IssueTrigger | undefined;
 /** The Secret's creds, when readable: later policies only run once earlier ones passed. */
 const readable = (secret: V1Secret | undefined) => {
   const issued = secret && issuedCredentials(secret);
-  return issued instanceof Error ? undefined : issued;
+  return issued?.ok ? issued.value : undefined;
 };
 
 const secretMissing: Policy = ({ secret, secretName }) =>
@@ -103,7 +105,7 @@ const secretMissing: Policy = ({ secret, secretName }) =>
 
 const credentialsUnreadable: Policy = ({ secret, secretName }) => {
   const issued = secret && issuedCredentials(secret);
-  return issued instanceof Error
+  return issued && !issued.ok
     ? {
         reason: IssueReason.CredentialsUnreadable,
         message: `Secret ${secretName} does not hold usable credentials: ${issued.message}`,
@@ -130,7 +132,7 @@ const specChanged: Policy = ({ secret, desired }) =>
 const renewalDue: Policy = ({ secret, desired, now }) => {
   const issued = readable(secret);
   if (!issued?.expiresAt) return undefined;
-  const renewAt = renewalTime(issued as TrustedCredentials, desired.renewBeforeMs);
+  const renewAt = renewalTime({ userPublicKey: issued.userPublicKey, expiresAt: issued.expiresAt }, desired.renewBeforeMs);
   return renewAt <= now
     ? { reason: IssueReason.Renewal, message: `the credentials expire at ${issued.expiresAt.toISOString()}` }
     : undefined;

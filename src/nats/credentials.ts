@@ -44,6 +44,9 @@ export interface MintedCredentials {
   userPublicKey: string;
   /** The standard creds file (JWT and seed) that nats clients and the nats CLI read. */
   creds: string;
+  /** The JWT's iat and exp, as a reader of the creds file will see them. */
+  issuedAt: Date;
+  expiresAt: Date;
 }
 
 /** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */
@@ -64,7 +67,10 @@ export async function mintUserCredentials(request: MintRequest): Promise<MintedC
     },
   );
   const creds = new TextDecoder().decode(fmtCreds(jwt, user));
-  return { userPublicKey: user.getPublicKey(), creds };
+  // The library stamps iat itself: read it back from the payload we just signed (no verification
+  // needed, and none of its cost).
+  const { iat, exp } = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iat: number; exp: number };
+  return { userPublicKey: user.getPublicKey(), creds, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
 }
 
 /** What a creds file says about itself; nothing secret. */

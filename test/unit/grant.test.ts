@@ -51,6 +51,25 @@ describe('resolveGrant', () => {
     expect((desired.grant as UserGrant).sub.allow).toEqual(['own.ws1']);
   });
 
+  test('each list the access leaves out falls back to the default for that list alone', () => {
+    const defaults = issuer({
+      policy: { defaultPermissions: { publish: { allow: ['def.{{workspace.id}}.>'], deny: ['def.{{workspace.id}}.secret'] } } },
+    });
+    // Setting only publish.deny keeps the default publish.allow: before, it granted no publish at all.
+    const denyOnly = resolve(access({ permissions: { publish: { deny: ['def.{{workspace.id}}.x'] } } }), defaults);
+    expect((denyOnly.grant as UserGrant).pub).toEqual({ allow: ['def.ws1.>'], deny: ['def.ws1.x'] });
+    const allowOnly = resolve(access({ permissions: { publish: { allow: ['own.>'] } } }), defaults);
+    expect((allowOnly.grant as UserGrant).pub).toEqual({ allow: ['own.>'], deny: ['def.ws1.secret'] });
+    // An explicitly empty list is the access's own choice, not a gap to fill.
+    const emptyDeny = resolve(access({ permissions: { publish: { allow: ['own.>'], deny: [] } } }), defaults);
+    expect((emptyDeny.grant as UserGrant).pub).toEqual({ allow: ['own.>'], deny: [] });
+  });
+
+  test('the expiry is the ttl after the time the grant is resolved at', () => {
+    const now = new Date('2026-03-01T10:00:00Z');
+    expect(resolveGrant({ access: access({ ttl: '15m' }), issuer: issuer(), namespaceLabels: {}, now }).expiresAt).toEqual(new Date('2026-03-01T10:15:00Z'));
+  });
+
   test('the fingerprint changes with anything the credentials are minted from, and only then', () => {
     const base = resolve(access(), issuer()).fingerprint;
     expect(resolve(access(), issuer()).fingerprint).toBe(base);
