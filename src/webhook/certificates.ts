@@ -16,7 +16,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
-import { isConflict, isNotFound } from '../kube/errors.ts';
+import { isConflict, unlessNotFound } from '../kube/errors.ts';
 import type { Logger } from '../log.ts';
 import type { ServingCertificate } from './server.ts';
 
@@ -112,13 +112,8 @@ export class SelfSignedCertificates {
     }
   }
 
-  private async read(): Promise<V1Secret | undefined> {
-    try {
-      return await this.core.readNamespacedSecret({ name: this.options.secretName, namespace: this.options.namespace });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  private read(): Promise<V1Secret | undefined> {
+    return unlessNotFound(this.core.readNamespacedSecret({ name: this.options.secretName, namespace: this.options.namespace }));
   }
 
   /** Writes the CA bundle into every webhook of the configuration, when it differs. */
@@ -126,11 +121,8 @@ export class SelfSignedCertificates {
     const name = this.options.configName;
     const caBundle = Buffer.from(caPem).toString('base64');
     for (let attempt = 0; ; attempt++) {
-      let config;
-      try {
-        config = await this.admission.readMutatingWebhookConfiguration({ name });
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
+      const config = await unlessNotFound(this.admission.readMutatingWebhookConfiguration({ name }));
+      if (!config) {
         this.options.log.warn({ config: name }, 'MutatingWebhookConfiguration not found; apply manifests/webhook.yaml');
         return;
       }

@@ -6,7 +6,7 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { BINDING_PLURAL, GITPOD_GROUP, GITPOD_VERSION, GITPOD_WORKSPACE_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import type { GitpodWorkspace } from '../policy/bound-workspaces.ts';
-import { isNotFound } from '../kube/errors.ts';
+import { unlessNotFound } from '../kube/errors.ts';
 import { customResourceInformers } from '../kube/informer.ts';
 import type { Logger } from '../log.ts';
 import { readCertDir, SelfSignedCertificates, watchCertDir } from './certificates.ts';
@@ -94,17 +94,7 @@ export async function startPodWebhook(options: PodWebhookOptions): Promise<Runni
   };
 }
 
-async function readGitpodWorkspace(customObjects: CustomObjectsApi, namespace: string, name: string): Promise<GitpodWorkspace | undefined> {
-  try {
-    return (await customObjects.getNamespacedCustomObject({
-      group: GITPOD_GROUP,
-      version: GITPOD_VERSION,
-      plural: GITPOD_WORKSPACE_PLURAL,
-      namespace,
-      name,
-    })) as GitpodWorkspace;
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+function readGitpodWorkspace(customObjects: CustomObjectsApi, namespace: string, name: string): Promise<GitpodWorkspace | undefined> {
+  const read = customObjects.getNamespacedCustomObject({ group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL, namespace, name });
+  return unlessNotFound(read as Promise<GitpodWorkspace>);
 }
