@@ -280,7 +280,7 @@ export class AccountRevoker {
       );
     }
     if (waitMs > 0) await sleep(waitMs);
-    const jwt = await withRevocations(base, revocations, signer);
+    const jwt = withRevocations(base, revocations, signer, new Date());
     this.lastPushSecond = readAccountJwt(jwt).issuedAt;
     const replies = await client.pushAccount(jwt, servers.length);
     const stored = servers.filter((server) => replies.some((reply) => reply.server.id === server.id && reply.ok));
