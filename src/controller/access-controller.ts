@@ -380,8 +380,9 @@ export class AccessController {
    * push is under way (the revoker wakes the access); a failed push throws RevocationFailed.
    */
   private revoked(access: WorkspaceNatsAccess, account: string, users: IssuedUser[], until: string): boolean {
-    const state = this.deps.revocations.request(account, keyOf(access), users);
-    if (state.state === 'failed') {
+    this.deps.revocations.request(account, keyOf(access), users);
+    const state = this.deps.revocations.state(account, users);
+    if (!state.ok) {
       throw new ReconcileFailure(
         Reason.RevocationFailed,
         `Revoking NATS users ${users.map((user) => user.userPublicKey).join(', ')} failed, retrying ${until}: ${state.message}. ` +
@@ -389,7 +390,7 @@ export class AccessController {
         { retry: true },
       );
     }
-    return state.state === 'revoked';
+    return state.value === 'revoked';
   }
 
   /**
@@ -403,9 +404,10 @@ export class AccessController {
       .map((entry) => ({ userPublicKey: entry.publicKey, expiresAt: new Date(entry.expiresAt) }));
     let remaining = retired;
     if (toRevoke.length > 0) {
-      const state = this.deps.revocations.request(account, keyOf(access), toRevoke);
-      if (state.state === 'revoked') remaining = retired.filter((entry) => !entry.revoke);
-      if (state.state === 'failed') {
+      this.deps.revocations.request(account, keyOf(access), toRevoke);
+      const state = this.deps.revocations.state(account, toRevoke);
+      if (state.ok && state.value === 'revoked') remaining = retired.filter((entry) => !entry.revoke);
+      if (!state.ok) {
         this.deps.log.warn({ access: keyOf(access), users: toRevoke.length, error: state.message }, 'revoking replaced users failed');
       }
     }
