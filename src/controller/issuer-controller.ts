@@ -54,6 +54,7 @@ export class IssuerController {
       const key = this.deps.keys.accountSigningKey(issuer).getPublicKey();
       this.deps.keys.natsSettings(issuer);
       const account = issuer.spec.account.publicKey;
+      this.deps.revocations.watch(account);
       fields = { signingKeyPublicKey: key, revocation: revocationStatus(this.deps.revocations.summary(account)) };
       ready = readiness(issuer, key, this.deps.revocations.observe(account));
     } catch (error) {

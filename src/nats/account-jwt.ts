@@ -1,8 +1,10 @@
-// Reading an account JWT and re-signing it with a changed revocation list. Pure apart from the
-// clock that the JWT library reads for `iat`: every other claim of the JWT (limits, exports,
-// signing keys, fields this code does not know) is carried over unchanged.
+// Reading an account JWT and re-signing it with a changed revocation list. Pure: the caller passes
+// the time the new JWT is issued at (the JWT library's encoder reads the system clock, so this
+// signs on its own, the same way), and every other claim of the JWT (limits, exports, signing
+// keys, fields this code does not know) is carried over unchanged.
 
-import { Algorithms, decode, encode, type Account, type ClaimsData } from '@nats-io/jwt';
+import { createHash } from 'node:crypto';
+import { Algorithms, decode, type Account, type ClaimsData } from '@nats-io/jwt';
 import type { KeyPair } from '@nats-io/nkeys';
 
 /** Revoked user public key -> unix seconds: the user's JWTs issued at or before then are revoked. */
@@ -89,14 +91,21 @@ export function sameRevocations(a: Revocations, b: Revocations): boolean {
 
 /**
  * `base` with its revocations replaced by `revocations`, signed by `signer` (an operator signing
- * key). The caller makes sure the clock is past `base`'s iat, so that servers comparing copies
- * by iat keep the new one.
+ * key) and issued at `issuedAt`. The caller makes sure that is past `base`'s iat, so that servers
+ * comparing copies by iat keep the new one.
  */
-export async function withRevocations(base: string, revocations: Revocations, signer: KeyPair): Promise<string> {
+export function withRevocations(base: string, revocations: Revocations, signer: KeyPair, issuedAt: Date): string {
   const claims = decodeAccount(base);
   const { jti: _previousId, ...rest } = claims;
-  const nats = { ...claims.nats };
+  const nats = { ...claims.nats, version: 2 };
   if (Object.keys(revocations).length > 0) nats.revocations = revocations;
   else delete nats.revocations;
-  return encode(Algorithms.v2, { ...rest, nats } as AccountClaims, signer);
+  const body: Record<string, unknown> = { ...rest, iss: signer.getPublicKey(), iat: Math.floor(issuedAt.getTime() / 1000), nats };
+  // As the library does: the id is a hash of the claims, so that two different JWTs never share it.
+  body.jti = createHash('sha512').update(JSON.stringify(body)).digest('base64');
+  const header = base64Url(JSON.stringify({ typ: 'JWT', alg: Algorithms.v2 }));
+  const payload = `${header}.${base64Url(JSON.stringify(body))}`;
+  return `${payload}.${base64Url(signer.sign(new TextEncoder().encode(payload)))}`;
 }
+
+const base64Url = (data: string | Uint8Array) => Buffer.from(data).toString('base64url');

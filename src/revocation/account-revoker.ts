@@ -2,38 +2,37 @@
 // in the cluster (RevocationStore), adds them to the account JWT's revocations, re-signs the JWT
 // with the operator signing key and pushes it to every server, then tells the accesses.
 //
-// - Coalesced and serialized: requests that arrive while a push is being prepared or is in flight
-//   go into the next one, and only one cycle runs at a time, so no push overwrites another.
-// - Level-triggered: each cycle reads every server's copy of the account JWT and pushes only when
-//   some server lacks what it should hold. The same cycle runs on a timer, when a server the
-//   operator has not seen appears (a restart, maybe with an empty resolver directory) and when the
-//   operator reconnects, so a server that lost the revocations gets them back.
+// - Coalesced and serialized (CycleScheduler): requests that arrive while a push is being prepared
+//   or is in flight go into the next one, and only one cycle runs at a time, so no push overwrites
+//   another.
+// - Level-triggered: each cycle reads every server's copy of the account JWT, and planCycle says
+//   whether some server lacks what it should hold. The same cycle runs on a timer, when a server
+//   the operator has not seen appears (a restart, maybe with an empty resolver directory) and when
+//   the operator reconnects, so a server that lost the revocations gets them back.
 // - Pruned: an entry is dropped from the JWT once the user's last JWT has expired (plus a grace
 //   period for clock skew), and from the store after the servers confirmed the smaller JWT.
+// - Asking is split from doing: state() only reads, so a controller can decide without starting
+//   anything; request() records the users and schedules a cycle.
 
 import type { KeyPair } from '@nats-io/nkeys';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../api/clock.ts';
+import { notOk, ok, type Result } from '../api/failure.ts';
 import type { Logger } from '../log.ts';
-import {
-  newestAccountJwt,
-  readAccountJwt,
-  revisedRevocations,
-  sameRevocations,
-  withRevocations,
-  type AccountJwtInfo,
-} from '../nats/account-jwt.ts';
+import { withRevocations, type AccountJwtInfo } from '../nats/account-jwt.ts';
 import type { NatsServerRef, NatsSettings, NatsSystemClient, SystemClientOptions } from '../nats/system-client.ts';
-import type { RevocationEntry, RevocationStore } from './revocation-store.ts';
+import { nextCheckInMs, notApplied, planCycle, pushStored, type CycleReading, type PlannedPush } from './cycle-plan.ts';
+import { CycleScheduler, sleepWith, systemTimers, type Timers } from './cycle-scheduler.ts';
+import { RevocationList } from './revocation-list.ts';
+import type { RevocationStore } from './revocation-store.ts';
+import { SystemConnection } from './system-connection.ts';
 
 export interface RevokeUser {
   userPublicKey: string;
   expiresAt: Date;
 }
 
-export type RevokeState =
-  | { state: 'revoked' }
-  | { state: 'pending' }
-  | { state: 'failed'; message: string };
+/** Revoked on every server, or still pending; not ok when the last cycle carrying them failed. */
+export type RevokeState = Result<'revoked' | 'pending'>;
 
 /** The outcome of the last cycle, for the issuers of the account. */
 export type AccountObservation =
@@ -73,75 +72,97 @@ export interface AccountRevokerDeps {
   onObserved: () => void;
   log: Logger;
   timing: RevokerTiming;
+  clock: Clock;
+  timers?: Timers;
 }
 
-const toSeconds = (date: Date | number) => Math.floor((typeof date === 'number' ? date : date.getTime()) / 1000);
+/** Users of the last failed cycle that no server confirmed, and why it failed. */
+export interface CycleFailure {
+  message: string;
+  users: ReadonlySet<string>;
+}
+
+/** The users still valid that no server has confirmed yet. */
+const toRevoke = (users: readonly RevokeUser[], now: Date, confirmed: ReadonlySet<string>) =>
+  users.filter((user) => user.expiresAt > now && !confirmed.has(user.userPublicKey));
+
+/**
+ * Where the revocation of `users` stands: users whose JWTs have expired need nothing; revoked when
+ * every other one is `confirmed`, failed when all of those were in the last failed cycle.
+ */
+export function revokeState(
+  users: readonly RevokeUser[],
+  now: Date,
+  confirmed: ReadonlySet<string>,
+  failure: CycleFailure | undefined,
+): RevokeState {
+  const pending = toRevoke(users, now, confirmed);
+  if (pending.length === 0) return ok('revoked');
+  if (failure && pending.every((user) => failure.users.has(user.userPublicKey))) return notOk(failure.message);
+  return ok('pending');
+}
 
 export class AccountRevoker {
   private readonly deps: AccountRevokerDeps;
   private readonly account: string;
-  /** Entries the account JWT must carry (and the store hold), by user public key. */
-  private readonly desired = new Map<string, RevocationEntry>();
-  private loaded = false;
-  private storeBehind = false;
+  private readonly clock: Clock;
+  private readonly scheduler: CycleScheduler;
+  private readonly connection: SystemConnection;
+  private readonly sleep: (ms: number) => Promise<void>;
+  /** Entries the account JWT must carry (and the store hold). */
+  private readonly desired: RevocationList;
   /** Users every server confirmed in the last successful cycle. */
   private confirmed = new Set<string>();
-  /** Users that were part of the last failed cycle, and why it failed. */
-  private failure: { message: string; users: Set<string> } | undefined;
+  private failure: CycleFailure | undefined;
   /** Accesses waiting for their users, by access key. */
   private readonly waiting = new Map<string, Set<string>>();
   private observation: AccountObservation | undefined;
   private readonly summaryState: RevocationSummary = { active: 0, pushes: 0 };
 
-  private client: { version: string; client: NatsSystemClient } | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private timerDue = Infinity;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private backoffMs = 0;
-  private stopped = false;
-  /** iat of the last JWT pushed, in unix seconds. */
-  private lastPushSecond = 0;
-  /** When the retry after a failed cycle is due (0: not backing off). */
-  private retryDue = 0;
-
   constructor(deps: AccountRevokerDeps) {
+    const { account, store, clock, timing } = deps;
+    const timers = deps.timers ?? systemTimers;
     this.deps = deps;
-    this.account = deps.account;
+    this.account = account;
+    this.clock = clock;
+    this.desired = new RevocationList({ store, account, clock, pruneGraceMs: timing.pruneGraceMs });
+    this.scheduler = new CycleScheduler({
+      clock,
+      timers,
+      run: () => this.run(),
+      lingerMs: timing.lingerMs,
+      maxBackoffMs: timing.maxBackoffMs,
+    });
+    this.connection = new SystemConnection(deps.connect, () => this.scheduler.kick(timing.lingerMs));
+    this.sleep = sleepWith(timers);
+  }
+
+  /** Where the revocation of `users` stands (see revokeState). Reads only. */
+  state(users: readonly RevokeUser[]): RevokeState {
+    return revokeState(users, this.clock(), this.confirmed, this.failure);
   }
 
   /**
    * Asks for `users` of the access `accessKey` to be revoked. Users whose JWTs have expired need
    * nothing. Returns at once; the access is reported through onSettled when the state changes.
    */
-  request(accessKey: string, users: readonly RevokeUser[], now = new Date()): RevokeState {
-    const pending = users.filter((user) => user.expiresAt > now && !this.confirmed.has(user.userPublicKey));
+  request(accessKey: string, users: readonly RevokeUser[]): void {
+    const now = this.clock();
+    const pending = toRevoke(users, now, this.confirmed);
     if (pending.length === 0) {
       this.waiting.delete(accessKey);
-      return { state: 'revoked' };
+      return;
     }
     let added = false;
-    for (const user of pending) {
-      const current = this.desired.get(user.userPublicKey);
-      const expiresAt = Math.max(toSeconds(user.expiresAt), current?.expiresAt ?? 0);
-      if (current && current.expiresAt >= expiresAt) continue;
-      this.desired.set(user.userPublicKey, { revokedAt: current?.revokedAt ?? toSeconds(now), expiresAt, access: accessKey });
-      this.storeBehind = true;
-      added = true;
-    }
+    for (const user of pending) added = this.desired.add(user.userPublicKey, user.expiresAt, accessKey, now) || added;
     this.waiting.set(accessKey, new Set(pending.map((user) => user.userPublicKey)));
     // A request already tried waits for the retry; a new one is tried now.
-    if (added) this.kick(this.deps.timing.lingerMs);
-    const failure = this.failure;
-    if (failure && pending.every((user) => failure.users.has(user.userPublicKey))) {
-      return { state: 'failed', message: failure.message };
-    }
-    return { state: 'pending' };
+    if (added) this.scheduler.kick(this.deps.timing.lingerMs);
   }
 
   /** Starts checking the account (loads the store, verifies the servers' copies). */
   start(): void {
-    this.kick(0);
+    this.scheduler.kick(0);
   }
 
   observe(): AccountObservation | undefined {
@@ -153,210 +174,95 @@ export class AccountRevoker {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-    await this.client?.client.close().catch(() => undefined);
+    await this.scheduler.stop();
+    await this.connection.close();
   }
 
-  /** Runs a cycle after `delayMs`, unless one is due sooner; one running now runs again after. */
-  private kick(delayMs: number) {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    // While backing off after a failure, nothing runs sooner than the retry.
-    const due = Math.max(Date.now() + delayMs, this.retryDue);
-    if (this.timer && this.timerDue <= due) return;
-    clearTimeout(this.timer);
-    this.timerDue = due;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerDue = Infinity;
-      this.retryDue = 0;
-      this.running = (async () => {
-        const nextInMs = await this.run();
-        this.running = undefined;
-        this.kick(nextInMs);
-      })();
-    }, due - Date.now());
-  }
-
-  /** One cycle; returns when the next one is due. */
-  private async run(): Promise<number> {
-    this.again = false;
+  /** One cycle, for the scheduler: ok with when the next check is due. */
+  private async run(): Promise<Result<number>> {
     try {
       await this.cycle();
-      this.backoffMs = 0;
     } catch (error) {
-      this.backoffMs = Math.min(Math.max(1000, this.backoffMs * 2), this.deps.timing.maxBackoffMs);
-      this.retryDue = Date.now() + this.backoffMs;
-      this.fail(error instanceof Error ? error.message : String(error));
-      return this.backoffMs;
+      const message = error instanceof Error ? error.message : String(error);
+      this.fail(message);
+      return notOk(message);
     }
-    return this.again ? this.deps.timing.lingerMs : this.nextCheckInMs();
+    return ok(nextCheckInMs(this.desired.snapshot().values(), this.clock(), this.deps.timing));
   }
 
-  /** The next verification, or the next prune if sooner. */
-  private nextCheckInMs(): number {
-    const { verifyPeriodMs, pruneGraceMs } = this.deps.timing;
-    let next = verifyPeriodMs;
-    for (const entry of this.desired.values()) {
-      next = Math.min(next, entry.expiresAt * 1000 + pruneGraceMs - Date.now());
-    }
-    return Math.max(next, 0);
-  }
-
+  /** Reads what the servers hold, plans, and acts: push, verify, save the store. */
   private async cycle() {
-    const { store, log, timing } = this.deps;
-    // Servers that compare copies keep the one with the later iat (whole seconds): one push per
-    // second at most, and what arrives meanwhile joins the next.
-    const waitMs = (this.lastPushSecond + 1) * 1000 - Date.now();
-    if (waitMs > 0) await sleep(waitMs);
-    if (!this.loaded) {
-      const stored = await store.load(this.account);
-      for (const [user, entry] of stored) if (!this.desired.has(user)) this.desired.set(user, entry);
-      this.storeBehind ||= this.desired.size > stored.size;
-      this.loaded = true;
-    }
+    const { log, timing } = this.deps;
+    await this.desired.load();
     // What this cycle pushes is recorded in the cluster first: a restart still knows about it.
     // Requests arriving later are left to the next cycle.
-    const snapshot = new Map(this.desired);
-    await this.saveStore();
+    const entries = this.desired.snapshot();
+    await this.desired.save();
 
     const settings = this.deps.settings();
-    const client = await this.connection(settings);
-    const servers = await client.servers();
-    if (servers.length === 0) throw new Error('no NATS server answered a PING from the system account');
-    const copies = await client.lookupAccount(this.account, servers.length);
-    const base = newestAccountJwt(copies, this.account);
-    if (!base) throw new Error(`none of ${servers.length} NATS servers has the JWT of account ${this.account}`);
-    const info = readAccountJwt(base);
-    this.observation = { ok: true, servers, account: info };
+    const client = await this.connection.client(settings);
+    const reading = await this.read(client);
+    const plan = planCycle({ ...reading, account: this.account, entries, now: this.clock(), pruneGraceMs: timing.pruneGraceMs });
+    if (!plan.ok) throw new Error(plan.message);
+    const { servers } = reading;
+    this.observation = { ok: true, servers, account: plan.value.info };
+    if (plan.value.push) await this.push(client, settings.operatorSigner, plan.value.push, servers);
 
-    const now = Date.now();
-    const expired = new Set<string>();
-    const active = new Map<string, number>();
-    for (const [user, entry] of snapshot) {
-      if (entry.expiresAt * 1000 + timing.pruneGraceMs <= now) expired.add(user);
-      else active.set(user, entry.revokedAt);
-    }
-    const target = revisedRevocations(info.revocations, active, expired);
-    const inSync =
-      copies.length >= servers.length &&
-      copies.every((copy) => copy === base) &&
-      sameRevocations(target, info.revocations) &&
-      (await this.notApplied(client, base, servers.length)).length === 0;
-    if (!inSync) await this.push(client, settings.operatorSigner, base, info, target, servers);
-
+    const { expired, confirmed } = plan.value;
     if (expired.size > 0) {
-      for (const user of expired) this.desired.delete(user);
-      this.storeBehind = true;
-      await this.saveStore();
-      log.info({ account: this.account, pruned: expired.size, active: active.size }, 'pruned expired revocations');
+      this.desired.remove(expired);
+      await this.desired.save();
+      log.info({ account: this.account, pruned: expired.size, active: confirmed.size }, 'pruned expired revocations');
     }
-    this.confirmed = new Set(active.keys());
+    this.confirmed = confirmed;
     this.failure = undefined;
-    this.summaryState.active = active.size;
+    this.summaryState.active = confirmed.size;
     this.settle();
     this.deps.onObserved();
   }
 
-  private async push(
-    client: NatsSystemClient,
-    signer: KeyPair,
-    base: string,
-    info: AccountJwtInfo,
-    revocations: Record<string, number>,
-    servers: NatsServerRef[],
-  ) {
-    // Later than the base too, or servers syncing copies by iat could bring the base back.
-    const waitMs = (info.issuedAt + 1) * 1000 - Date.now();
-    if (waitMs > 2000) {
-      throw new Error(
-        `the account JWT on the servers was issued at ${new Date(info.issuedAt * 1000).toISOString()}, in the future: ` +
-          'the operator will not push an older one; check the clocks of whoever signed it',
-      );
-    }
-    if (waitMs > 0) await sleep(waitMs);
-    const jwt = await withRevocations(base, revocations, signer);
-    this.lastPushSecond = readAccountJwt(jwt).issuedAt;
+  private async read(client: NatsSystemClient): Promise<CycleReading> {
+    const servers = await client.servers();
+    // No server to ask: planCycle says so.
+    if (servers.length === 0) return { servers, copies: [], inForce: [] };
+    const copies = await client.lookupAccount(this.account, servers.length);
+    const inForce = await client.accountInForce(this.account, servers.length);
+    return { servers, copies, inForce };
+  }
+
+  /** Pushes the planned JWT, then checks that every server stored it and put it in force. */
+  private async push(client: NatsSystemClient, signer: KeyPair, push: PlannedPush, servers: NatsServerRef[]) {
+    const waitMs = push.notBefore.getTime() - this.clock().getTime();
+    if (waitMs > 0) await this.sleep(waitMs);
+    const issuedAt = this.clock();
+    const jwt = withRevocations(push.base, push.revocations, signer, issuedAt);
+    this.scheduler.pushed(issuedAt);
     const replies = await client.pushAccount(jwt, servers.length);
-    const stored = servers.filter((server) => replies.some((reply) => reply.server.id === server.id && reply.ok));
     this.summaryState.pushes++;
-    this.summaryState.lastPushTime = new Date();
-    if (stored.length < servers.length) {
-      const refused = replies.filter((reply) => !reply.ok).map((reply) => `${reply.server.name}: ${reply.message}`);
-      const silent = servers
-        .filter((server) => !replies.some((reply) => reply.server.id === server.id))
-        .map((server) => `${server.name}: no answer`);
-      throw new Error(
-        `${stored.length} of ${servers.length} NATS servers stored the account JWT (${[...refused, ...silent].join('; ')})`,
-      );
-    }
-    const ignored = await this.notApplied(client, jwt, servers.length);
+    this.summaryState.lastPushTime = this.clock();
+    const stored = pushStored(servers, replies);
+    if (!stored.ok) throw new Error(stored.message);
+    const ignored = notApplied(await client.accountInForce(this.account, servers.length), jwt);
     if (ignored.length > 0) {
       throw new Error(
         `${ignored.join(', ')} stored the account JWT but kept the previous one in force: ` +
           `is the operator signing key ${signer.getPublicKey()} listed in the operator JWT?`,
       );
     }
-    const count = Object.keys(revocations).length;
+    const count = Object.keys(push.revocations).length;
     this.summaryState.lastPushResult = 'Succeeded';
-    this.summaryState.lastPushMessage = `${servers.length} of ${servers.length} NATS servers stored the account JWT (${count} revocations, ${jwt.length} bytes)`;
+    this.summaryState.lastPushMessage = `${stored.value} of ${servers.length} NATS servers stored the account JWT (${count} revocations, ${jwt.length} bytes)`;
     this.deps.log.info(
       { account: this.account, servers: servers.length, revocations: count, bytes: jwt.length },
       'pushed account JWT',
     );
   }
 
-  /** Servers that have another JWT than `jwt` in force (those without the account loaded excepted). */
-  private async notApplied(client: NatsSystemClient, jwt: string, expected: number): Promise<string[]> {
-    const inForce = await client.accountInForce(this.account, expected);
-    return inForce.filter((server) => server.jwt !== undefined && server.jwt !== jwt).map((server) => server.server.name);
-  }
-
-  /**
-   * Writes the entries as they are now, less those past their prune time (no JWT they cover is
-   * valid any more, and they must not fill the ConfigMap). Requests arriving during the write mark
-   * it behind again.
-   */
-  private async saveStore() {
-    if (!this.storeBehind) return;
-    this.storeBehind = false;
-    const horizon = Date.now() - this.deps.timing.pruneGraceMs;
-    const live = new Map([...this.desired].filter(([, entry]) => entry.expiresAt * 1000 > horizon));
-    try {
-      await this.deps.store.save(this.account, live);
-    } catch (error) {
-      // Maybe written by someone else: load and merge before the next save.
-      this.storeBehind = true;
-      this.loaded = false;
-      throw error;
-    }
-  }
-
-  private async connection(settings: NatsSettings): Promise<NatsSystemClient> {
-    if (this.client && this.client.version === settings.connectionVersion && !this.client.client.isClosed) {
-      return this.client.client;
-    }
-    await this.client?.client.close().catch(() => undefined);
-    this.client = undefined;
-    const client = await this.deps.connect({
-      servers: settings.servers,
-      creds: settings.creds,
-      onChange: () => this.kick(this.deps.timing.lingerMs),
-    });
-    this.client = { version: settings.connectionVersion, client };
-    return client;
-  }
-
   private fail(message: string) {
-    const unconfirmed = [...this.desired.keys()].filter((user) => !this.confirmed.has(user));
+    const unconfirmed = this.desired.users().filter((user) => !this.confirmed.has(user));
     this.failure = { message, users: new Set(unconfirmed) };
     if (unconfirmed.length > 0) {
-      this.summaryState.lastPushTime = new Date();
+      this.summaryState.lastPushTime = this.clock();
       this.summaryState.lastPushResult = 'Failed';
       this.summaryState.lastPushMessage = message;
     }

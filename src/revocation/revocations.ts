@@ -1,7 +1,10 @@
-// One AccountRevoker per NATS account, created when an issuer or an access first needs it. Issuers
-// that share an account share its revoker (and so its serialized pushes); the NATS settings of a
-// cycle come from the first issuer of the account, by name, whose Secrets load.
+// One AccountRevoker per NATS account, started by the first watch() (an issuer of the account) or
+// request() (an access revoking users in it). Issuers that share an account share its revoker (and
+// so its serialized pushes); the NATS settings of a cycle come from the first issuer of the
+// account, by name, whose Secrets load. Queries (state, observe, summary) only read: a controller
+// deciding what to do starts nothing.
 
+import { systemClock, type Clock } from '../api/clock.ts';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import type { IssuerKeys } from '../issuer/issuer-keys.ts';
 import type { Lister } from '../kube/lister.ts';
@@ -9,12 +12,14 @@ import type { Logger } from '../log.ts';
 import { NatsSystemClient, type NatsSettings, type SystemClientOptions } from '../nats/system-client.ts';
 import {
   AccountRevoker,
+  revokeState,
   type AccountObservation,
   type RevocationSummary,
   type RevokerTiming,
   type RevokeState,
   type RevokeUser,
 } from './account-revoker.ts';
+import type { Timers } from './cycle-scheduler.ts';
 import type { RevocationStore } from './revocation-store.ts';
 
 export interface RevocationsDeps {
@@ -28,28 +33,44 @@ export interface RevocationsDeps {
   log: Logger;
   timing: RevokerTiming;
   connect?: (options: SystemClientOptions) => Promise<NatsSystemClient>;
+  clock?: Clock;
+  timers?: Timers;
 }
 
 export class Revocations {
   private readonly deps: RevocationsDeps;
+  private readonly clock: Clock;
   private readonly revokers = new Map<string, AccountRevoker>();
 
   constructor(deps: RevocationsDeps) {
     this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
   }
 
-  /** Revokes `users` of the access `accessKey` in `account`; see AccountRevoker.request. */
-  request(account: string, accessKey: string, users: readonly RevokeUser[]): RevokeState {
-    return this.revoker(account).request(accessKey, users);
+  /** Where the revocation of `users` in `account` stands; see AccountRevoker.state. Reads only. */
+  state(account: string, users: readonly RevokeUser[]): RevokeState {
+    // No revoker yet: nothing was confirmed, and nothing failed.
+    return this.revokers.get(account)?.state(users) ?? revokeState(users, this.clock(), new Set(), undefined);
   }
 
-  /** The last cycle's outcome for `account` (undefined before the first), starting it if new. */
+  /** Revokes `users` of the access `accessKey` in `account`, starting its revoker if needed. */
+  request(account: string, accessKey: string, users: readonly RevokeUser[]): void {
+    this.revoker(account).request(accessKey, users);
+  }
+
+  /** Starts checking `account` on the servers (for its issuers), unless that runs already. */
+  watch(account: string): void {
+    this.revoker(account);
+  }
+
+  /** The last cycle's outcome for `account`; undefined before the first, or before watch(). */
   observe(account: string): AccountObservation | undefined {
-    return this.revoker(account).observe();
+    return this.revokers.get(account)?.observe();
   }
 
+  /** Counts and last push for `account`; empty before watch() or request(). */
   summary(account: string): RevocationSummary {
-    return this.revoker(account).summary();
+    return this.revokers.get(account)?.summary() ?? { active: 0, pushes: 0 };
   }
 
   async stop(): Promise<void> {
@@ -69,6 +90,8 @@ export class Revocations {
         onObserved: () => deps.onObserved(account),
         log: deps.log,
         timing: deps.timing,
+        clock: this.clock,
+        timers: deps.timers,
       });
       this.revokers.set(account, revoker);
       revoker.start();

@@ -43,8 +43,7 @@ describe('account JWTs', () => {
   test('the newest copy wins; copies of other accounts and garbage are ignored', async () => {
     const older = await accountJwt();
     const other = await encodeAccount('X', createAccount(), {}, { algorithm: Algorithms.v2, signer: operatorSigner });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    const newer = await accountJwt({ revocations: { UB: 1 } });
+    const newer = withRevocations(older, { UB: 1 }, operatorSigner, new Date((readAccountJwt(older).issuedAt + 1) * 1000));
     expect(newestAccountJwt(['', 'garbage', older, other, newer, older], account.getPublicKey())).toBe(newer);
     expect(newestAccountJwt(['', other], account.getPublicKey())).toBeUndefined();
   });
@@ -60,10 +59,13 @@ describe('account JWTs', () => {
   test('re-signing keeps every other claim, even unknown ones, and replaces the revocations', async () => {
     const base = await accountJwt({ limits: { conn: 7 }, mappings: { a: [{ subject: 'b', weight: 100 }] }, revocations: { UA: 1 } });
     const signer = createOperator();
-    const next = await withRevocations(base, { UB: 2 }, signer);
+    const issuedAt = new Date('2031-05-06T07:08:09.500Z');
+    const next = withRevocations(base, { UB: 2 }, signer, issuedAt);
+    // decode checks the signature.
     const before = decode<Account & Record<string, unknown>>(base);
     const after = decode<Account & Record<string, unknown>>(next);
     expect(after.iss).toBe(signer.getPublicKey());
+    expect(after.iat).toBe(Math.floor(issuedAt.getTime() / 1000));
     expect(after.jti).not.toBe(before.jti);
     expect(after.nats.revocations).toEqual({ UB: 2 });
     const { revocations: _a, ...restBefore } = before.nats;
@@ -72,6 +74,6 @@ describe('account JWTs', () => {
     expect(after.sub).toBe(before.sub);
     expect(after.name).toBe(before.name);
     // No revocations left: the claim goes.
-    expect(decode<Account>(await withRevocations(next, {}, signer)).nats.revocations).toBeUndefined();
+    expect(decode<Account>(withRevocations(next, {}, signer, issuedAt)).nats.revocations).toBeUndefined();
   });
 });

@@ -1,0 +1,148 @@
+// What a revocation cycle decides from what it read, one row per state of the cluster: in sync,
+// a copy missing, stale or not in force, entries to add or to prune, and the cases where no push
+// can be planned at all.
+
+import { Algorithms, encodeAccount } from '@nats-io/jwt';
+import { createAccount, createOperator } from '@nats-io/nkeys';
+import { withRevocations, type Revocations } from '../../src/nats/account-jwt.ts';
+import type { PushReply } from '../../src/nats/system-client.ts';
+import { nextCheckInMs, planCycle, pushStored, type CycleInput } from '../../src/revocation/cycle-plan.ts';
+import type { RevocationEntry } from '../../src/revocation/revocation-store.ts';
+
+const operatorSigner = createOperator();
+const account = createAccount().getPublicKey();
+const NOW = new Date('2030-06-01T12:00:00.500Z');
+const nowSeconds = Math.floor(NOW.getTime() / 1000);
+const GRACE_MS = 10_000;
+
+const template = await encodeAccount('WS', account, {}, { algorithm: Algorithms.v2, signer: operatorSigner });
+/** The account JWT with `revocations`, issued `ago` seconds before NOW. */
+const jwt = (revocations: Revocations, ago = 60) => withRevocations(template, revocations, operatorSigner, new Date((nowSeconds - ago) * 1000));
+const otherAccount = await encodeAccount('X', createAccount(), {}, { algorithm: Algorithms.v2, signer: operatorSigner });
+
+const servers = [0, 1, 2].map((i) => ({ id: `S${i}`, name: `nats-${i}` }));
+/** An entry revoked at `revokedAt`, whose user's JWT expires `expiresIn` seconds after NOW. */
+const entry = (revokedAt: number, expiresIn = 3600): RevocationEntry => ({ revokedAt, expiresAt: nowSeconds + expiresIn, access: 'ns/a' });
+
+/** Every server holds `copy` and has it in force, unless a row says otherwise. */
+function input(copy: string, overrides: Partial<CycleInput> = {}): CycleInput {
+  return {
+    account,
+    servers,
+    copies: servers.map(() => copy),
+    inForce: servers.map((server) => ({ server, jwt: copy })),
+    entries: new Map(),
+    now: NOW,
+    pruneGraceMs: GRACE_MS,
+    ...overrides,
+  };
+}
+
+const inSync = jwt({ UA: 100 });
+const UA = new Map([['UA', entry(100)]]);
+
+describe('planCycle', () => {
+  test.each<[string, CycleInput, Revocations | undefined]>([
+    ['every server holds and applies the revocations: no push', input(inSync, { entries: UA }), undefined],
+    ['revocations of users the operator does not know are left alone', input(jwt({ UA: 100, UOTHER: 5 }), { entries: UA }), undefined],
+    ['a server without the account loaded has nothing in force to check', input(inSync, {
+      entries: UA,
+      inForce: servers.map((server, i) => ({ server, jwt: i === 1 ? undefined : inSync })),
+    }), undefined],
+    ['a new entry is pushed', input(inSync, { entries: new Map([...UA, ['UB', entry(200)]]) }), { UA: 100, UB: 200 }],
+    ['a later revocation time for a listed user wins', input(inSync, { entries: new Map([['UA', entry(150)]]) }), { UA: 150 }],
+    ['a server with no copy of the JWT gets it', input(inSync, { entries: UA, copies: [inSync, '', inSync] }), { UA: 100 }],
+    ['a server that did not answer the lookup gets it', input(inSync, { entries: UA, copies: [inSync, inSync] }), { UA: 100 }],
+    ['a server with a stale copy gets the newest again', input(inSync, {
+      entries: UA,
+      copies: [inSync, jwt({}, 120), inSync],
+    }), { UA: 100 }],
+    ['a server with another JWT in force gets it again', input(inSync, {
+      entries: UA,
+      inForce: servers.map((server, i) => ({ server, jwt: i === 2 ? jwt({}, 120) : inSync })),
+    }), { UA: 100 }],
+  ])('%s', (_name, row, push) => {
+    const plan = planCycle(row);
+    if (!plan.ok) throw new Error(plan.message);
+    expect(plan.value.push?.revocations).toEqual(push);
+    // In every row the first server holds the newest copy.
+    if (push) expect(plan.value.push?.base).toBe(row.copies[0]);
+    expect(plan.value.expired).toEqual(new Set());
+    expect(plan.value.confirmed).toEqual(new Set(row.entries.keys()));
+  });
+
+  test('the newest copy is the base, and the push comes after it', () => {
+    const newest = jwt({ UA: 100 }, 1);
+    const plan = planCycle(input(newest, { entries: new Map([['UB', entry(200)]]), copies: [jwt({}, 120), newest, ''] }));
+    expect(plan).toMatchObject({ ok: true, value: { push: { base: newest, revocations: { UA: 100, UB: 200 } } } });
+    expect(plan.ok && plan.value.push?.notBefore).toEqual(new Date(nowSeconds * 1000));
+  });
+
+  test('an entry past its expiry and grace leaves the JWT and the store; one within the grace stays', () => {
+    const entries = new Map([
+      ['UA', entry(100)],
+      ['UGONE', entry(100, -11)],
+      ['UGRACE', entry(100, -9)],
+    ]);
+    const plan = planCycle(input(jwt({ UA: 100, UGONE: 100, UGRACE: 100 }), { entries }));
+    expect(plan).toMatchObject({ ok: true, value: { push: { revocations: { UA: 100, UGRACE: 100 } } } });
+    expect(plan.ok && plan.value.expired).toEqual(new Set(['UGONE']));
+    expect(plan.ok && plan.value.confirmed).toEqual(new Set(['UA', 'UGRACE']));
+  });
+
+  test('an expired entry the JWT does not carry is pruned from the store without a push', () => {
+    const plan = planCycle(input(inSync, { entries: new Map([...UA, ['UGONE', entry(100, -3600)]]) }));
+    expect(plan).toMatchObject({ ok: true, value: { push: undefined } });
+    expect(plan.ok && plan.value.expired).toEqual(new Set(['UGONE']));
+  });
+
+  test.each<[string, CycleInput, string]>([
+    ['no server answered', input(inSync, { servers: [], copies: [], inForce: [] }), 'no NATS server answered a PING from the system account'],
+    ['no server has the JWT', input('', { copies: ['', 'garbage', otherAccount] }), `none of 3 NATS servers has the JWT of account ${account}`],
+    [
+      'the JWT to revise was issued in the future',
+      input(jwt({}, -3), { entries: UA }),
+      `the account JWT on the servers was issued at ${new Date((nowSeconds + 3) * 1000).toISOString()}, in the future: ` +
+        'the operator will not push an older one; check the clocks of whoever signed it',
+    ],
+  ])('no plan: %s', (_name, row, message) => {
+    expect(planCycle(row)).toEqual({ ok: false, message });
+  });
+
+  test('a JWT issued slightly ahead is revised after its second; one in the future but in sync is left alone', () => {
+    const ahead = jwt({}, -1);
+    expect(planCycle(input(ahead, { entries: UA }))).toMatchObject({
+      ok: true,
+      value: { push: { revocations: { UA: 100 }, notBefore: new Date((nowSeconds + 2) * 1000) } },
+    });
+    const aheadInSync = jwt({ UA: 100 }, -3);
+    expect(planCycle(input(aheadInSync, { entries: UA }))).toMatchObject({ ok: true, value: { push: undefined } });
+  });
+});
+
+describe('pushStored', () => {
+  const reply = (i: number, ok = true, message = 'jwt updated'): PushReply => ({ server: servers[i] ?? servers[0]!, ok, message });
+
+  test.each<[string, PushReply[], { ok: true; value: number } | { ok: false; message: string }]>([
+    ['every server stored it', [reply(0), reply(1), reply(2)], { ok: true, value: 3 }],
+    [
+      'one refused and one did not answer',
+      [reply(0), reply(1, false, 'not trusted')],
+      { ok: false, message: '1 of 3 NATS servers stored the account JWT (nats-1: not trusted; nats-2: no answer)' },
+    ],
+  ])('%s', (_name, replies, expected) => {
+    expect(pushStored(servers, replies)).toEqual(expected);
+  });
+});
+
+describe('nextCheckInMs', () => {
+  const timing = { verifyPeriodMs: 60_000, pruneGraceMs: GRACE_MS };
+
+  test.each<[string, RevocationEntry[], number]>([
+    ['nothing listed: the periodic check', [], 60_000],
+    ['an entry to prune sooner', [entry(1, 3600), entry(1, 20)], 20_000 + GRACE_MS - 500],
+    ['an entry already due', [entry(1, -60)], 0],
+  ])('%s', (_name, entries, expected) => {
+    expect(nextCheckInMs(entries, NOW, timing)).toBe(expected);
+  });
+});
