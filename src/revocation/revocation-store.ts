@@ -5,7 +5,7 @@
 
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import { GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../api/constants.ts';
-import { isNotFound } from '../kube/errors.ts';
+import { unlessNotFound } from '../kube/errors.ts';
 
 export interface RevocationEntry {
   /** Unix seconds: JWTs of the user issued at or before then are revoked. */
@@ -43,11 +43,8 @@ export class RevocationStore {
 
   /** The stored entries; entries that do not parse are skipped (and dropped by the next save). */
   async load(account: string): Promise<Map<string, RevocationEntry>> {
-    let configMap: V1ConfigMap;
-    try {
-      configMap = await this.core.readNamespacedConfigMap({ name: RevocationStore.configMapName(account), namespace: this.namespace });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
+    const configMap = await unlessNotFound(this.core.readNamespacedConfigMap({ name: RevocationStore.configMapName(account), namespace: this.namespace }));
+    if (!configMap) {
       this.versions.set(account, '');
       return new Map();
     }
