@@ -43,6 +43,11 @@ export class Revocations {
     return this.revoker(account).request(accessKey, users);
   }
 
+  /** Keeps a revoker running for `account`, starting it if new. */
+  watch(account: string): void {
+    this.revoker(account);
+  }
+
   /** The last cycle's outcome for `account` (undefined before the first), starting it if new. */
   observe(account: string): AccountObservation | undefined {
     return this.revoker(account).observe();
