@@ -104,7 +104,7 @@ function outline(plan: BinderPlan) {
   };
 }
 
-const bound = (workspaces: number) => ({ status: 'True', reason: 'Bound', workspaces });
+const bound = (workspaces: number) => ({ status: 'True' as const, reason: 'Bound', workspaces });
 
 describe('the binder plans, per workspace state', () => {
   const name = (of: WorkspaceNatsBinding, key: string) => accessNameFor(of, key);
