@@ -1,7 +1,8 @@
 // The shape of src/ that design.md promises, checked on every run: imports point down the layers
 // (api 1; policy, nats 2; kube 3; revocation, issuer 4; controller, binder, webhook, callout,
 // audit 5; cli 6; files directly in src/ are layer-1 utilities), never sideways between layer-5
-// folders, and no file-level cycle.
+// folders, and no file-level cycle; and no file over 300 lines unless its header says why it must
+// be one piece.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
@@ -22,6 +23,7 @@ const LAYERS: Record<string, number> = {
 };
 /** Where jobs live: each is built on the layers below, never on another job. */
 const JOB_LAYER = 5;
+const MAX_LINES = 300;
 
 /** Paths relative to src/ (a/b.ts), and what each file holds. */
 type SourceTree = Map<string, string>;
@@ -83,6 +85,18 @@ function cycles(graph: Map<string, string[]>): string[][] {
   return found;
 }
 
+/** Files over MAX_LINES lines whose header comment does not say why they must be one piece. */
+function lengthFindings(tree: SourceTree): string[] {
+  const findings: string[] = [];
+  for (const [file, text] of tree) {
+    const lines = text.replace(/\n$/, '').split('\n');
+    if (lines.length <= MAX_LINES) continue;
+    const header = lines.slice(0, lines.findIndex((line) => !line.startsWith('//'))).join(' ');
+    if (!/\bone piece\b/i.test(header)) findings.push(`${file}: ${lines.length} lines (over ${MAX_LINES}, and its header does not say why it must be one piece)`);
+  }
+  return findings;
+}
+
 function readTree(root: string): SourceTree {
   const tree: SourceTree = new Map();
   for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
@@ -103,6 +117,10 @@ describe('src/', () => {
 
   test('imports point down the layers, never sideways between jobs, and close no cycle', () => {
     expect(importFindings(tree)).toEqual([]);
+  });
+
+  test(`no file is over ${MAX_LINES} lines unless its header says why it must be one piece`, () => {
+    expect(lengthFindings(tree)).toEqual([]);
   });
 });
 
@@ -146,5 +164,12 @@ describe('the checks themselves', () => {
       'oidc/o.ts': `export {};`,
     });
     expect(importFindings(tangled)).toEqual(['no layer: src/oidc is not in the layer list (design.md)', 'cycle: kube/a.ts -> kube/b.ts -> kube/c.ts -> kube/a.ts']);
+  });
+
+  test('a long file passes only with a header that says why it is one piece', () => {
+    const body = 'export const x = 1;\n'.repeat(MAX_LINES);
+    expect(lengthFindings(fixture({ 'a.ts': `// Short.\n${body}`, 'b.ts': `// One state machine: it must stay one piece.\n${body}`, 'c.ts': body.slice(20) }))).toEqual([
+      `a.ts: ${MAX_LINES + 1} lines (over ${MAX_LINES}, and its header does not say why it must be one piece)`,
+    ]);
   });
 });
