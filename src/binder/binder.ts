@@ -3,16 +3,21 @@
 // workspace stops or goes, when it no longer matches, or when the binding goes. Level-triggered per
 // binding: it lists the source and the binding's accesses from caches and writes the difference,
 // so workspaces that vanished while the operator was down are found on its first pass.
+//
+// Each reconcile reads (read: caches only), decides (planBinding: pure, a BinderPlan) and applies
+// (apply: the only writes, in a fixed order). Unit tests assert the plans.
 
 import type { CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
+import { systemClock, type Clock } from '../api/clock.ts';
 import { ACCESS_PLURAL, BINDING_LABEL, BINDING_PLURAL, GROUP, VERSION } from '../api/constants.ts';
-import { READY } from '../api/reasons.ts';
+import { READY, Reason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
+import type { ConditionUpdate } from '../kube/conditions.ts';
+import { describeError, isConflict, isNotFound, statusCode } from '../kube/errors.ts';
 import type { Lister, OnDemandLister } from '../kube/lister.ts';
 import { updateStatus } from '../kube/status.ts';
-import { describeError, isConflict, isNotFound, statusCode } from '../kube/errors.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { desiredAccess, gitpodWorkspaces, podWorkspaces, type GitpodWorkspace } from '../policy/bound-workspaces.ts';
@@ -25,6 +30,45 @@ export interface BinderDeps {
   pods: OnDemandLister<V1Pod>;
   log: Logger;
   fieldManager: string;
+  clock?: Clock;
+}
+
+/** The objects of a binding's source in its namespace, as its cache holds them. */
+export type SourceObjects = { gitpod: readonly GitpodWorkspace[] } | { pods: readonly V1Pod[] };
+
+/** What one reconcile of a binding reads from the caches. */
+export interface BindingObservation {
+  namespace: string;
+  name: string;
+  /** Undefined once the binding is gone. */
+  binding: WorkspaceNatsBinding | undefined;
+  /** The accesses labelled as the binding's. */
+  owned: readonly WorkspaceNatsAccess[];
+  /** Undefined while the source's cache has not synced, and when the binding is gone or going. */
+  source: SourceObjects | undefined;
+}
+
+/** The binding's Ready condition and, when known, how many workspaces it binds. */
+export interface BindingStatusUpdate {
+  ready: ConditionUpdate;
+  /** Undefined leaves the stored count as it is. */
+  workspaces?: number;
+}
+
+export interface AccessDeletion {
+  access: WorkspaceNatsAccess;
+  /** For the log line. */
+  why: string;
+}
+
+/** What a reconcile of a binding writes; apply() writes it in this order. */
+export interface BinderPlan {
+  delete: AccessDeletion[];
+  /** Accesses whose mutable fields changed, as the objects to store in their place. */
+  replace: WorkspaceNatsAccess[];
+  create: WorkspaceNatsAccess[];
+  /** The status should every write be stored (see statusAfterWrites); undefined: the binding is gone. */
+  status?: BindingStatusUpdate;
 }
 
 /** What the binder may change on an existing access (its issuer and workspace id are immutable). */
@@ -37,100 +81,153 @@ const mutable = (access: WorkspaceNatsAccess) => ({
   renewBefore: access.spec.renewBefore,
 });
 
+const immutableChanged = (access: WorkspaceNatsAccess, desired: WorkspaceNatsAccess) =>
+  access.spec.issuerRef.name !== desired.spec.issuerRef.name || access.spec.workspace.id !== desired.spec.workspace.id;
+
+/** `access` with the binding's wishes for its mutable fields; its issuer and Secret stay. */
+function replacement(access: WorkspaceNatsAccess, desired: WorkspaceNatsAccess): WorkspaceNatsAccess {
+  const { issuerRef: _issuer, ...changes } = desired.spec;
+  return {
+    ...access,
+    metadata: { ...access.metadata, ownerReferences: desired.metadata.ownerReferences },
+    spec: { issuerRef: access.spec.issuerRef, ...changes, ...(access.spec.secret ? { secret: access.spec.secret } : {}) },
+  };
+}
+
+/** The writes that make the binding's accesses match its source's running workspaces. Pure. */
+export function planBinding(observed: BindingObservation): BinderPlan {
+  const { binding, owned } = observed;
+  const plan: BinderPlan = { delete: [], replace: [], create: [] };
+  // One already being deleted waits for its finalizer (revocation); asking again changes nothing.
+  const deletion = (access: WorkspaceNatsAccess, why: string) => {
+    if (!access.metadata.deletionTimestamp) plan.delete.push({ access, why });
+  };
+  if (!binding || binding.metadata.deletionTimestamp) {
+    for (const access of owned) deletion(access, `its WorkspaceNatsBinding ${observed.name} is gone`);
+    return plan;
+  }
+  const { source } = observed;
+  if (!source) {
+    const what = binding.spec.source.gitpod ? 'GitPod Workspaces (workspace.gitpod.io/v1; is its CRD installed?)' : 'pods';
+    plan.status = {
+      ready: {
+        type: READY,
+        status: 'False',
+        reason: Reason.SourceNotReady,
+        message: `Waiting for the first list of ${what}; the operator log says why if it fails`,
+      },
+    };
+    return plan;
+  }
+  const workspaces = 'gitpod' in source ? gitpodWorkspaces(binding, source.gitpod) : podWorkspaces(binding, source.pods);
+  const wanted = new Map(
+    workspaces.filter((workspace) => workspace.active).map((workspace) => {
+      const access = desiredAccess(binding, workspace);
+      return [access.metadata.name, access] as const;
+    }),
+  );
+  for (const access of owned) {
+    const desired = wanted.get(access.metadata.name);
+    if (!desired) deletion(access, 'its workspace stopped or is gone');
+    // Created again once the deletion is through (the name is taken until then).
+    else if (immutableChanged(access, desired)) deletion(access, 'its binding or workspace changed what cannot be changed in place');
+    else if (!isDeepStrictEqual(mutable(access), mutable(desired))) plan.replace.push(replacement(access, desired));
+  }
+  const existing = new Set(owned.map((access) => access.metadata.name));
+  plan.create = [...wanted.values()].filter((access) => !existing.has(access.metadata.name));
+  const count = wanted.size;
+  plan.status = {
+    ready: { type: READY, status: 'True', reason: Reason.Bound, message: `${count} workspace${count === 1 ? '' : 's'} bound` },
+    workspaces: count,
+  };
+  return plan;
+}
+
+/** The status to write once the API server refused to store some accesses (`refused`, one problem each). */
+export function statusAfterWrites(status: BindingStatusUpdate, refused: readonly string[]): BindingStatusUpdate {
+  if (refused.length === 0) return status;
+  return {
+    ready: { type: READY, status: 'False', reason: Reason.AccessRefused, message: refused.join('; ') },
+    workspaces: (status.workspaces ?? 0) - refused.length,
+  };
+}
+
 export class Binder {
   private readonly deps: BinderDeps;
+  private readonly clock: Clock;
 
   constructor(deps: BinderDeps) {
     this.deps = deps;
+    this.clock = deps.clock ?? systemClock;
   }
 
   /** Reconciles the binding `namespace/name` (which may be gone: then its accesses go). */
   async reconcile(key: string): Promise<ReconcileResult> {
+    const observed = this.read(key);
+    return this.apply(observed, planBinding(observed));
+  }
+
+  /** What the caches hold for the binding `namespace/name`; writes nothing. */
+  read(key: string): BindingObservation {
     const [namespace = '', name = ''] = key.split('/');
     const binding = this.deps.bindings.get(name, namespace);
     const owned = this.deps.accesses.list(namespace).filter((access) => access.metadata.labels?.[BINDING_LABEL] === name);
-    if (!binding || binding.metadata.deletionTimestamp) {
-      for (const access of owned) await this.deleteAccess(access, `its WorkspaceNatsBinding ${name} is gone`);
-      return {};
-    }
-    const source = binding.spec.source.gitpod ? this.deps.gitpodWorkspaces.ready() : this.deps.pods.ready();
-    // The source's cache starts on first use; its sync wakes every binding again.
-    if (!source) {
-      const what = binding.spec.source.gitpod ? 'GitPod Workspaces (workspace.gitpod.io/v1; is its CRD installed?)' : 'pods';
-      await this.writeStatus(binding, {
-        status: 'False',
-        reason: 'SourceNotReady',
-        message: `Waiting for the first list of ${what}; the operator log says why if it fails`,
-      });
-      return {};
-    }
-    const workspaces = binding.spec.source.gitpod
-      ? gitpodWorkspaces(binding, source.list(namespace) as GitpodWorkspace[])
-      : podWorkspaces(binding, source.list(namespace) as V1Pod[]);
-    const wanted = new Map(
-      workspaces.filter((workspace) => workspace.active).map((workspace) => {
-        const access = desiredAccess(binding, workspace);
-        return [access.metadata.name, access] as const;
-      }),
-    );
+    const live = binding && !binding.metadata.deletionTimestamp;
+    return { namespace, name, binding, owned, source: live ? this.source(binding, namespace) : undefined };
+  }
 
+  /** Writes `plan`: deletions, replacements, creations, then the binding's status. */
+  async apply(observed: BindingObservation, plan: BinderPlan): Promise<ReconcileResult> {
+    for (const { access, why } of plan.delete) await this.deleteAccess(access, why);
     // What the API server refused to store (a template it rejects, say), for the status.
     const refused: string[] = [];
-    for (const access of owned) {
-      const desired = wanted.get(access.metadata.name);
-      if (!desired) {
-        await this.deleteAccess(access, 'its workspace stopped or is gone');
-      } else if (access.spec.issuerRef.name !== desired.spec.issuerRef.name || access.spec.workspace.id !== desired.spec.workspace.id) {
-        // Immutable fields: replaced on the next pass.
-        await this.deleteAccess(access, 'its binding or workspace changed what cannot be changed in place');
-      } else if (!isDeepStrictEqual(mutable(access), mutable(desired))) {
-        const { issuerRef: _issuer, ...changes } = desired.spec;
-        refused.push(
-          ...(await this.write(access.metadata.name, () =>
-            this.deps.customObjects.replaceNamespacedCustomObject({
-              group: GROUP,
-              version: VERSION,
-              plural: ACCESS_PLURAL,
-              namespace,
-              name: access.metadata.name,
-              body: {
-                ...access,
-                metadata: { ...access.metadata, ownerReferences: desired.metadata.ownerReferences },
-                spec: { issuerRef: access.spec.issuerRef, ...changes, ...(access.spec.secret ? { secret: access.spec.secret } : {}) },
-              },
-              fieldManager: this.deps.fieldManager,
-            }),
-          )),
-        );
-      }
+    for (const access of plan.replace) {
+      refused.push(
+        ...(await this.write(access.metadata.name, () =>
+          this.deps.customObjects.replaceNamespacedCustomObject({
+            ...this.accessApi(observed.namespace),
+            name: access.metadata.name,
+            body: access,
+          }),
+        )),
+      );
     }
-    const existing = new Set(owned.map((access) => access.metadata.name));
-    for (const [accessName, desired] of wanted) {
-      if (existing.has(accessName)) continue;
-      const problems = await this.write(accessName, () =>
-        this.deps.customObjects.createNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: ACCESS_PLURAL,
-          namespace,
-          body: desired,
-          fieldManager: this.deps.fieldManager,
-        }),
+    for (const access of plan.create) {
+      const problems = await this.write(access.metadata.name, () =>
+        this.deps.customObjects.createNamespacedCustomObject({ ...this.accessApi(observed.namespace), body: access }),
       );
       refused.push(...problems);
-      if (problems.length === 0) this.deps.log.info({ binding: key, access: accessName }, 'created WorkspaceNatsAccess for workspace');
+      if (problems.length === 0) {
+        this.deps.log.info({ binding: `${observed.namespace}/${observed.name}`, access: access.metadata.name }, 'created WorkspaceNatsAccess for workspace');
+      }
     }
-    const count = wanted.size - refused.length;
-    if (refused.length > 0) {
-      await this.writeStatus(binding, { status: 'False', reason: 'AccessRefused', message: refused.join('; ') }, count);
-      return { retry: true };
+    if (!plan.status || !observed.binding) return {};
+    const { ready, workspaces } = statusAfterWrites(plan.status, refused);
+    await updateStatus(
+      { customObjects: this.deps.customObjects, plural: BINDING_PLURAL, fieldManager: this.deps.fieldManager },
+      observed.binding,
+      ready,
+      workspaces === undefined ? {} : { workspaces },
+      this.clock(),
+    );
+    return refused.length > 0 ? { retry: true } : {};
+  }
+
+  /** The source's objects; its cache starts on first use, and its sync wakes every binding again. */
+  private source(binding: WorkspaceNatsBinding, namespace: string): SourceObjects | undefined {
+    if (binding.spec.source.gitpod) {
+      const gitpod = this.deps.gitpodWorkspaces.ready();
+      return gitpod && { gitpod: gitpod.list(namespace) };
     }
-    await this.writeStatus(binding, { status: 'True', reason: 'Bound', message: `${count} workspace${count === 1 ? '' : 's'} bound` }, count);
-    return {};
+    const pods = this.deps.pods.ready();
+    return pods && { pods: pods.list(namespace) };
+  }
+
+  private accessApi(namespace: string) {
+    return { group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace, fieldManager: this.deps.fieldManager };
   }
 
   private async deleteAccess(access: WorkspaceNatsAccess, why: string) {
-    if (access.metadata.deletionTimestamp) return;
     try {
       await this.deps.customObjects.deleteNamespacedCustomObject({
         group: GROUP,
@@ -159,19 +256,5 @@ export class Binder {
       this.deps.log.debug({ error: describeError(error) }, 'binder write raced another');
     }
     return [];
-  }
-
-  private async writeStatus(
-    binding: WorkspaceNatsBinding,
-    ready: { status: 'True' | 'False'; reason: string; message: string },
-    workspaces?: number,
-  ) {
-    await updateStatus(
-      { customObjects: this.deps.customObjects, plural: BINDING_PLURAL, fieldManager: this.deps.fieldManager },
-      binding,
-      { type: READY, ...ready },
-      workspaces === undefined ? {} : { workspaces },
-      new Date(),
-    );
   }
 }

@@ -3,8 +3,12 @@
 // system account creds; the NATS servers answer and hold the account's JWT; and that JWT lists the
 // signing key, scoped exactly when the issuer says so. It also shows the account's revocations and
 // last push. It reads keys and writes issuer status only.
+//
+// Each reconcile reads (read: caches and the revoker's last observation), decides (planIssuer:
+// pure, an IssuerPlan) and applies (apply: the only writes, in a fixed order).
 
 import type { CustomObjectsApi } from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../api/clock.ts';
 import type { ClusterNatsIssuer, ClusterNatsIssuerStatus } from '../api/cluster-nats-issuer.ts';
 import { ISSUER_PLURAL } from '../api/constants.ts';
 import { Failure } from '../api/failure.ts';
@@ -17,68 +21,130 @@ import {
   type ConditionUpdate,
   type StatusFields,
 } from '../kube/conditions.ts';
-import type { EventRecorder } from '../kube/events.ts';
+import type { EventRecorder, EventType } from '../kube/events.ts';
 import type { Lister } from '../kube/lister.ts';
 import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import type { AccountObservation, RevocationSummary } from '../revocation/account-revoker.ts';
-import type { Revocations } from '../revocation/revocations.ts';
+
+/** What this controller needs of the accounts' revokers (Revocations, in src/revocation). */
+export interface AccountRevocations {
+  /** Keeps a revoker running for `account` (starting it if new), so that observe() gets answers. */
+  watch(account: string): void;
+  /** The revoker's last cycle's outcome; undefined before the first. */
+  observe(account: string): AccountObservation | undefined;
+  summary(account: string): RevocationSummary;
+}
 
 export interface IssuerControllerDeps {
   customObjects: CustomObjectsApi;
   issuers: Lister<ClusterNatsIssuer>;
   keys: IssuerKeys;
-  revocations: Revocations;
+  revocations: AccountRevocations;
   events: EventRecorder;
   log: Logger;
   fieldManager: string;
-  now?: () => Date;
+  clock?: Clock;
+}
+
+/**
+ * What one reconcile of an issuer reads: why its Secrets do not give the operator its keys, or the
+ * account signing key's public key and what the account's revoker last saw.
+ */
+export type IssuerObservation =
+  | { issuer: ClusterNatsIssuer; failure: Failure }
+  | { issuer: ClusterNatsIssuer; signingKey: string; account: AccountObservation | undefined; revocations: RevocationSummary };
+
+/** What a reconcile of an issuer writes; apply() writes it in this order. */
+export interface IssuerPlan {
+  /** The account whose revoker must run: set once the keys load. */
+  watch?: string;
+  /** Recorded (and logged) when Ready says something new and definite. */
+  event?: { type: EventType; reason: string; message: string };
+  ready: ConditionUpdate;
+  fields: StatusFields<ClusterNatsIssuerStatus>;
+  result: ReconcileResult;
+}
+
+/** What the issuer's status should say, and whether to come back. Pure. */
+export function planIssuer(observed: IssuerObservation): IssuerPlan {
+  const { issuer } = observed;
+  if ('failure' in observed) {
+    const { reason, message } = observed.failure;
+    return reporting(issuer, { type: READY, status: 'False', reason, message }, {});
+  }
+  return {
+    watch: issuer.spec.account.publicKey,
+    ...reporting(issuer, readiness(issuer, observed.signingKey, observed.account), {
+      signingKeyPublicKey: observed.signingKey,
+      revocation: revocationStatus(observed.revocations),
+    }),
+  };
+}
+
+/** The plan that reports `ready` and `fields`: with an Event if Ready says something new. */
+function reporting(issuer: ClusterNatsIssuer, ready: ConditionUpdate, fields: StatusFields<ClusterNatsIssuerStatus>): IssuerPlan {
+  // Unknown (Verifying) is a passing state, not worth an Event.
+  const changed = ready.status !== 'Unknown' && conditionChanged(findCondition(issuer.status?.conditions, READY), ready);
+  return {
+    ...(changed ? { event: { type: ready.status === 'True' ? 'Normal' : 'Warning', reason: ready.reason, message: ready.message } } : {}),
+    ready,
+    fields,
+    // Key Secret changes and the account's revocation cycles wake the issuer; the backoff only
+    // covers a Secret that is missing or invalid.
+    result: ready.status === 'False' && ready.reason !== Reason.NatsUnreachable && ready.reason !== Reason.AccountMismatch ? { retry: true } : {},
+  };
 }
 
 export class IssuerController {
   private readonly deps: IssuerControllerDeps;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
 
   constructor(deps: IssuerControllerDeps) {
     this.deps = deps;
-    this.now = deps.now ?? (() => new Date());
+    this.clock = deps.clock ?? systemClock;
   }
 
   async reconcile(name: string): Promise<ReconcileResult> {
+    const observed = this.read(name);
+    if (!observed) return {};
+    return this.apply(observed.issuer, planIssuer(observed));
+  }
+
+  /** The issuer `name` (undefined if gone), its keys and its account's revoker; writes nothing. */
+  read(name: string): IssuerObservation | undefined {
     const issuer = this.deps.issuers.get(name);
-    if (!issuer) return {};
-    let ready: ConditionUpdate;
-    let fields: StatusFields<ClusterNatsIssuerStatus> = {};
+    if (!issuer) return undefined;
+    let signingKey: string;
     try {
-      const key = this.deps.keys.accountSigningKey(issuer).getPublicKey();
+      signingKey = this.deps.keys.accountSigningKey(issuer).getPublicKey();
       this.deps.keys.natsSettings(issuer);
-      const account = issuer.spec.account.publicKey;
-      this.deps.revocations.watch(account);
-      fields = { signingKeyPublicKey: key, revocation: revocationStatus(this.deps.revocations.summary(account)) };
-      ready = readiness(issuer, key, this.deps.revocations.observe(account));
     } catch (error) {
       if (!(error instanceof Failure)) throw error;
-      ready = { type: READY, status: 'False', reason: error.reason, message: error.message };
+      return { issuer, failure: error };
     }
+    const account = issuer.spec.account.publicKey;
+    const { revocations } = this.deps;
+    return { issuer, signingKey, account: revocations.observe(account), revocations: revocations.summary(account) };
+  }
 
-    if (ready.status !== 'Unknown' && conditionChanged(findCondition(issuer.status?.conditions, READY), ready)) {
-      const type = ready.status === 'True' ? 'Normal' : 'Warning';
-      this.deps.log[type === 'Normal' ? 'info' : 'warn']({ issuer: name, reason: ready.reason }, ready.message);
-      await this.deps.events.record(issuer, type, ready.reason, ready.message);
+  /** Writes `plan`: starts the revoker, records the Event, then writes the status. */
+  async apply(issuer: ClusterNatsIssuer, plan: IssuerPlan): Promise<ReconcileResult> {
+    if (plan.watch) this.deps.revocations.watch(plan.watch);
+    if (plan.event) {
+      const { type, reason, message } = plan.event;
+      this.deps.log[type === 'Normal' ? 'info' : 'warn']({ issuer: issuer.metadata.name, reason }, message);
+      await this.deps.events.record(issuer, type, reason, message);
     }
     await updateStatus(
       { customObjects: this.deps.customObjects, plural: ISSUER_PLURAL, fieldManager: this.deps.fieldManager },
       issuer,
-      ready,
-      fields,
-      this.now(),
+      plan.ready,
+      plan.fields,
+      this.clock(),
     );
-    // Key Secret changes and the account's revocation cycles wake the issuer; the backoff only
-    // covers a Secret that is missing or invalid.
-    return ready.status === 'False' && ready.reason !== Reason.NatsUnreachable && ready.reason !== Reason.AccountMismatch
-      ? { retry: true }
-      : {};
+    return plan.result;
   }
 }
 

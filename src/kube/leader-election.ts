@@ -146,7 +146,9 @@ export class LeaderElector {
         lease = await coordination.readNamespacedLease({ name, namespace });
       } catch (error) {
         if (!isNotFound(error)) throw error;
-        await coordination.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
+        const created = await coordination.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
+        // Remembered as for a replace: a renewal that fails must not read as another holder's lease.
+        this.observation = { holder: identity, resourceVersion: created.metadata?.resourceVersion ?? '', observedAtMs: Date.now() };
         this.lastRenewMs = requestedMs;
         return true;
       }

@@ -21,6 +21,16 @@ export class MemoryLister<T extends { metadata?: { name?: string; namespace?: st
   list(namespace?: string): readonly T[] {
     return this.objects.filter((object) => namespace === undefined || object.metadata?.namespace === namespace);
   }
+
+  /** Stores `object` in place of the one with its name and namespace, as a watch event would. */
+  put(object: T): void {
+    this.remove(object.metadata?.name ?? '', object.metadata?.namespace);
+    this.objects.push(object);
+  }
+
+  remove(name: string, namespace?: string): void {
+    this.objects = this.objects.filter((object) => object.metadata?.name !== name || object.metadata?.namespace !== namespace);
+  }
 }
 
 export interface RecordedCall {
@@ -66,6 +76,11 @@ export class RecordingApi {
       const name = (args.name as string | undefined) ?? body?.metadata?.name ?? body?.metadata?.generateName ?? '';
       return `${method} ${name}`.trim();
     });
+  }
+
+  /** The bodies sent to `method`, in order: what a test feeds back into its listers. */
+  bodies<T>(method: string): T[] {
+    return this.calls.filter((call) => call.method === method).map((call) => call.args.body as T);
   }
 
   /** Calls that change something (everything but reads and lists). */

@@ -77,11 +77,17 @@ describe('WorkQueue', () => {
 });
 
 describe('runWorkers', () => {
-  test('never runs one key on two workers at once, and retries failures with backoff', async () => {
+  // Fake timers: the reconciles' work, the backoff and the requeue delays pass in simulated time, so
+  // the tests wait for exactly what they assert, not for a guess at how long it takes.
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  test('never runs one key on two workers at once, coalesces adds, and retries failures with backoff', async () => {
     const queue = new WorkQueue({ baseDelayMs: 5, maxDelayMs: 20 });
     const running = new Set<string>();
     let overlap = false;
     const calls: string[] = [];
+    const flakyStarts: number[] = [];
     let failuresLeft = 2;
     const errors: string[] = [];
     const workers = runWorkers(
@@ -91,6 +97,7 @@ describe('runWorkers', () => {
         if (running.has(key)) overlap = true;
         running.add(key);
         calls.push(key);
+        if (key === 'flaky') flakyStarts.push(Date.now());
         await new Promise((r) => setTimeout(r, 5));
         running.delete(key);
         if (key === 'flaky' && failuresLeft-- > 0) throw new Error('boom');
@@ -98,22 +105,27 @@ describe('runWorkers', () => {
       },
       (key) => errors.push(key),
     );
+    // x and y are added every millisecond while each reconcile takes 5.
     for (let i = 0; i < 10; i++) {
       queue.add('x');
       queue.add('y');
-      await new Promise((r) => setTimeout(r, 1));
+      await jest.advanceTimersByTimeAsync(1);
     }
     queue.add('flaky');
-    await new Promise((r) => setTimeout(r, 200));
+    await jest.advanceTimersByTimeAsync(1_000);
     queue.shutDown();
     await workers;
     expect(overlap).toBe(false);
+    // Added at 0..9 ms: run at 0, again at 5 for the adds during the first run, at 10 for the rest.
+    expect(calls.filter((k) => k === 'x')).toHaveLength(3);
+    expect(calls.filter((k) => k === 'y')).toHaveLength(3);
     expect(errors).toEqual(['flaky', 'flaky']);
-    expect(calls.filter((k) => k === 'flaky')).toHaveLength(3);
+    // Each run takes 5 ms; the retries wait 5, then 10 ms; the success ends them.
+    expect(flakyStarts.map((at) => at - flakyStarts[0]!)).toEqual([0, 10, 25]);
     expect(queue.numRequeues('flaky')).toBe(0);
   });
 
-  test('a result with requeueAfterMs schedules the key again', async () => {
+  test('a result with requeueAfterMs schedules the key again, that much later', async () => {
     const queue = new WorkQueue();
     let calls = 0;
     const workers = runWorkers(
@@ -123,7 +135,11 @@ describe('runWorkers', () => {
       () => undefined,
     );
     queue.add('a');
-    await new Promise((r) => setTimeout(r, 100));
+    await jest.advanceTimersByTimeAsync(19);
+    expect(calls).toBe(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(calls).toBe(2);
+    await jest.advanceTimersByTimeAsync(10_000);
     queue.shutDown();
     await workers;
     expect(calls).toBe(2);
