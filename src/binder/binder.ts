@@ -10,13 +10,14 @@
 import type { CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { systemClock, type Clock } from '../api/clock.ts';
-import { ACCESS_PLURAL, BINDING_LABEL, BINDING_PLURAL, GROUP, VERSION } from '../api/constants.ts';
+import { ACCESS_PLURAL, BINDING_LABEL, BINDING_PLURAL } from '../api/constants.ts';
 import { READY, Reason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import type { ConditionUpdate } from '../kube/conditions.ts';
 import { describeError, isConflict, isNotFound, statusCode } from '../kube/errors.ts';
 import type { Lister, OnDemandLister } from '../kube/lister.ts';
+import { OwnObjects } from '../kube/own-objects.ts';
 import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -155,10 +156,12 @@ export function statusAfterWrites(status: BindingStatusUpdate, refused: readonly
 export class Binder {
   private readonly deps: BinderDeps;
   private readonly clock: Clock;
+  private readonly accesses: OwnObjects<WorkspaceNatsAccess>;
 
   constructor(deps: BinderDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
+    this.accesses = new OwnObjects(deps.customObjects, ACCESS_PLURAL, deps.fieldManager);
   }
 
   /** Reconciles the binding `namespace/name` (which may be gone: then its accesses go). */
@@ -182,20 +185,10 @@ export class Binder {
     // What the API server refused to store (a template it rejects, say), for the status.
     const refused: string[] = [];
     for (const access of plan.replace) {
-      refused.push(
-        ...(await this.write(access.metadata.name, () =>
-          this.deps.customObjects.replaceNamespacedCustomObject({
-            ...this.accessApi(observed.namespace),
-            name: access.metadata.name,
-            body: access,
-          }),
-        )),
-      );
+      refused.push(...(await this.write(access.metadata.name, () => this.accesses.replace(access))));
     }
     for (const access of plan.create) {
-      const problems = await this.write(access.metadata.name, () =>
-        this.deps.customObjects.createNamespacedCustomObject({ ...this.accessApi(observed.namespace), body: access }),
-      );
+      const problems = await this.write(access.metadata.name, () => this.accesses.create(access));
       refused.push(...problems);
       if (problems.length === 0) {
         this.deps.log.info({ binding: `${observed.namespace}/${observed.name}`, access: access.metadata.name }, 'created WorkspaceNatsAccess for workspace');
@@ -223,23 +216,10 @@ export class Binder {
     return pods && { pods: pods.list(namespace) };
   }
 
-  private accessApi(namespace: string) {
-    return { group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace, fieldManager: this.deps.fieldManager };
-  }
-
   private async deleteAccess(access: WorkspaceNatsAccess, why: string) {
-    try {
-      await this.deps.customObjects.deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ACCESS_PLURAL,
-        namespace: access.metadata.namespace ?? '',
-        name: access.metadata.name,
-        body: { preconditions: { uid: access.metadata.uid } },
-      });
+    // Gone or replaced meanwhile: the next pass sees the new state.
+    if (await this.accesses.delete(access)) {
       this.deps.log.info({ access: `${access.metadata.namespace}/${access.metadata.name}` }, `deleted WorkspaceNatsAccess: ${why}`);
-    } catch (error) {
-      if (!isNotFound(error) && !isConflict(error)) throw error;
     }
   }
 

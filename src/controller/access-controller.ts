@@ -9,13 +9,14 @@ import type { CoreV1Api, CustomObjectsApi, V1Namespace, V1Secret } from '@kubern
 import type { KeyPair } from '@nats-io/nkeys';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
-import { ACCESS_FINALIZER, ACCESS_PLURAL, GROUP, VERSION } from '../api/constants.ts';
+import { ACCESS_FINALIZER, ACCESS_PLURAL } from '../api/constants.ts';
 import { Failure, type Result } from '../api/failure.ts';
 import { EventReason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import { succeeded } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Lister } from '../kube/lister.ts';
+import { OwnObjects } from '../kube/own-objects.ts';
 import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -55,12 +56,14 @@ export class AccessController {
   private readonly clock: Clock;
   private readonly mint: Mint;
   private readonly secretClient: SecretClient;
+  private readonly accesses: OwnObjects<WorkspaceNatsAccess>;
 
   constructor(deps: AccessControllerDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? systemClock;
     this.mint = deps.mint ?? mintUserCredentials;
     this.secretClient = new SecretClient(deps.core, deps.fieldManager);
+    this.accesses = new OwnObjects(deps.customObjects, ACCESS_PLURAL, deps.fieldManager);
   }
 
   /** Reconciles the access `namespace/name`. */
@@ -118,7 +121,7 @@ export class AccessController {
   private async apply(planned: WorkspaceNatsAccess, plan: AccessPlan): Promise<ReconcileResult> {
     let access = planned;
     if (plan.addFinalizer) {
-      access = await this.replaceAccess({
+      access = await this.accesses.replace({
         ...access,
         metadata: { ...access.metadata, finalizers: [...(access.metadata.finalizers ?? []), ACCESS_FINALIZER] },
       });
@@ -152,7 +155,7 @@ export class AccessController {
     if (plan.removeFinalizer) {
       const finalizers = (access.metadata.finalizers ?? []).filter((finalizer) => finalizer !== ACCESS_FINALIZER);
       // Gone already: nothing holds it any more.
-      await succeeded(this.replaceAccess({ ...access, metadata: { ...access.metadata, finalizers } }), [404]);
+      await succeeded(this.accesses.replace({ ...access, metadata: { ...access.metadata, finalizers } }), [404]);
     }
     return plan.result;
   }
@@ -164,15 +167,4 @@ export class AccessController {
     }
   }
 
-  private async replaceAccess(access: WorkspaceNatsAccess): Promise<WorkspaceNatsAccess> {
-    return (await this.deps.customObjects.replaceNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: ACCESS_PLURAL,
-      namespace: access.metadata.namespace ?? '',
-      name: access.metadata.name,
-      body: access,
-      fieldManager: this.deps.fieldManager,
-    })) as WorkspaceNatsAccess;
-  }
 }
