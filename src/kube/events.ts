@@ -2,6 +2,7 @@
 // happened and why. Messages are written by the controller and never carry secret material.
 
 import type { CoreV1Api, KubernetesObject } from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../api/clock.ts';
 import type { Logger } from '../log.ts';
 import { describeError } from './errors.ts';
 
@@ -20,7 +21,10 @@ export class ApiEventRecorder implements EventRecorder {
   /** Where Events about cluster-scoped objects go: the operator's own namespace. */
   private readonly clusterEventsNamespace: string;
 
-  constructor(core: CoreV1Api, log: Logger, instance: string, clusterEventsNamespace: string) {
+  private readonly clock: Clock;
+
+  constructor(core: CoreV1Api, log: Logger, instance: string, clusterEventsNamespace: string, clock: Clock = systemClock) {
+    this.clock = clock;
     this.core = core;
     this.log = log;
     this.instance = instance;
@@ -33,7 +37,7 @@ export class ApiEventRecorder implements EventRecorder {
     // kubectl describe finds Events of cluster-scoped objects in any namespace; the operator's
     // own is the one it may always write to.
     const namespace = metadata?.namespace ?? this.clusterEventsNamespace;
-    const now = new Date();
+    const now = this.clock();
     try {
       await this.core.createNamespacedEvent({
         namespace,

@@ -7,6 +7,7 @@
 // Lease last change, never by the other holder's timestamps, so clock skew between nodes is harmless.
 
 import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../api/clock.ts';
 import type { Logger } from '../log.ts';
 import { describeError, isConflict, isNotFound } from './errors.ts';
 
@@ -20,6 +21,7 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   log: Logger;
+  clock?: Clock;
 }
 
 /** What the Lease said when this process last saw it change, and when that was. */
@@ -52,7 +54,7 @@ export class LeaderElector {
   private lastRenewMs = 0;
 
   constructor(options: LeaderElectionOptions) {
-    this.options = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
+    this.options = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, clock: systemClock, ...options };
   }
 
   /** Resolves once this process holds the Lease (false if `signal` aborted first). */
@@ -91,7 +93,7 @@ export class LeaderElector {
     };
     const armDeadline = (renewStartedMs: number) => {
       clearTimeout(this.deadline);
-      this.deadline = setTimeout(lose, Math.max(renewStartedMs + renewDeadlineMs - Date.now(), 0));
+      this.deadline = setTimeout(lose, Math.max(renewStartedMs + renewDeadlineMs - this.options.clock().getTime(), 0));
     };
     const renew = async () => {
       const held = await this.tryAcquireOrRenew();
@@ -112,7 +114,7 @@ export class LeaderElector {
     try {
       const lease = await coordination.readNamespacedLease({ name, namespace });
       if (lease.spec?.holderIdentity !== identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: '', renewTime: microTime(new Date()), leaseDurationSeconds: 1 };
+      lease.spec = { ...lease.spec, holderIdentity: '', renewTime: microTime(this.options.clock()), leaseDurationSeconds: 1 };
       await coordination.replaceNamespacedLease({ name, namespace, body: lease });
       log.info({ lease: this.leaseName() }, 'released the leader lease');
     } catch (error) {
@@ -127,7 +129,7 @@ export class LeaderElector {
   /** One round of client-go's tryAcquireOrRenew: true if this process holds the Lease now. */
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { coordination, namespace, name, identity, leaseDurationMs, log } = this.options;
-    const now = new Date();
+    const now = this.options.clock();
     // Our claim runs from when we asked, not from when the answer came.
     const requestedMs = now.getTime();
     const spec = (previous?: V1Lease['spec']): V1Lease['spec'] => {
@@ -148,19 +150,19 @@ export class LeaderElector {
         if (!isNotFound(error)) throw error;
         const created = await coordination.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
         // Remembered as for a replace: a renewal that fails must not read as another holder's lease.
-        this.observation = { holder: identity, resourceVersion: created.metadata?.resourceVersion ?? '', observedAtMs: Date.now() };
+        this.observation = { holder: identity, resourceVersion: created.metadata?.resourceVersion ?? '', observedAtMs: this.options.clock().getTime() };
         this.lastRenewMs = requestedMs;
         return true;
       }
       const holder = lease.spec?.holderIdentity ?? '';
       const resourceVersion = lease.metadata?.resourceVersion ?? '';
       if (this.observation?.resourceVersion !== resourceVersion) {
-        this.observation = { holder, resourceVersion, observedAtMs: Date.now() };
+        this.observation = { holder, resourceVersion, observedAtMs: this.options.clock().getTime() };
       }
-      if (holder !== identity && !leaseExpired(this.observation, leaseDurationMs, Date.now())) return false;
+      if (holder !== identity && !leaseExpired(this.observation, leaseDurationMs, this.options.clock().getTime())) return false;
       lease.spec = spec(lease.spec);
       const updated = await coordination.replaceNamespacedLease({ name, namespace, body: lease });
-      this.observation = { holder: identity, resourceVersion: updated.metadata?.resourceVersion ?? '', observedAtMs: Date.now() };
+      this.observation = { holder: identity, resourceVersion: updated.metadata?.resourceVersion ?? '', observedAtMs: this.options.clock().getTime() };
       this.lastRenewMs = requestedMs;
       return true;
     } catch (error) {

@@ -5,6 +5,8 @@
 // - failures back off per key, exponentially, until forget() (called on success);
 // - addAfter() schedules a key for later, keeping the earliest time when scheduled twice.
 
+import { systemClock, type Clock } from '../api/clock.ts';
+
 export interface BackoffOptions {
   baseDelayMs: number;
   maxDelayMs: number;
@@ -22,9 +24,11 @@ export class WorkQueue {
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
   private readonly backoff: BackoffOptions;
+  private readonly clock: Clock;
 
-  constructor(backoff: BackoffOptions = { baseDelayMs: 200, maxDelayMs: 300_000 }) {
+  constructor(backoff: BackoffOptions = { baseDelayMs: 200, maxDelayMs: 300_000 }, clock: Clock = systemClock) {
     this.backoff = backoff;
+    this.clock = clock;
   }
 
   add(key: string): void {
@@ -40,13 +44,14 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
-    const at = Date.now() + delayMs;
+    const at = this.clock().getTime() + delayMs;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;
     if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      if (at > Date.now()) this.addAfter(key, at - Date.now());
+      const leftMs = at - this.clock().getTime();
+      if (leftMs > 0) this.addAfter(key, leftMs);
       else this.add(key);
     }, Math.min(delayMs, MAX_TIMER_MS));
     timer.unref();

@@ -17,6 +17,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { isConflict, unlessNotFound } from '../kube/errors.ts';
+import { systemClock, type Clock } from '../api/clock.ts';
 import type { Logger } from '../log.ts';
 import type { ServingCertificate } from './server.ts';
 
@@ -60,6 +61,7 @@ export interface SelfSignedOptions {
   /** DNS names and IP addresses the certificate is for. */
   hosts: string[];
   log: Logger;
+  clock?: Clock;
 }
 
 /** Keeps a self-made CA and serving certificate in a Secret, and the CA in the webhook configuration. */
@@ -77,22 +79,23 @@ export class SelfSignedCertificates {
   /** A valid serving certificate: the stored one, or a new one stored for every replica. */
   async ensure(): Promise<ServingCertificate> {
     const { namespace, secretName } = this.options;
+    const now = (this.options.clock ?? systemClock)();
     for (let attempt = 0; ; attempt++) {
       const stored = await this.read();
       const data = stored?.data ?? {};
       const text = (key: string) => (data[key] ? Buffer.from(data[key], 'base64').toString('utf8') : '');
       const storedCa = text('ca.crt') && text('ca.key') ? { cert: text('ca.crt'), key: text('ca.key') } : undefined;
-      const ca = storedCa && remaining(storedCa.cert) >= 365 * DAY ? storedCa : undefined;
+      const ca = storedCa && remaining(storedCa.cert, now) >= 365 * DAY ? storedCa : undefined;
       const serving = { cert: text('tls.crt'), key: text('tls.key') };
-      if (ca && serving.cert && remaining(serving.cert) > 120 * DAY && coversHosts(serving.cert, this.options.hosts)) {
+      if (ca && serving.cert && remaining(serving.cert, now) > 120 * DAY && coversHosts(serving.cert, this.options.hosts)) {
         await this.injectCaBundle(text('ca-bundle.crt') || ca.cert);
         return serving;
       }
-      const authority = ca ?? (await newAuthority());
+      const authority = ca ?? (await newAuthority(now));
       // A new CA is trusted beside the old one, so that replicas still serving a certificate of the
       // old CA (until their next check) keep working.
       const bundle = ca || !storedCa ? (text('ca-bundle.crt') || authority.cert) : `${authority.cert}${storedCa.cert}`;
-      const next = await issueServing(authority, this.options.hosts);
+      const next = await issueServing(authority, this.options.hosts, now);
       const body: V1Secret = {
         metadata: { name: secretName, namespace, ...(stored ? { resourceVersion: stored.metadata?.resourceVersion } : {}) },
         type: 'Opaque',
@@ -140,9 +143,9 @@ export class SelfSignedCertificates {
   }
 }
 
-function remaining(pem: string): number {
+function remaining(pem: string, now: Date): number {
   try {
-    return new x509.X509Certificate(pem).notAfter.getTime() - Date.now();
+    return new x509.X509Certificate(pem).notAfter.getTime() - now.getTime();
   } catch {
     return 0;
   }
@@ -165,14 +168,14 @@ async function pem(key: webcrypto.CryptoKey) {
   return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 
-async function newAuthority(): Promise<ServingCertificate> {
+async function newAuthority(now: Date): Promise<ServingCertificate> {
   const keys = await keyPair();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: 'CN=workspace-nats-operator webhook CA',
     keys,
     signingAlgorithm: SIGN,
-    notBefore: new Date(Date.now() - 3600_000),
-    notAfter: new Date(Date.now() + 3650 * DAY),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter: new Date(now.getTime() + 3650 * DAY),
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -182,7 +185,7 @@ async function newAuthority(): Promise<ServingCertificate> {
   return { cert: cert.toString('pem'), key: await pem(keys.privateKey) };
 }
 
-async function issueServing(authority: ServingCertificate, hosts: string[]): Promise<ServingCertificate> {
+async function issueServing(authority: ServingCertificate, hosts: string[], now: Date): Promise<ServingCertificate> {
   const caCert = new x509.X509Certificate(authority.cert);
   const caKey = await webcrypto.subtle.importKey(
     'pkcs8',
@@ -198,8 +201,8 @@ async function issueServing(authority: ServingCertificate, hosts: string[]): Pro
     publicKey: keys.publicKey,
     signingKey: caKey,
     signingAlgorithm: SIGN,
-    notBefore: new Date(Date.now() - 3600_000),
-    notAfter: new Date(Date.now() + 365 * DAY),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter: new Date(now.getTime() + 365 * DAY),
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
