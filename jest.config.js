@@ -11,7 +11,9 @@ export default {
   // e2e suites each run their own operator against one shared API server: one suite at a time.
   maxWorkers: 1,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // Unit tests wait on no server, but some sign with pure-JS ed25519: on a shared 2-core machine
+    // under load a test can take several seconds, so the 5 s default would fail them for nothing.
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], testTimeout: 30_000 },
     {
       ...common,
       displayName: 'e2e',

@@ -156,7 +156,7 @@ function readiness(issuer: ClusterNatsIssuer, key: string, observed: AccountObse
   }
   if (!observed.ok) return { type: READY, status: 'False', reason: Reason.NatsUnreachable, message: observed.message };
   const mismatch = (message: string): ConditionUpdate => ({ type: READY, status: 'False', reason: Reason.AccountMismatch, message });
-  const listed = observed.account.signingKeys.find((entry) => entry.key === key);
+  const listed = observed.value.account.signingKeys.find((entry) => entry.key === key);
   const scoped = issuer.spec.account.scoped !== undefined;
   if (!listed && key !== account) {
     return mismatch(`The JWT of account ${account} does not list signing key ${key}: NATS would refuse the users it signs`);
@@ -169,7 +169,7 @@ function readiness(issuer: ClusterNatsIssuer, key: string, observed: AccountObse
   if (!scoped && listed?.scoped) {
     return mismatch(`${key} is a scoped signing key of account ${account}: set spec.account.scoped, since NATS refuses its users' own permissions`);
   }
-  const servers = observed.servers.length;
+  const servers = observed.value.servers.length;
   return {
     type: READY,
     status: 'True',

@@ -35,9 +35,7 @@ export interface RevokeUser {
 export type RevokeState = Result<'revoked' | 'pending'>;
 
 /** The outcome of the last cycle, for the issuers of the account. */
-export type AccountObservation =
-  | { ok: true; servers: NatsServerRef[]; account: AccountJwtInfo }
-  | { ok: false; message: string };
+export type AccountObservation = Result<{ servers: NatsServerRef[]; account: AccountJwtInfo }>;
 
 export interface RevocationSummary {
   /** Entries kept in the JWT (not yet pruned). */
@@ -205,7 +203,7 @@ export class AccountRevoker {
     const plan = planCycle({ ...reading, account: this.account, entries, now: this.clock(), pruneGraceMs: timing.pruneGraceMs });
     if (!plan.ok) throw new Error(plan.message);
     const { servers } = reading;
-    this.observation = { ok: true, servers, account: plan.value.info };
+    this.observation = ok({ servers, account: plan.value.info });
     if (plan.value.push) await this.push(client, settings.operatorSigner, plan.value.push, servers);
 
     const { expired, confirmed } = plan.value;
@@ -266,7 +264,7 @@ export class AccountRevoker {
       this.summaryState.lastPushResult = 'Failed';
       this.summaryState.lastPushMessage = message;
     }
-    this.observation = { ok: false, message };
+    this.observation = notOk(message);
     this.deps.log.warn({ account: this.account, unconfirmed: unconfirmed.length, error: message }, 'revocation cycle failed');
     this.deps.onSettled([...this.waiting.keys()]);
     this.deps.onObserved();

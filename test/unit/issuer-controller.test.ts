@@ -56,8 +56,10 @@ function issuer(scoped = false): ClusterNatsIssuer {
 /** The account as a NATS server shows it, listing `keys` (scoped or not) as signing keys. */
 const seen = (keys: { key: string; scoped: boolean }[], servers = 3): AccountObservation => ({
   ok: true,
-  servers: Array.from({ length: servers }, (_, i) => ({ id: `S${i}`, name: `nats-${i}` })),
-  account: { subject: accountKey, issuer: 'OPERATOR', issuedAt: 1, revocations: {}, signingKeys: keys },
+  value: {
+    servers: Array.from({ length: servers }, (_, i) => ({ id: `S${i}`, name: `nats-${i}` })),
+    account: { subject: accountKey, issuer: 'OPERATOR', issuedAt: 1, revocations: {}, signingKeys: keys },
+  },
 });
 
 class FakeRevocations implements AccountRevocations {
