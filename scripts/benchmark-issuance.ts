@@ -5,7 +5,7 @@
 import { Watch } from '@kubernetes/client-node';
 import { cpus } from 'node:os';
 import { ACCESS_NAME_LABEL, ACCESS_PLURAL, GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION } from '../src/api/constants.ts';
-import { accessBody, createAccess, waitFor } from '../test/e2e/support/cluster.ts';
+import { accessBody, createAccess, waitFor } from '../test/env/cluster.ts';
 import { startBench } from './benchmark-setup.ts';
 
 const SINGLE_RUNS = 10;

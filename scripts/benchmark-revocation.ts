@@ -7,14 +7,14 @@
 import { cpus } from 'node:os';
 import type { ClusterNatsIssuer } from '../src/api/cluster-nats-issuer.ts';
 import { GROUP, ISSUER_PLURAL, VERSION } from '../src/api/constants.ts';
-import { waitFor } from '../test/e2e/support/cluster.ts';
+import { waitFor } from '../test/env/cluster.ts';
 import {
   accountJwtBytes,
   createReadyAccesses,
   deleteAtOnce,
   percentile,
   type LoadTarget,
-} from '../test/e2e/support/revocation-load.ts';
+} from '../test/env/revocation-load.ts';
 import { BENCH, startBench } from './benchmark-setup.ts';
 
 const SINGLE_RUNS = 10;

@@ -20,9 +20,9 @@ import {
   secretMaterialIn,
   waitFor,
   waitForReady,
-} from './support/cluster.ts';
-import { connectWithCreds, publishError, roundTrip, subscribeError } from './support/nats.ts';
-import type { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { connectWithCreds, publishError, roundTrip, subscribeError } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const run = promisify(execFile);

@@ -15,8 +15,8 @@ import {
   operatorKubeconfig,
   prepareCluster,
   waitFor,
-} from './support/cluster.ts';
-import { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { OperatorProcess } from '../env/operator.ts';
 
 const ISSUER = 'e2e-convergence';
 const SERVED = ['e2e-crash', 'e2e-resync'];

@@ -18,9 +18,9 @@ import {
   waitFor,
   waitForReady,
   type Clients,
-} from './support/cluster.ts';
-import { publishError, roundTrip, subscribeError } from './support/nats.ts';
-import type { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { publishError, roundTrip, subscribeError } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-guardrails';

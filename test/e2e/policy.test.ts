@@ -12,8 +12,8 @@ import {
   waitFor,
   waitForReady,
   type Clients,
-} from './support/cluster.ts';
-import type { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-policy';

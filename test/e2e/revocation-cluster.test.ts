@@ -4,9 +4,9 @@
 
 import { CREDS_KEY, GROUP, ACCESS_PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { NatsEnv } from '../env/nats.ts';
-import { accessBody, createAccess, getAccess, waitFor, waitForReady, type Clients } from './support/cluster.ts';
-import { connectWithCreds } from './support/nats.ts';
-import type { OperatorProcess } from './support/operator.ts';
+import { accessBody, createAccess, getAccess, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { connectWithCreds } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuiteWithOwnNats } from './support/suite.ts';
 
 const NS = 'e2e-revocation-cluster';

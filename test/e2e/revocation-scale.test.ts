@@ -6,9 +6,9 @@
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import { GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { NatsEnv } from '../env/nats.ts';
-import { waitFor } from './support/cluster.ts';
-import type { OperatorProcess } from './support/operator.ts';
-import { accountJwtBytes, createReadyAccesses, deleteAtOnce, type LoadTarget } from './support/revocation-load.ts';
+import { waitFor } from '../env/cluster.ts';
+import type { OperatorProcess } from '../env/operator.ts';
+import { accountJwtBytes, createReadyAccesses, deleteAtOnce, type LoadTarget } from '../env/revocation-load.ts';
 import { startSuiteWithOwnNats } from './support/suite.ts';
 
 const NS = 'e2e-revocation-scale';

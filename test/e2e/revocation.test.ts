@@ -24,9 +24,9 @@ import {
   waitFor,
   waitForReady,
   type Clients,
-} from './support/cluster.ts';
-import { connectWithCreds, roundTrip } from './support/nats.ts';
-import type { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { connectWithCreds, roundTrip } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuiteWithOwnNats } from './support/suite.ts';
 
 const NS = 'e2e-revocation';

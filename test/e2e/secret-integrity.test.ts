@@ -23,9 +23,9 @@ import {
   waitFor,
   waitForReady,
   type Clients,
-} from './support/cluster.ts';
-import { connectWithCreds, publishError } from './support/nats.ts';
-import type { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { connectWithCreds, publishError } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-integrity';

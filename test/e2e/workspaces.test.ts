@@ -20,9 +20,9 @@ import type { WorkspaceNatsBinding } from '../../src/api/workspace-nats-binding.
 import { accessNameFor } from '../../src/policy/bound-workspaces.ts';
 import { freePort } from '../env/net.ts';
 import type { EnvState } from '../env/state.ts';
-import { getAccess, secretExists, waitFor, waitForReady, type Clients } from './support/cluster.ts';
-import { connectWithCreds, publishError } from './support/nats.ts';
-import type { OperatorProcess } from './support/operator.ts';
+import { getAccess, secretExists, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { connectWithCreds, publishError } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-workspaces';

@@ -5,9 +5,9 @@
 // scale e2e test and `npm run benchmark:revocation`.
 
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../../src/api/constants.ts';
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
 import { accessBody, createAccess, getAccess, waitFor, waitForReady, type Clients } from './cluster.ts';
-import { connectWithCreds } from './nats.ts';
+import { connectWithCreds } from './nats-client.ts';
 
 export interface LoadTarget {
   admin: Clients;

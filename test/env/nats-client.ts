@@ -1,5 +1,5 @@
-// NATS client helpers for e2e tests: connect with a creds file from a Secret, and observe what the
-// server allows and refuses.
+// NATS client helpers for e2e tests and benchmarks: connect with a creds file from a Secret, and
+// observe what the server allows and refuses.
 
 import {
   connect,
