@@ -8,13 +8,8 @@ import { cpus } from 'node:os';
 import type { ClusterNatsIssuer } from '../src/api/cluster-nats-issuer.ts';
 import { GROUP, ISSUER_PLURAL, VERSION } from '../src/api/constants.ts';
 import { waitFor } from '../test/env/cluster.ts';
-import {
-  accountJwtBytes,
-  createReadyAccesses,
-  deleteAtOnce,
-  percentile,
-  type LoadTarget,
-} from '../test/env/revocation-load.ts';
+import { accountJwtBytes, createReadyAccesses, deleteAtOnce, type LoadTarget } from '../test/env/revocation-load.ts';
+import { ms, percentile } from './benchmark-figures.ts';
 import { BENCH, startBench } from './benchmark-setup.ts';
 
 const SINGLE_RUNS = 10;
@@ -59,7 +54,6 @@ try {
   );
   const pruned = await accountJwtBytes(target);
 
-  const ms = (v: number) => `${v.toFixed(0)} ms`;
   process.stdout.write(
     [
       '',

@@ -120,9 +120,3 @@ async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>)
   for (let i = 0; i < items.length; i += 10) out.push(...(await Promise.all(items.slice(i, i + 10).map(fn))));
   return out;
 }
-
-/** The value at percentile `p` (nearest rank). */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
