@@ -14,6 +14,7 @@ import {
   type Clients,
   createAccess,
   createIssuer,
+  eventsOf,
   getAccess,
   OPERATOR_NAMESPACE,
   operatorOutputIn,
@@ -57,12 +58,6 @@ async function connectAs(secretName: string): Promise<NatsConnection> {
   const nc = await connectWithCreds(state.nats.urls, await credsOf(secretName));
   connections.push(nc);
   return nc;
-}
-
-/** The Events about `name`, as "Type/Reason: message". */
-async function eventsOf(name: string): Promise<string[]> {
-  const events = await admin.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
-  return events.items.map((e) => `${e.type}/${e.reason}: ${e.message}`);
 }
 
 async function secretsOf(accessName: string): Promise<V1Secret[]> {
@@ -218,7 +213,7 @@ describe('what cannot become credentials', () => {
     const access = await waitForReady(admin.custom, NS, 'orphan', 'False', 'IssuerNotFound');
     expect(access.status?.conditions?.[0]?.message).toBe('ClusterNatsIssuer late-issuer not found');
     const expected = 'Warning/IssuerNotFound: ClusterNatsIssuer late-issuer not found';
-    await waitFor(async () => ((await eventsOf('orphan')).includes(expected) ? true : undefined), {
+    await waitFor(async () => ((await eventsOf(admin.core, NS, 'orphan')).includes(expected) ? true : undefined), {
       what: 'the IssuerNotFound Event',
       timeoutMs: 10_000,
     });
@@ -262,7 +257,7 @@ describe('what cannot become credentials', () => {
     const access = await waitForReady(admin.custom, NS, name, 'False', reason);
     const ready = access.status?.conditions?.find((c) => c.type === 'Ready');
     expect(ready?.message).toContain(message);
-    await waitFor(async () => ((await eventsOf(name)).some((e) => e.startsWith(`Warning/${reason}`)) ? true : undefined), {
+    await waitFor(async () => ((await eventsOf(admin.core, NS, name)).some((e) => e.startsWith(`Warning/${reason}`)) ? true : undefined), {
       what: `a ${reason} Event`,
       timeoutMs: 10_000,
     });

@@ -13,6 +13,7 @@ import {
   accessBody,
   createAccess,
   createIssuer,
+  eventsOf,
   getAccess,
   OPERATOR_NAMESPACE,
   waitFor,
@@ -163,11 +164,6 @@ afterAll(async () => {
 async function secretsOf(name: string): Promise<string[]> {
   const { items } = await admin.core.listNamespacedSecret({ namespace: NS, labelSelector: `${ACCESS_NAME_LABEL}=${name}` });
   return items.map((s) => s.metadata?.name ?? '');
-}
-
-async function eventsOf(name: string): Promise<string[]> {
-  const { items } = await admin.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
-  return items.map((e) => `${e.type}/${e.reason}: ${e.message}`);
 }
 
 /** The API server's message refusing `body`; fails the test (and removes the object) if it was accepted. */
@@ -431,7 +427,7 @@ describe('bad input never becomes credentials', () => {
       );
       expect({ status: ready.status, reason: ready.reason }).toEqual({ status: 'False', reason });
       expect(ready.message).toBe(message);
-      await waitFor(async () => ((await eventsOf(name)).some((e) => e.startsWith(`Warning/${reason}: `)) ? true : undefined), {
+      await waitFor(async () => ((await eventsOf(admin.core, NS, name)).some((e) => e.startsWith(`Warning/${reason}: `)) ? true : undefined), {
         what: `a ${reason} Event for ${name}`,
         timeoutMs: 10_000,
       });

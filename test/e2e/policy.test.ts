@@ -8,6 +8,7 @@ import {
   accessBody,
   createAccess,
   createIssuer,
+  eventsOf,
   ensureNamespace,
   waitFor,
   waitForReady,
@@ -41,18 +42,13 @@ const secretNames = async (namespace: string, access: string) =>
     (s) => s.metadata?.name,
   );
 
-const events = async (namespace: string, name: string) =>
-  (await admin.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })).items.map(
-    (e) => `${e.reason}: ${e.message}`,
-  );
-
 test('an access asking for subjects outside the policy gets PolicyViolation and no credentials', async () => {
   await createAccess(admin.custom, NS, accessBody('greedy', { issuerRef: { name: ISSUER }, permissions: { subscribe: { allow: ['ws.>'] } } }));
   const access = await waitForReady(admin.custom, NS, 'greedy', 'False', 'PolicyViolation');
   expect(access.status?.conditions?.[0]?.message).toBe(
     'spec.permissions.subscribe.allow[0]: "ws.>" is outside what issuer e2e-policy allows (ws.greedy.>)',
   );
-  await waitFor(async () => ((await events(NS, 'greedy')).some((e) => e.startsWith('PolicyViolation: ')) ? true : undefined), {
+  await waitFor(async () => ((await eventsOf(admin.core, NS, 'greedy')).some((e) => e.startsWith('Warning/PolicyViolation: ')) ? true : undefined), {
     what: 'a PolicyViolation Event',
     timeoutMs: 10_000,
   });

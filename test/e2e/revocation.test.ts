@@ -17,6 +17,7 @@ import type { NatsEnv, NatsTrust } from '../env/nats.ts';
 import {
   accessBody,
   createAccess,
+  eventsOf,
   getAccess,
   OPERATOR_KEY_SECRET,
   OPERATOR_NAMESPACE,
@@ -70,11 +71,6 @@ async function refusal(creds: string, servers = nats.urls): Promise<string | und
   }
 }
 
-async function eventsOf(name: string): Promise<string[]> {
-  const events = await admin.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
-  return events.items.map((event) => `${event.reason}: ${event.message}`);
-}
-
 async function issuerStatus(): Promise<ClusterNatsIssuer['status']> {
   const issuer = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name: ISSUER })) as ClusterNatsIssuer;
   return issuer.status;
@@ -117,7 +113,7 @@ test('deleting an access cuts its live connection within a second, and a copy of
   await gone('deleted');
   expect(await refusal(creds)).toMatch(/Authorization Violation/);
   expect(await secretExists(admin.core, NS, 'deleted-nats')).toBe(false);
-  expect(await eventsOf('deleted')).toContain(`Revoked: Revoked NATS users ${access.status?.userPublicKey} on every server`);
+  expect(await eventsOf(admin.core, NS, 'deleted')).toContain(`Normal/Revoked: Revoked NATS users ${access.status?.userPublicKey} on every server`);
 
   // Kept in the cluster, with the user's expiry, and counted in the issuer's status.
   const configMap = await admin.core.readNamespacedConfigMap({
@@ -181,7 +177,7 @@ test('a client that re-reads its creds file keeps working across two renewals', 
     // Renewal retires users without revoking them: they expire on their own.
     const renewed = await getAccess(admin.custom, NS, 'renewing');
     for (const retired of renewed?.status?.retiredUsers ?? []) expect(retired.revoke).toBeUndefined();
-    expect((await eventsOf('renewing')).filter((event) => event.startsWith('Renewed: ')).length).toBeGreaterThanOrEqual(2);
+    expect((await eventsOf(admin.core, NS, 'renewing')).filter((event) => event.startsWith('Normal/Renewed: ')).length).toBeGreaterThanOrEqual(2);
   } finally {
     clearInterval(syncing);
     await nc?.close();
@@ -220,7 +216,7 @@ test('with NATS down, a deleted access keeps its finalizer and says why; once NA
     expect(waiting.status?.conditions?.[0]?.message).toMatch(
       new RegExp(`^Revoking NATS users ${waiting.status?.userPublicKey} failed, retrying before its finalizer is removed: .+\\. To remove the access without revoking, annotate it ${SKIP_REVOCATION_ANNOTATION}=true$`),
     );
-    await waitFor(async () => ((await eventsOf('nats-down')).some((event) => event.startsWith('RevocationFailed: ')) ? true : undefined), {
+    await waitFor(async () => ((await eventsOf(admin.core, NS, 'nats-down')).some((event) => event.startsWith('Warning/RevocationFailed: ')) ? true : undefined), {
       what: 'a RevocationFailed Event',
       timeoutMs: 10_000,
     });
@@ -266,8 +262,8 @@ test('the skip-revocation annotation removes an access without waiting for NATS;
   } finally {
     await nats.startNode(0);
   }
-  expect(await eventsOf('skipped')).toContain(
-    `RevocationSkipped: Removed without waiting for NATS to revoke users ${access.status?.userPublicKey} (annotation ${SKIP_REVOCATION_ANNOTATION}): ` +
+  expect(await eventsOf(admin.core, NS, 'skipped')).toContain(
+    `Warning/RevocationSkipped: Removed without waiting for NATS to revoke users ${access.status?.userPublicKey} (annotation ${SKIP_REVOCATION_ANNOTATION}): ` +
       'a revocation already requested still reaches the servers when they answer; otherwise their credentials stay valid until they expire',
   );
   // Recorded in the cluster before NATS went unanswered, so pushed once it answers again.

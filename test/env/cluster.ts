@@ -264,6 +264,12 @@ export async function secretExists(core: CoreV1Api, namespace: string, name: str
   }
 }
 
+/** The Events about the object `name` in `namespace`, as "Type/Reason: message". */
+export async function eventsOf(core: CoreV1Api, namespace: string, name: string): Promise<string[]> {
+  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+  return events.items.map((e) => `${e.type}/${e.reason}: ${e.message}`);
+}
+
 /** nkey seeds and JWTs in `text`: none may ever appear outside a Secret. */
 export function secretMaterialIn(text: string): string[] {
   const seeds = text.match(/S[UAONCXP][A-Z2-7]{56}/g) ?? [];
