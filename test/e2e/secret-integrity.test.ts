@@ -25,7 +25,7 @@ import {
   waitForReady,
   type Clients,
 } from '../env/cluster.ts';
-import { connectWithCreds, publishError } from '../env/nats-client.ts';
+import { connectWithCreds, roundTrip } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
@@ -75,7 +75,7 @@ test('short-lived credentials are renewed into the same Secret before they expir
   expect((await eventsOf(admin.core, NS, 'short')).some((e) => e.startsWith('Normal/Renewed: '))).toBe(true);
   const nc = await connectWithCreds(state.nats.urls, credsIn(secret));
   try {
-    expect(await publishError(nc, 'ws.short.ok')).toBeUndefined();
+    expect(await roundTrip(nc, nc, 'ws.short.ok')).toBe('hello');
   } finally {
     await nc.close();
   }
