@@ -199,6 +199,7 @@ test('a GitPod workspace gets an access, its pod the Secret mounted, and the cre
 
   const pod = await createPod('ws-i-1', { component: 'workspace', workspaceID: 'i-1', metaID: 'amber-lamprey', owner: 'u1' });
   expect(pod.spec?.volumes).toContainEqual({ name: 'nats-credentials', secret: { secretName: `${accessOf('gitpod', 'i-1')}-nats`, defaultMode: 420, optional: true } });
+  expect(pod.spec?.containers.map((c) => c.name)).toEqual(['main', 'ide']);
   for (const container of pod.spec?.containers ?? []) {
     expect(container.volumeMounts).toContainEqual({ name: 'nats-credentials', mountPath: '/var/run/secrets/nats', readOnly: true });
     expect(container.env).toEqual([
@@ -265,6 +266,7 @@ test('pods that match no rule are stored as submitted; a pod mutated already is 
   const plain = await createPod('plain', { app: 'web' });
   expect(plain.spec?.volumes?.some((v) => v.name === 'nats-credentials')).toBeFalsy();
   expect(plain.metadata?.annotations?.['natsaccess.io/mounted-secret']).toBeUndefined();
+  expect(plain.spec?.containers.map((c) => c.name)).toEqual(['main', 'ide']);
   for (const container of plain.spec?.containers ?? []) expect(container.env).toBeUndefined();
 
   // Submitted with the webhook's changes already in it: nothing is added twice.
