@@ -61,19 +61,26 @@ test('tightening the policy takes away credentials that now exceed it', async ()
   await waitForReady(admin.custom, NS, 'modest');
   expect(await secretNames(NS, 'modest')).toEqual(['modest-nats']);
 
-  await admin.custom.patchClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ISSUER_PLURAL,
-    name: ISSUER,
-    body: [{ op: 'replace', path: '/spec/policy/allowedSubjects/publish', value: ['ws.{{workspace.id}}.cmd.>'] }],
-  });
-  const access = await waitForReady(admin.custom, NS, 'modest', 'False', 'PolicyViolation');
-  expect(access.status?.conditions?.[0]?.message).toContain('spec.permissions.publish.allow[0]: "ws.modest.events.>" is outside');
-  await waitFor(async () => ((await secretNames(NS, 'modest')).length === 0 ? true : undefined), {
-    what: 'the credentials to be taken away',
-    timeoutMs: 30_000,
-  });
+  const allowPublish = (subjects: string[]) =>
+    admin.custom.patchClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ISSUER_PLURAL,
+      name: ISSUER,
+      body: [{ op: 'replace', path: '/spec/policy/allowedSubjects/publish', value: subjects }],
+    });
+  await allowPublish(['ws.{{workspace.id}}.cmd.>']);
+  try {
+    const access = await waitForReady(admin.custom, NS, 'modest', 'False', 'PolicyViolation');
+    expect(access.status?.conditions?.[0]?.message).toContain('spec.permissions.publish.allow[0]: "ws.modest.events.>" is outside');
+    await waitFor(async () => ((await secretNames(NS, 'modest')).length === 0 ? true : undefined), {
+      what: 'the credentials to be taken away',
+      timeoutMs: 30_000,
+    });
+  } finally {
+    // The issuer's policy as the suite set it up (beforeAll), for the tests that follow.
+    await allowPublish(['ws.{{workspace.id}}.>']);
+  }
 });
 
 test('only namespaces the issuer selects may use it; labelling the namespace lets the access through', async () => {

@@ -237,9 +237,12 @@ test('an operator killed after accepting a deletion still revokes once it is bac
   } finally {
     await nats.startNode(0);
   }
-  // Back with the user still valid: the restarted operator finds the deletion and revokes.
-  expect(await login(creds)).toBe(ACCEPTED);
-  await operator.start();
+  try {
+    // Back with the user still valid: the restarted operator finds the deletion and revokes.
+    expect(await login(creds)).toBe(ACCEPTED);
+  } finally {
+    await operator.start();
+  }
   await gone('killed', 60_000);
   expect(await login(creds)).toBe('Authorization Violation');
 });
@@ -272,25 +275,25 @@ test('the skip-revocation annotation removes an access without waiting for NATS;
 
 test('tightening the issuer policy revokes credentials that now exceed it', async () => {
   const { creds, closed } = await connectedAccess('tightened', { permissions: { publish: { allow: ['ws.{{workspace.id}}.wide.>'] } } });
-  await admin.custom.patchClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ISSUER_PLURAL,
-    name: ISSUER,
-    body: [{ op: 'add', path: '/spec/policy', value: { allowedSubjects: { publish: ['ws.{{workspace.id}}.narrow.>'] } } }],
-  });
-  expect((await closed).reason).toBe('User Authentication Revoked');
-  await waitForReady(admin.custom, NS, 'tightened', 'False', 'PolicyViolation');
-  expect(await login(creds)).toBe('Authorization Violation');
-  // Deleted once the revocation is confirmed.
-  await waitFor(async () => ((await secretExists(admin.core, NS, 'tightened-nats')) ? undefined : true), { what: 'the Secret deleted', timeoutMs: 10_000 });
-  await admin.custom.patchClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ISSUER_PLURAL,
-    name: ISSUER,
-    body: [{ op: 'remove', path: '/spec/policy' }],
-  });
+  const setPolicy = (op: 'add' | 'remove', value?: unknown) =>
+    admin.custom.patchClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ISSUER_PLURAL,
+      name: ISSUER,
+      body: [{ op, path: '/spec/policy', ...(value === undefined ? {} : { value }) }],
+    });
+  await setPolicy('add', { allowedSubjects: { publish: ['ws.{{workspace.id}}.narrow.>'] } });
+  try {
+    expect((await closed).reason).toBe('User Authentication Revoked');
+    await waitForReady(admin.custom, NS, 'tightened', 'False', 'PolicyViolation');
+    expect(await login(creds)).toBe('Authorization Violation');
+    // Deleted once the revocation is confirmed.
+    await waitFor(async () => ((await secretExists(admin.core, NS, 'tightened-nats')) ? undefined : true), { what: 'the Secret deleted', timeoutMs: 10_000 });
+  } finally {
+    // The other tests issue under the issuer's default policy.
+    await setPolicy('remove');
+  }
 });
 
 test('the account JWT on the server carries the revocations, signed by the operator signing key', async () => {
