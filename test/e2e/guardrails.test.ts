@@ -186,9 +186,6 @@ function badAccess(name: string, spec: Record<string, unknown>): unknown {
   return { ...body, spec: JSON.parse(JSON.stringify({ ...body.spec, ...spec })) as unknown };
 }
 
-// Names of every access the operator was shown, for the checks after the matrix.
-const reportedAccesses: string[] = [];
-
 describe('bad input never becomes credentials', () => {
   describe('refused by the API server at create time, naming the field', () => {
     const PATTERN = String.raw`should match '^(?:(?:(?:[\x21-\x29`;
@@ -411,66 +408,53 @@ describe('bad input never becomes credentials', () => {
         message: `spec.limits: issuer ${SCOPED} mints under a scoped signing key, whose template in the account JWT sets them; leave spec.limits out` },
       { what: 'a scoped user tag needing an owner the workspace lacks', name: 'scoped-no-owner', issuer: SCOPED_OWNER_TAG, reason: 'InvalidSpec',
         message: `issuer ${SCOPED_OWNER_TAG} spec.account.scoped.userTags[1]: {{workspace.owner}} in "owner:{{workspace.owner}}" has no value for this workspace` },
-      { what: 'a default Secret name taken by someone else', name: 'conflict-default', issuer: ISSUER, reason: 'SecretConflict',
-        message: 'Secret conflict-default-nats already exists and is not owned by this WorkspaceNatsAccess' },
-      { what: 'a chosen Secret name taken by someone else', name: 'conflict-chosen', issuer: ISSUER, reason: 'SecretConflict',
-        spec: { secret: { name: 'someone-elses-secret' } },
-        message: 'Secret someone-elses-secret already exists and is not owned by this WorkspaceNatsAccess' },
     ];
 
     test.each(cases)('$what: Ready=False $reason, naming it, and no Secret', async ({ name, issuer, spec, reason, message }) => {
-      reportedAccesses.push(name);
       await createAccess(admin.custom, NS, accessBody(name, { issuerRef: { name: issuer }, ...spec }));
-      const ready = await waitFor(
-        async () => (await getAccess(admin.custom, NS, name))?.status?.conditions?.find((c) => c.type === 'Ready'),
-        { what: `${name} to have a Ready condition`, timeoutMs: 30_000 },
-      );
-      expect({ status: ready.status, reason: ready.reason }).toEqual({ status: 'False', reason });
-      expect(ready.message).toBe(message);
-      await waitFor(async () => ((await eventsOf(admin.core, NS, name)).some((e) => e.startsWith(`Warning/${reason}: `)) ? true : undefined), {
-        what: `a ${reason} Event for ${name}`,
-        timeoutMs: 10_000,
-      });
-      expect(await secretsOf(name)).toEqual([]);
+      await expectReported(name, issuer, reason, message);
     });
 
-    test('someone else’s Secrets under the names taken are left as they were', async () => {
-      for (const name of ['conflict-default-nats', 'someone-elses-secret']) {
-        const secret = await admin.core.readNamespacedSecret({ name, namespace: NS });
-        expect(secret.data).toEqual({ theirs: Buffer.from('keep').toString('base64') });
-        expect(secret.metadata?.ownerReferences).toBeUndefined();
-      }
+    // The Secrets were created before the operator started (prepare).
+    test.each([
+      ['a default Secret name', 'conflict-default', {}, 'conflict-default-nats'],
+      ['a chosen Secret name', 'conflict-chosen', { secret: { name: 'someone-elses-secret' } }, 'someone-elses-secret'],
+    ])('%s taken by someone else: Ready=False SecretConflict, and their Secret is left as it was', async (_what, name, spec, taken) => {
+      await createAccess(admin.custom, NS, accessBody(name, { issuerRef: { name: ISSUER }, ...spec }));
+      await expectReported(name, ISSUER, 'SecretConflict', `Secret ${taken} already exists and is not owned by this WorkspaceNatsAccess`);
+      const secret = await admin.core.readNamespacedSecret({ name: taken, namespace: NS });
+      expect(secret.data).toEqual({ theirs: Buffer.from('keep').toString('base64') });
+      expect(secret.metadata?.ownerReferences).toBeUndefined();
     });
-  });
-
-  test('after all of it the operator still runs and logged no failed reconcile at error level', async () => {
-    expect(operatorPid).toBeDefined();
-    expect(trackedPids()).toContain(operatorPid);
-    expect(pidAlive(operatorPid as number)).toBe(true);
-    const lines = operator
-      .log()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { level: number; msg: string; key?: string });
-    expect(lines.filter((l) => l.msg === 'started')).toHaveLength(1);
-    const failed = lines.filter(
-      (l) =>
-        l.level >= 50 &&
-        l.msg === 'reconcile failed, retrying' &&
-        (l.key?.startsWith(`${NS}/`) || MY_ISSUERS.includes(l.key ?? '')),
-    );
-    expect(failed).toEqual([]);
-  });
-
-  test('no access the operator reported on has a Secret labelled as its own', async () => {
-    expect(reportedAccesses.length).toBeGreaterThan(0);
-    const { items } = await admin.core.listNamespacedSecret({
-      namespace: NS,
-      labelSelector: `${ACCESS_NAME_LABEL} in (${reportedAccesses.join(',')})`,
-    });
-    expect(items.map((s) => s.metadata?.name)).toEqual([]);
   });
 });
+
+/**
+ * The operator's verdict on access `name` of `issuer`: Ready=False with `reason` and exactly
+ * `message`, a Warning Event saying so, no Secret labelled as the access's own, no reconcile of
+ * either logged as failed at error level, and the operator still running.
+ */
+async function expectReported(name: string, issuer: string, reason: string, message: string): Promise<void> {
+  const ready = await waitFor(
+    async () => (await getAccess(admin.custom, NS, name))?.status?.conditions?.find((c) => c.type === 'Ready'),
+    { what: `${name} to have a Ready condition`, timeoutMs: 30_000 },
+  );
+  expect({ status: ready.status, reason: ready.reason, message: ready.message }).toEqual({ status: 'False', reason, message });
+  await waitFor(async () => ((await eventsOf(admin.core, NS, name)).some((e) => e.startsWith(`Warning/${reason}: `)) ? true : undefined), {
+    what: `a ${reason} Event for ${name}`,
+    timeoutMs: 10_000,
+  });
+  expect(await secretsOf(name)).toEqual([]);
+  const failed = operator
+    .log()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: number; msg: string; key?: string })
+    .filter((l) => l.level >= 50 && l.msg === 'reconcile failed, retrying' && (l.key === `${NS}/${name}` || l.key === issuer));
+  expect(failed).toEqual([]);
+  expect(operatorPid).toBeDefined();
+  expect(pidAlive(operatorPid as number)).toBe(true);
+}
 
 describe('isolation on a real nats-server', () => {
   let a: NatsConnection;
