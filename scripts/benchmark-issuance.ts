@@ -5,7 +5,8 @@
 import { Watch } from '@kubernetes/client-node';
 import { cpus } from 'node:os';
 import { ACCESS_NAME_LABEL, ACCESS_PLURAL, GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION } from '../src/api/constants.ts';
-import { accessBody, createAccess, waitFor } from '../test/e2e/support/cluster.ts';
+import { accessBody, createAccess, waitFor } from '../test/env/cluster.ts';
+import { ms, percentile } from './benchmark-figures.ts';
 import { startBench } from './benchmark-setup.ts';
 
 const SINGLE_RUNS = 10;
@@ -53,17 +54,12 @@ try {
   const burstTotal = performance.now() - burstStart;
 
   watch.abort();
-  const pct = (values: number[], p: number) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-  };
-  const ms = (v: number) => `${v.toFixed(0)} ms`;
   process.stdout.write(
     [
       '',
       `create -> Secret with credentials (operator: ${WORKERS} workers; ${process.arch}, ${cpus().length} cores)`,
-      `  one at a time (${SINGLE_RUNS} runs): p50 ${ms(pct(single, 50))}, max ${ms(Math.max(...single))}`,
-      `  ${BURST} created at once:        p50 ${ms(pct(burst, 50))}, p99 ${ms(pct(burst, 99))}, all done after ${ms(burstTotal)}`,
+      `  one at a time (${SINGLE_RUNS} runs): p50 ${ms(percentile(single, 50))}, max ${ms(Math.max(...single))}`,
+      `  ${BURST} created at once:        p50 ${ms(percentile(burst, 50))}, p99 ${ms(percentile(burst, 99))}, all done after ${ms(burstTotal)}`,
       '',
     ].join('\n'),
   );

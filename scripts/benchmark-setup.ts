@@ -3,8 +3,8 @@
 
 import { startEnvironment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState, type EnvState } from '../test/env/state.ts';
-import { OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from '../test/e2e/support/cluster.ts';
-import { OperatorProcess } from '../test/e2e/support/operator.ts';
+import { OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from '../test/env/cluster.ts';
+import { OperatorProcess } from '../test/env/operator.ts';
 
 export const BENCH = 'bench';
 

@@ -13,7 +13,7 @@ import { loadEnvState, writeEnvState } from '../test/env/state.ts';
 import {
   OPERATOR_NAMESPACE,
   prepareCluster,
-} from '../test/e2e/support/cluster.ts';
+} from '../test/env/cluster.ts';
 
 const env = await startEnvironment();
 let stopOperator = async () => {};

@@ -15,8 +15,8 @@ import {
   waitFor,
   waitForReady,
   type Clients,
-} from './support/cluster.ts';
-import { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { OperatorProcess } from '../env/operator.ts';
 
 const NS = 'e2e-restart';
 let dir: string;

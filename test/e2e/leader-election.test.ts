@@ -10,8 +10,8 @@ import {
   operatorKubeconfig,
   prepareCluster,
   waitForReady,
-} from './support/cluster.ts';
-import { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { OperatorProcess } from '../env/operator.ts';
 
 const NS = 'e2e-leader';
 const ISSUER = 'e2e-leader';

@@ -14,7 +14,7 @@ import {
   installCrds,
   OPERATOR_NAMESPACE,
   operatorKubeconfig,
-} from './support/cluster.ts';
+} from '../env/cluster.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');

@@ -8,12 +8,13 @@ import {
   accessBody,
   createAccess,
   createIssuer,
+  eventsOf,
   ensureNamespace,
   waitFor,
   waitForReady,
   type Clients,
-} from './support/cluster.ts';
-import type { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-policy';
@@ -41,18 +42,13 @@ const secretNames = async (namespace: string, access: string) =>
     (s) => s.metadata?.name,
   );
 
-const events = async (namespace: string, name: string) =>
-  (await admin.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })).items.map(
-    (e) => `${e.reason}: ${e.message}`,
-  );
-
 test('an access asking for subjects outside the policy gets PolicyViolation and no credentials', async () => {
   await createAccess(admin.custom, NS, accessBody('greedy', { issuerRef: { name: ISSUER }, permissions: { subscribe: { allow: ['ws.>'] } } }));
   const access = await waitForReady(admin.custom, NS, 'greedy', 'False', 'PolicyViolation');
   expect(access.status?.conditions?.[0]?.message).toBe(
     'spec.permissions.subscribe.allow[0]: "ws.>" is outside what issuer e2e-policy allows (ws.greedy.>)',
   );
-  await waitFor(async () => ((await events(NS, 'greedy')).some((e) => e.startsWith('PolicyViolation: ')) ? true : undefined), {
+  await waitFor(async () => ((await eventsOf(admin.core, NS, 'greedy')).some((e) => e.startsWith('Warning/PolicyViolation: ')) ? true : undefined), {
     what: 'a PolicyViolation Event',
     timeoutMs: 10_000,
   });
@@ -65,19 +61,26 @@ test('tightening the policy takes away credentials that now exceed it', async ()
   await waitForReady(admin.custom, NS, 'modest');
   expect(await secretNames(NS, 'modest')).toEqual(['modest-nats']);
 
-  await admin.custom.patchClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ISSUER_PLURAL,
-    name: ISSUER,
-    body: [{ op: 'replace', path: '/spec/policy/allowedSubjects/publish', value: ['ws.{{workspace.id}}.cmd.>'] }],
-  });
-  const access = await waitForReady(admin.custom, NS, 'modest', 'False', 'PolicyViolation');
-  expect(access.status?.conditions?.[0]?.message).toContain('spec.permissions.publish.allow[0]: "ws.modest.events.>" is outside');
-  await waitFor(async () => ((await secretNames(NS, 'modest')).length === 0 ? true : undefined), {
-    what: 'the credentials to be taken away',
-    timeoutMs: 30_000,
-  });
+  const allowPublish = (subjects: string[]) =>
+    admin.custom.patchClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: ISSUER_PLURAL,
+      name: ISSUER,
+      body: [{ op: 'replace', path: '/spec/policy/allowedSubjects/publish', value: subjects }],
+    });
+  await allowPublish(['ws.{{workspace.id}}.cmd.>']);
+  try {
+    const access = await waitForReady(admin.custom, NS, 'modest', 'False', 'PolicyViolation');
+    expect(access.status?.conditions?.[0]?.message).toContain('spec.permissions.publish.allow[0]: "ws.modest.events.>" is outside');
+    await waitFor(async () => ((await secretNames(NS, 'modest')).length === 0 ? true : undefined), {
+      what: 'the credentials to be taken away',
+      timeoutMs: 30_000,
+    });
+  } finally {
+    // The issuer's policy as the suite set it up (beforeAll), for the tests that follow.
+    await allowPublish(['ws.{{workspace.id}}.>']);
+  }
 });
 
 test('only namespaces the issuer selects may use it; labelling the namespace lets the access through', async () => {

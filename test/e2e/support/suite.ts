@@ -4,8 +4,8 @@
 import type { ClusterNatsIssuer } from '../../../src/api/cluster-nats-issuer.ts';
 import { createNatsTrust, startNats, type NatsEnv, type NatsTrust } from '../../env/nats.ts';
 import { loadEnvState, type EnvState } from '../../env/state.ts';
-import { createIssuer, OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from './cluster.ts';
-import { OperatorProcess } from './operator.ts';
+import { createIssuer, OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from '../../env/cluster.ts';
+import { OperatorProcess } from '../../env/operator.ts';
 
 export interface Suite {
   state: EnvState;

@@ -1,13 +1,13 @@
 // Many accesses deleted at once, observed from outside the operator: each access's creds hold a
-// live connection, the deletions are sent together, and the run records when each connection was
-// cut, whether a copy of the creds is refused afterwards, and how many account JWT pushes the
-// servers received ($SYS.REQ.CLAIMS.UPDATE, seen by a system account subscriber). Shared by the
-// scale e2e test and `npm run benchmark:revocation`.
+// live connection, the deletions are sent together, and the run records when and why each
+// connection was cut, how the servers answer a copy of the creds afterwards, and how many account
+// JWT pushes the servers received ($SYS.REQ.CLAIMS.UPDATE, seen by a system account subscriber).
+// Shared by the scale e2e test and `npm run benchmark:revocation`.
 
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../../src/api/constants.ts';
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
 import { accessBody, createAccess, getAccess, waitFor, waitForReady, type Clients } from './cluster.ts';
-import { connectWithCreds } from './nats.ts';
+import { connectWithCreds, loginOutcome, serverReason } from './nats-client.ts';
 
 export interface LoadTarget {
   admin: Clients;
@@ -22,10 +22,10 @@ export interface LoadTarget {
 export interface DeletionRun {
   /** Per access: from sending its deletion to its connection being cut, in ms. */
   disconnectMs: number[];
-  /** Connections closed for another reason than revocation. */
-  otherCloses: string[];
-  /** Copies of the creds the servers still let in after the accesses were gone. */
-  stillAccepted: number;
+  /** Per access: the reason the server gave for cutting its connection ("User Authentication Revoked"). */
+  closeReasons: (string | undefined)[];
+  /** Per access: how the servers answered a login with a copy of its creds once it was gone. */
+  loginsAfter: string[];
   /** Account JWT pushes the servers received during the run. */
   pushes: number;
 }
@@ -87,22 +87,12 @@ export async function deleteAtOnce(target: LoadTarget, names: string[]): Promise
         timeoutMs: 60_000,
       });
     }
-    const accepted = await inBatches(
-      creds,
-      async (text) => {
-        try {
-          await (await connectWithCreds(target.natsUrls, text)).close();
-          return true;
-        } catch {
-          return false;
-        }
-      },
-    );
+    const loginsAfter = await inBatches(creds, (text) => loginOutcome(target.natsUrls, text));
     await system.flush();
     return {
       disconnectMs: outcomes.map(({ i, at }) => at - (sentAt.get(i) ?? at)),
-      otherCloses: outcomes.filter(({ error }) => !/revoked/i.test(String(error))).map(({ error }) => String(error)),
-      stillAccepted: accepted.filter(Boolean).length,
+      closeReasons: outcomes.map(({ error }) => serverReason(error)),
+      loginsAfter,
       pushes,
     };
   } finally {
@@ -119,10 +109,4 @@ async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>)
   const out: R[] = [];
   for (let i = 0; i < items.length; i += 10) out.push(...(await Promise.all(items.slice(i, i + 10).map(fn))));
   return out;
-}
-
-/** The value at percentile `p` (nearest rank). */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }

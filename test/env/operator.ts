@@ -1,13 +1,14 @@
-// Runs the operator under test as a real child process (node src/cli/main.ts run), so tests can
-// kill it with SIGKILL and start it again, and scan its log output afterwards.
+// Runs the operator under test as a real child process (node src/cli/main.ts run), so e2e tests
+// can kill it with SIGKILL and start it again, and scan its log output afterwards; the benchmarks
+// run it the same way.
 
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startProcess, type ManagedProcess } from '../../env/processes.ts';
-import { waitFor } from '../../env/net.ts';
+import { startProcess, type ManagedProcess } from './processes.ts';
+import { waitFor } from './net.ts';
 import { secretMaterialIn } from './cluster.ts';
 
-const MAIN = join(import.meta.dirname, '..', '..', '..', 'src', 'cli', 'main.ts');
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 let started = 0;
 
 export interface OperatorOptions {

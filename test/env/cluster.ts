@@ -1,5 +1,6 @@
-// Talking to the test cluster: clients for a kubeconfig, installing the CRDs from crds/, namespaces,
-// issuers and polling until an object reaches a state.
+// Talking to the test cluster, for the e2e suites and the scripts that run the operator (dev,
+// benchmarks): clients for a kubeconfig, installing the CRDs from crds/, namespaces, issuers and
+// polling until an object reaches a state.
 
 import {
   CoreV1Api,
@@ -13,11 +14,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import type { ClusterNatsIssuer } from '../../../src/api/cluster-nats-issuer.ts';
-import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../../src/api/constants.ts';
-import type { WorkspaceNatsAccess } from '../../../src/api/workspace-nats-access.ts';
-import { waitFor } from '../../env/net.ts';
-import type { EnvState } from '../../env/state.ts';
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
+import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
+import { waitFor } from './net.ts';
+import type { EnvState } from './state.ts';
 
 export { waitFor };
 
@@ -38,8 +39,8 @@ export function clientsFor(kubeconfigPath: string): Clients {
 }
 
 const run = promisify(execFile);
-const CRD_DIR = join(import.meta.dirname, '..', '..', '..', 'crds');
-const MANIFEST_DIR = join(import.meta.dirname, '..', '..', '..', 'manifests');
+const CRD_DIR = join(import.meta.dirname, '..', '..', 'crds');
+const MANIFEST_DIR = join(import.meta.dirname, '..', '..', 'manifests');
 
 /**
  * Applies crds/ with kubectl and waits until the API server serves them. Not through the typed
@@ -261,6 +262,12 @@ export async function secretExists(core: CoreV1Api, namespace: string, name: str
     if ((error as { code?: number }).code === 404) return false;
     throw error;
   }
+}
+
+/** The Events about the object `name` in `namespace`, as "Type/Reason: message". */
+export async function eventsOf(core: CoreV1Api, namespace: string, name: string): Promise<string[]> {
+  const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+  return events.items.map((e) => `${e.type}/${e.reason}: ${e.message}`);
 }
 
 /** nkey seeds and JWTs in `text`: none may ever appear outside a Secret. */
