@@ -1,10 +1,11 @@
 // Proves the test harness itself: the control plane answers through @kubernetes/client-node, its
 // garbage collector runs, the audit log records who wrote what, and NATS in operator mode accepts a
 // user signed by the WS account signing key but refuses one signed by an unknown key.
+import { nativeCredsAuthenticator } from '../env/native-creds.ts';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { encodeUser, fmtCreds } from '@nats-io/jwt';
 import { createAccount, createUser, fromSeed } from '@nats-io/nkeys';
-import { ConnectionError, connect, credsAuthenticator } from '@nats-io/transport-node';
+import { ConnectionError, connect } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { loginOutcome } from '../env/nats-client.ts';
@@ -107,7 +108,7 @@ async function credsFor(signingSeed: string, issuerAccount: string): Promise<Uin
 
 describe('nats', () => {
   it('accepts a user signed by the WS account signing key, and pub/sub works', async () => {
-    const nc = await connect({ servers: env.nats.urls, authenticator: credsAuthenticator(await credsFor(ws.signingKey.seed, ws.publicKey)) });
+    const nc = await connect({ servers: env.nats.urls, authenticator: nativeCredsAuthenticator(await credsFor(ws.signingKey.seed, ws.publicKey)) });
     try {
       const sub = nc.subscribe('probe.hello', { max: 1 });
       const got = (async () => {
@@ -125,7 +126,7 @@ describe('nats', () => {
   it('lets the system user talk to the servers (as the operator will, to push account JWTs)', async () => {
     const nc = await connect({
       servers: env.nats.urls,
-      authenticator: credsAuthenticator(new TextEncoder().encode(env.trust.systemUser.creds)),
+      authenticator: nativeCredsAuthenticator(env.trust.systemUser.creds),
     });
     try {
       const reply = await nc.request('$SYS.REQ.SERVER.PING', '', { timeout: 5000 });
@@ -155,8 +156,8 @@ describe('nats cluster (3 nodes)', () => {
   it('routes messages between nodes, and a node restarts on its ports with an empty resolver', async () => {
     const c = cluster!;
     const creds = await credsFor(ws.signingKey.seed, ws.publicKey);
-    const sub = await connect({ servers: c.urls[2]!, authenticator: credsAuthenticator(creds) });
-    const pub = await connect({ servers: c.urls[0]!, authenticator: credsAuthenticator(creds) });
+    const sub = await connect({ servers: c.urls[2]!, authenticator: nativeCredsAuthenticator(creds) });
+    const pub = await connect({ servers: c.urls[0]!, authenticator: nativeCredsAuthenticator(creds) });
     try {
       const s = sub.subscribe('probe.routed', { max: 1 });
       await sub.flush();
@@ -175,10 +176,10 @@ describe('nats cluster (3 nodes)', () => {
     const url = c.urls[1]!;
     await c.stopNode(1);
     // Stopped: nothing listens on its port (a ConnectionError, not a refusal by a server).
-    await expect(connect({ servers: url, reconnect: false, authenticator: credsAuthenticator(creds) })).rejects.toThrow(ConnectionError);
+    await expect(connect({ servers: url, reconnect: false, authenticator: nativeCredsAuthenticator(creds) })).rejects.toThrow(ConnectionError);
     await c.startNode(1, { wipeResolver: true });
     expect(c.urls[1]).toBe(url);
-    const again = await connect({ servers: url, authenticator: credsAuthenticator(creds) });
+    const again = await connect({ servers: url, authenticator: nativeCredsAuthenticator(creds) });
     await again.close();
   });
 });

@@ -7,9 +7,10 @@
 // The suite runs its own NATS trust and server: its account JWT lists a second plain signing key
 // (for the rotation), which the environment's account does not have.
 
+import { nativeCredsAuthenticator } from '../env/native-creds.ts';
 import { Algorithms, decode, encodeAccount, type Account } from '@nats-io/jwt';
 import { createAccount, fromSeed } from '@nats-io/nkeys';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
@@ -30,9 +31,9 @@ import {
   waitFor,
   waitForReady,
   type Clients,
-} from './support/cluster.ts';
-import { connectWithCreds, roundTrip } from './support/nats.ts';
-import type { OperatorProcess } from './support/operator.ts';
+} from '../env/cluster.ts';
+import { connectWithCreds, roundTrip } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-promises';
@@ -391,7 +392,7 @@ test('a client that re-reads its creds file reconnects at most once per renewal'
   try {
     nc = await connect({
       servers: nats.urls,
-      authenticator: credsAuthenticator(() => readFileSync(file)),
+      authenticator: nativeCredsAuthenticator(() => readFileSync(file)),
       reconnectTimeWait: 250,
       maxReconnectAttempts: -1,
     });

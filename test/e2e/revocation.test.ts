@@ -3,8 +3,9 @@
 // revoked unless they were renewed; nothing is lost when NATS or the operator is down meanwhile.
 // The suite runs its own nats-server (and NATS trust), so that it can stop and start it.
 
+import { nativeCredsAuthenticator } from '../env/native-creds.ts';
 import { createOperator } from '@nats-io/nkeys';
-import { credsAuthenticator, connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,7 +137,7 @@ test('a client that re-reads its creds file keeps working across two renewals', 
   try {
     nc = await connect({
       servers: nats.urls,
-      authenticator: credsAuthenticator(() => readFileSync(file)),
+      authenticator: nativeCredsAuthenticator(() => readFileSync(file)),
       reconnectTimeWait: 250,
       maxReconnectAttempts: -1,
     });

@@ -17,8 +17,8 @@ import { BINDING_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
 import { freePort } from '../env/net.ts';
 import { createCa, type CertAndKey, type CertificateAuthority } from '../env/pki.ts';
 import { loadEnvState } from '../env/state.ts';
-import { waitFor, type Clients } from './support/cluster.ts';
-import type { OperatorProcess } from './support/operator.ts';
+import { waitFor, type Clients } from '../env/cluster.ts';
+import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
 const NS = 'e2e-webhook-cert-dir';

@@ -12,8 +12,21 @@ const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 const BLOCK = /-----BEGIN [A-Z ]+-----\s*(\S+)\s*------END [A-Z ]+------/g;
 
-/** An authenticator for the JWT and seed of `creds`, keyed once and signing natively. */
-export function nativeCredsAuthenticator(creds: Uint8Array | string): Authenticator {
+type Creds = Uint8Array | string;
+
+/**
+ * An authenticator for the JWT and seed of `creds`, signing natively. A function is read again at
+ * every (re)connect, as nats.js's credsAuthenticator does, so a client follows a renewed file.
+ */
+export function nativeCredsAuthenticator(creds: Creds | (() => Creds)): Authenticator {
+  if (typeof creds !== 'function') {
+    const login = loginWith(creds);
+    return (nonce?: string) => login(nonce);
+  }
+  return (nonce?: string) => loginWith(creds())(nonce);
+}
+
+function loginWith(creds: Creds) {
   const text = typeof creds === 'string' ? creds : new TextDecoder().decode(creds);
   const [jwt, seed] = [...text.matchAll(BLOCK)].map((match) => match[1] ?? '');
   if (!jwt || !seed) throw new Error('not a NATS creds file (JWT or seed block missing)');

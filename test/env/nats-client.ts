@@ -4,10 +4,10 @@
 // always the server's own reason (its -ERR line), never any failure: a server that cannot be
 // reached, while it restarts say, refuses nothing.
 
+import { nativeCredsAuthenticator } from './native-creds.ts';
 import {
   AuthorizationError,
   connect,
-  credsAuthenticator,
   PermissionViolationError,
   ProtocolError,
   UserAuthenticationExpiredError,
@@ -62,7 +62,7 @@ export async function connectWithCreds(
     try {
       return await connect({
         servers,
-        authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+        authenticator: nativeCredsAuthenticator(creds),
         reconnect: false,
         timeout: ANSWER_MS,
         ...options,
