@@ -1,18 +1,15 @@
 // What the README promises about replaced, retired and rotated users, checked against a real
 // nats-server: deleting an access revokes the users a renewal retired too; a deleted Secret gets a
 // new user and the old one is revoked; rotating an issuer's signing key re-issues its accesses
-// under the new key; issuers sharing an account share one revoker; and a client that re-reads its
-// creds file reconnects at most once per renewal.
+// under the new key; and issuers sharing an account share one revoker. (That a client re-reading its
+// creds file reconnects at most once per renewal is checked in revocation.test.ts.)
 //
 // The suite runs its own NATS trust and server: its account JWT lists a second plain signing key
 // (for the rotation), which the environment's account does not have.
 
-import { nativeCredsAuthenticator } from '../env/native-creds.ts';
 import { Algorithms, decode, encodeAccount, type Account } from '@nats-io/jwt';
 import { createAccount, fromSeed } from '@nats-io/nkeys';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, CREDS_KEY, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
@@ -20,7 +17,6 @@ import { readAccountJwt } from '../../src/nats/account-jwt.ts';
 import { readCredentials, type IssuedCredentials } from '../../src/nats/credentials.ts';
 import { RevocationStore } from '../../src/revocation/revocation-store.ts';
 import { createNatsTrust, startNats, type NatsEnv, type NatsTrust } from '../env/nats.ts';
-import type { EnvState } from '../env/state.ts';
 import {
   accessBody,
   createAccess,
@@ -47,7 +43,6 @@ const REVOKED = 'User Authentication Revoked';
 /** What it says when refusing a new connection (a revoked user's, say). */
 const REFUSED = 'Authorization Violation';
 
-let state: EnvState;
 let admin: Clients;
 let operator: OperatorProcess;
 let trust: NatsTrust;
@@ -79,7 +74,7 @@ beforeAll(async () => {
   trust.workspaceAccount.jwt = await withExtraSigningKey(trust, nextSigningKey.getPublicKey());
   nats = await startNats(trust, { nodes: 1 });
   try {
-    ({ state, admin, operator } = await startSuite({
+    ({ admin, operator } = await startSuite({
       issuer: { name: `${ISSUER}-env` },
       namespaces: [NS],
       prepare: async (clients, env) => {
@@ -375,64 +370,3 @@ test('two issuers of one account both issue working creds, and one revoker revok
     { what: `issuers ${ISSUER} and ${SHARING} reporting one revoker`, timeoutMs: 30_000 },
   );
 });
-
-test('a client that re-reads its creds file reconnects at most once per renewal', async () => {
-  const name = 'reconnecting';
-  // Each user lives 20s and is renewed 8s before it expires: the server cuts the connection when
-  // the JWT the client connected with expires, about 8s after each renewal.
-  const first = await newAccess(name, ISSUER, { ttl: '20s', renewBefore: '8s' });
-  // In the run's temp root, which the environment removes even if this test is killed.
-  const dir = mkdtempSync(join(state.root, 'creds-'));
-  const file = join(dir, 'nats.creds');
-  // The kubelet's part: the mounted file follows the Secret.
-  const sync = async () => writeFileSync(file, await credsOf(`${name}-nats`));
-  await sync();
-  const syncing = setInterval(() => void sync().catch(() => undefined), 500);
-  let nc: NatsConnection | undefined;
-  try {
-    nc = await connect({
-      servers: nats.urls,
-      authenticator: nativeCredsAuthenticator(() => readFileSync(file)),
-      reconnectTimeWait: 250,
-      maxReconnectAttempts: -1,
-    });
-    const client = nc;
-    const statuses: { type: string; at: number }[] = [];
-    void (async () => {
-      for await (const status of client.status()) statuses.push({ type: status.type, at: Date.now() });
-    })();
-    const count = (type: string) => statuses.filter((status) => status.type === type).length;
-    // When each new user was first seen in the status: the renewals.
-    const renewals: { user: string; at: number }[] = [];
-    const users = new Set([first.status?.userPublicKey]);
-    await waitFor(
-      async () => {
-        const user = (await getAccess(admin.custom, NS, name))?.status?.userPublicKey;
-        if (user && !users.has(user)) {
-          users.add(user);
-          renewals.push({ user, at: Date.now() });
-        }
-        return count('reconnect') >= 2 ? true : undefined;
-      },
-      { what: 'two reconnects after renewals', timeoutMs: 90_000, intervalMs: 250 },
-    );
-
-    expect(renewals.length).toBeGreaterThanOrEqual(2);
-    // Each disconnect was followed by one reconnect, made at the first attempt: the file already
-    // held the renewed creds, so no attempt failed with expired ones.
-    expect(count('disconnect')).toBe(count('reconnect'));
-    expect(count('reconnecting')).toBe(count('reconnect'));
-    // At most one disconnect between two renewals, and none before the first.
-    const disconnects = statuses.filter((status) => status.type === 'disconnect').map((status) => status.at);
-    const bounds = [0, ...renewals.map((renewal) => renewal.at), Infinity];
-    const perInterval = bounds.slice(1).map((end, i) => disconnects.filter((at) => at >= (bounds[i] ?? 0) && at < end).length);
-    expect(perInterval[0]).toBe(0);
-    for (const n of perInterval) expect(n).toBeLessThanOrEqual(1);
-    expect(client.isClosed()).toBe(false);
-    expect(await roundTrip(client, client, `ws.${name}.still-working`)).toBe('hello');
-  } finally {
-    clearInterval(syncing);
-    await nc?.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}, 150_000);

@@ -124,7 +124,7 @@ test('deleting an access cuts its live connection within a second, and a copy of
   expect(status?.revocation?.lastPushMessage).toMatch(/^1 of 1 NATS servers stored the account JWT \(\d+ revocations, \d+ bytes\)$/);
 });
 
-test('a client that re-reads its creds file keeps working across two renewals', async () => {
+test('a client that re-reads its creds file keeps working across two renewals, reconnecting at most once per renewal', async () => {
   await createAccess(admin.custom, NS, accessBody('renewing', { issuerRef: { name: ISSUER }, permissions, ttl: '20s', renewBefore: '10s' }));
   const first = await waitForReady(admin.custom, NS, 'renewing');
   // The kubelet's part: the mounted file follows the Secret.
@@ -141,13 +141,17 @@ test('a client that re-reads its creds file keeps working across two renewals', 
       reconnectTimeWait: 250,
       maxReconnectAttempts: -1,
     });
-    let reconnects = 0;
+    const client = nc;
+    const statuses: { type: string; at: number }[] = [];
     void (async () => {
-      for await (const status of nc.status()) if (status.type === 'reconnect') reconnects++;
+      for await (const status of client.status()) statuses.push({ type: status.type, at: Date.now() });
     })();
+    const count = (type: string) => statuses.filter((status) => status.type === type).length;
     const firstUser = first.status?.userPublicKey;
     expect(firstUser).toMatch(/^U/);
     const users = new Set([firstUser]);
+    // When each new user was first seen in the status: the renewals.
+    const renewals: number[] = [];
     // Every user the status listed as retired, as it was listed.
     const retired = new Map<string, { revoke?: boolean }>();
     const deadline = Date.now() + 60_000;
@@ -164,14 +168,28 @@ test('a client that re-reads its creds file keeps working across two renewals', 
         expect(++failures).toBeLessThan(2);
       }
       const status = (await getAccess(admin.custom, NS, 'renewing'))?.status;
-      if (status?.userPublicKey) users.add(status.userPublicKey);
+      if (status?.userPublicKey && !users.has(status.userPublicKey)) {
+        users.add(status.userPublicKey);
+        renewals.push(Date.now());
+      }
       for (const user of status?.retiredUsers ?? []) retired.set(user.publicKey, user);
-      if (reconnects >= 2) break;
+      if (count('reconnect') >= 2) break;
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(nc.isClosed()).toBe(false);
     expect(users.size).toBeGreaterThanOrEqual(3);
+    expect(renewals.length).toBeGreaterThanOrEqual(2);
+    // Each disconnect was followed by one reconnect, made at the first attempt: the file already
+    // held the renewed creds, so no attempt failed with expired ones.
+    expect(count('disconnect')).toBe(count('reconnect'));
+    expect(count('reconnecting')).toBe(count('reconnect'));
+    // At most one disconnect between two renewals, and none before the first.
+    const disconnects = statuses.filter((status) => status.type === 'disconnect').map((status) => status.at);
+    const bounds = [0, ...renewals, Infinity];
+    const perInterval = bounds.slice(1).map((end, i) => disconnects.filter((at) => at >= (bounds[i] ?? 0) && at < end).length);
+    expect(perInterval[0]).toBe(0);
+    for (const n of perInterval) expect(n).toBeLessThanOrEqual(1);
     // Renewal retires users without revoking them: each stays listed, valid, until it expires. Two
     // renewals happened, and each retired user was listed for half the ttl (10s), so both were seen.
     expect(retired.size).toBeGreaterThanOrEqual(2);
