@@ -156,7 +156,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     log,
     timing: options.revocation,
   });
-  const events = new ApiEventRecorder(core, log, options.instance, options.namespace);
+  const events = new ApiEventRecorder(core, log, options.instance);
   const namespaces = new ResilientInformer<V1Namespace>(kubeConfig, {
     name: 'namespaces',
     path: '/api/v1/namespaces',

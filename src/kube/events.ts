@@ -14,29 +14,28 @@ export interface EventRecorder {
 
 export const COMPONENT = 'workspace-nats-operator';
 
+/** Where Events about cluster-scoped objects (issuers) go; RBAC grants creating Events there. */
+export const CLUSTER_EVENTS_NAMESPACE = 'default';
+
 export class ApiEventRecorder implements EventRecorder {
   private readonly core: CoreV1Api;
   private readonly log: Logger;
   private readonly instance: string;
-  /** Where Events about cluster-scoped objects go: the operator's own namespace. */
-  private readonly clusterEventsNamespace: string;
-
   private readonly clock: Clock;
 
-  constructor(core: CoreV1Api, log: Logger, instance: string, clusterEventsNamespace: string, clock: Clock = systemClock) {
-    this.clock = clock;
+  constructor(core: CoreV1Api, log: Logger, instance: string, clock: Clock = systemClock) {
     this.core = core;
     this.log = log;
     this.instance = instance;
-    this.clusterEventsNamespace = clusterEventsNamespace;
+    this.clock = clock;
   }
 
   /** Records an Event; a failure is logged, not thrown: events are best effort. */
   async record(object: KubernetesObject, type: EventType, reason: string, message: string) {
     const { metadata } = object;
-    // kubectl describe finds Events of cluster-scoped objects in any namespace; the operator's
-    // own is the one it may always write to.
-    const namespace = metadata?.namespace ?? this.clusterEventsNamespace;
+    // The API server takes an Event about a cluster-scoped object only in "default" (where
+    // Kubernetes puts those about nodes): its namespace must match the object's, which has none.
+    const namespace = metadata?.namespace ?? CLUSTER_EVENTS_NAMESPACE;
     const now = this.clock();
     try {
       await this.core.createNamespacedEvent({

@@ -90,6 +90,15 @@ test('the issuer reports the account verified on NATS', async () => {
     reason: 'AccountVerified',
     message: `Keys loaded; 1 NATS server holds the JWT of account ${trust.workspaceAccount.publicKey}, which lists signing key ${trust.workspaceAccount.signingKey.publicKey}`,
   });
+  // The API server stored the Event (an issuer has no namespace: its Events live in "default").
+  const events = await waitFor(
+    async () => {
+      const found = await eventsOf(admin.core, 'default', ISSUER);
+      return found.some((event) => event.startsWith('Normal/AccountVerified: ')) ? found : undefined;
+    },
+    { what: 'the AccountVerified Event of the issuer', timeoutMs: 15_000 },
+  );
+  expect(events).toContain(`Normal/AccountVerified: ${status?.conditions?.[0]?.message}`);
 });
 
 test('deleting an access cuts its live connection within a second, and a copy of its creds is refused', async () => {

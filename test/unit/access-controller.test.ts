@@ -63,7 +63,7 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
       return signingKey;
     },
     revocations: revoker,
-    events: new ApiEventRecorder(api.client(), log, 'test', 'wno-system'),
+    events: new ApiEventRecorder(api.client(), log, 'test'),
     log,
     fieldManager: 'test',
     clock: () => clock.now,

@@ -93,7 +93,7 @@ function setup(options: { issuer?: ClusterNatsIssuer; secrets?: V1Secret[]; obse
     issuers,
     keys,
     revocations,
-    events: new ApiEventRecorder(api.client<CoreV1Api>(), log, 'test', NAMESPACE),
+    events: new ApiEventRecorder(api.client<CoreV1Api>(), log, 'test'),
     log,
     fieldManager: 'test',
     clock: options.clock ?? (() => NOW),
@@ -214,10 +214,12 @@ describe('what an issuer reconcile writes', () => {
   test('keys missing: a Warning Event and Ready=False SigningKeyNotFound; the stored key and revocation status stay', async () => {
     const stored = issuer();
     stored.status = { signingKeyPublicKey: 'AOLD', revocation: { active: 2 } };
-    const { controller, revocations, status, events } = setup({ issuer: stored, secrets: [] });
+    const { api, controller, revocations, status, events } = setup({ issuer: stored, secrets: [] });
     expect(await controller.reconcile('platform')).toEqual({ retry: true });
     expect(revocations.watched).toEqual([]);
     expect(events()).toEqual([{ type: 'Warning', reason: 'SigningKeyNotFound', message: `Secret ${NAMESPACE}/ws-account-signing-key not found` }]);
+    // An issuer has no namespace: the API server takes its Events only in "default".
+    expect(api.calls.filter((call) => call.method === 'createNamespacedEvent').map((call) => call.args.namespace)).toEqual(['default']);
     expect(status()).toMatchObject({ signingKeyPublicKey: 'AOLD', revocation: { active: 2 }, conditions: [{ status: 'False', reason: 'SigningKeyNotFound' }] });
   });
 
