@@ -2,8 +2,8 @@
 // caller supplies the signing key, the claims and the clock.
 
 import { Algorithms, decode, encodeUser, fmtCreds, type User } from '@nats-io/jwt';
-import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
-import { withCachedPublicKey } from './key-pair.ts';
+import type { KeyPair } from '@nats-io/nkeys';
+import { createNativeUser, nativeFromSeed } from './native-keys.ts';
 
 /** The NATS claims of a user JWT this operator mints (the `nats` section, minus bookkeeping). */
 export interface UserGrant {
@@ -51,7 +51,7 @@ export interface MintedCredentials {
 
 /** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */
 export async function mintUserCredentials(request: MintRequest): Promise<MintedCredentials> {
-  const user = withCachedPublicKey(createUser());
+  const user = createNativeUser();
   const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
   const jwt = await encodeUser(
     request.name,
@@ -99,7 +99,7 @@ export function readCredentials(creds: string): IssuedCredentials {
   let seedPublicKey: string;
   try {
     claims = decode<User>(jwt);
-    seedPublicKey = fromSeed(new TextEncoder().encode(seed)).getPublicKey();
+    seedPublicKey = nativeFromSeed(seed).getPublicKey();
   } catch {
     throw new Error('creds file holds a JWT or seed that does not decode');
   }
