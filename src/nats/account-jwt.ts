@@ -4,8 +4,9 @@
 // keys, fields this code does not know) is carried over unchanged.
 
 import { createHash } from 'node:crypto';
-import { Algorithms, decode, type Account, type ClaimsData } from '@nats-io/jwt';
+import { Algorithms, type Account, type ClaimsData } from '@nats-io/jwt';
 import type { KeyPair } from '@nats-io/nkeys';
+import { decodeJwt } from './native-jwt.ts';
 
 /** Revoked user public key -> unix seconds: the user's JWTs issued at or before then are revoked. */
 export type Revocations = Record<string, number>;
@@ -27,7 +28,7 @@ type AccountClaims = ClaimsData<Account>;
 function decodeAccount(jwt: string): AccountClaims {
   let claims: AccountClaims;
   try {
-    claims = decode<Account>(jwt);
+    claims = decodeJwt<Account>(jwt);
   } catch {
     throw new Error('not a JWT');
   }

@@ -1,9 +1,10 @@
 // Minting a NATS user and reading back what was minted. Pure apart from key generation: the
 // caller supplies the signing key, the claims and the clock.
 
-import { Algorithms, decode, encodeUser, fmtCreds, type User } from '@nats-io/jwt';
-import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
-import { withCachedPublicKey } from './key-pair.ts';
+import { Algorithms, encodeUser, fmtCreds, type ClaimsData, type User } from '@nats-io/jwt';
+import type { KeyPair } from '@nats-io/nkeys';
+import { decodeJwt } from './native-jwt.ts';
+import { createNativeUser, nativeFromSeed } from './native-keys.ts';
 
 /** The NATS claims of a user JWT this operator mints (the `nats` section, minus bookkeeping). */
 export interface UserGrant {
@@ -51,7 +52,7 @@ export interface MintedCredentials {
 
 /** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */
 export async function mintUserCredentials(request: MintRequest): Promise<MintedCredentials> {
-  const user = withCachedPublicKey(createUser());
+  const user = createNativeUser();
   const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
   const jwt = await encodeUser(
     request.name,
@@ -95,11 +96,11 @@ export function readCredentials(creds: string): IssuedCredentials {
   const jwt = JWT_BLOCK.exec(creds)?.[1];
   const seed = SEED_BLOCK.exec(creds)?.[1];
   if (!jwt || !seed) throw new Error('not a NATS creds file (JWT or seed block missing)');
-  let claims: ReturnType<typeof decode<User>>;
+  let claims: ClaimsData<User>;
   let seedPublicKey: string;
   try {
-    claims = decode<User>(jwt);
-    seedPublicKey = fromSeed(new TextEncoder().encode(seed)).getPublicKey();
+    claims = decodeJwt<User>(jwt);
+    seedPublicKey = nativeFromSeed(seed).getPublicKey();
   } catch {
     throw new Error('creds file holds a JWT or seed that does not decode');
   }

@@ -1,8 +1,8 @@
 // Turns seed text read from a Secret into a key pair of the expected kind. Errors say what kind of
 // key was found and where it came from, never any part of the seed.
 
-import { fromSeed, type KeyPair } from '@nats-io/nkeys';
-import { withCachedPublicKey } from './key-pair.ts';
+import type { KeyPair } from '@nats-io/nkeys';
+import { nativeFromSeed } from './native-keys.ts';
 
 export type SeedKind = 'account' | 'operator' | 'user';
 
@@ -22,8 +22,9 @@ export function parseSeed(text: string, expected: SeedKind, source: string): Key
   const found = seed.startsWith('S') ? kindByPrefix[seed.charAt(1)] : undefined;
   let pair: KeyPair;
   try {
-    // Deriving the public key checks the whole seed, and keeps it for later calls.
-    pair = withCachedPublicKey(fromSeed(new TextEncoder().encode(seed)));
+    // A native pair: it derives the public key at once, which checks the whole seed, and signs
+    // natively every JWT the issuer's keys sign from then on.
+    pair = nativeFromSeed(seed);
   } catch {
     throw new SeedError(`${source} does not hold a valid nkey seed; expected ${withArticle(expected)}`);
   }

@@ -4,11 +4,7 @@
 // Timeout"): a failure of the test machine, not of what is tested. Same protocol, same result.
 
 import type { Authenticator } from '@nats-io/transport-node';
-import { fromSeed } from '@nats-io/nkeys';
-import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
-
-/** DER prefix of a PKCS#8 Ed25519 private key; the 32-byte seed follows (RFC 8410). */
-const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+import { nativeFromSeed } from '../../src/nats/native-keys.ts';
 
 const BLOCK = /-----BEGIN [A-Z ]+-----\s*(\S+)\s*------END [A-Z ]+------/g;
 
@@ -30,13 +26,10 @@ function loginWith(creds: Creds) {
   const text = typeof creds === 'string' ? creds : new TextDecoder().decode(creds);
   const [jwt, seed] = [...text.matchAll(BLOCK)].map((match) => match[1] ?? '');
   if (!jwt || !seed) throw new Error('not a NATS creds file (JWT or seed block missing)');
-  // The user's public key is the JWT's subject: no curve math to derive it.
-  const { sub } = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub: string };
-  const pair = fromSeed(new TextEncoder().encode(seed)) as ReturnType<typeof fromSeed> & { getRawSeed(): Uint8Array };
-  const key: KeyObject = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, pair.getRawSeed()]), format: 'der', type: 'pkcs8' });
+  const pair = nativeFromSeed(seed);
   return (nonce?: string) => ({
     jwt,
-    nkey: sub,
-    sig: nonce ? sign(null, Buffer.from(nonce), key).toString('base64') : '',
+    nkey: pair.getPublicKey(),
+    sig: nonce ? Buffer.from(pair.sign(new TextEncoder().encode(nonce))).toString('base64') : '',
   });
 }
