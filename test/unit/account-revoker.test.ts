@@ -1,26 +1,33 @@
 // The revoker's logic against an in-memory stand-in for the NATS servers and the ConfigMap store:
 // coalescing, failure reporting, pruning and repair of a server's stale copy, time read from the
 // injected clock only, and Revocations' queries that start nothing. The e2e suites show the same
-// against real nats-server processes and a real API server.
+// against real nats-server processes and a real API server. Every test runs on a fake clock and
+// timers (FakeTime): linger, backoff, the wait for the next whole second and the prune time take no
+// real time.
 
 import { Algorithms, encodeAccount } from '@nats-io/jwt';
 import { createAccount, createOperator } from '@nats-io/nkeys';
 import { pino } from 'pino';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
-import { systemClock, type Clock } from '../../src/api/clock.ts';
 import { notOk, ok } from '../../src/api/failure.ts';
 import { readAccountJwt } from '../../src/nats/account-jwt.ts';
 import type { IssuerKeys } from '../../src/issuer/issuer-keys.ts';
 import type { NatsSystemClient, PushReply } from '../../src/nats/system-client.ts';
 import { AccountRevoker, type RevokeState } from '../../src/revocation/account-revoker.ts';
-import type { Timers } from '../../src/revocation/cycle-scheduler.ts';
 import type { RevocationEntry, RevocationStore } from '../../src/revocation/revocation-store.ts';
 import { Revocations } from '../../src/revocation/revocations.ts';
 import { MemoryLister } from './fake-kube.ts';
-import { FakeTime, settle } from './fake-time.ts';
+import { FakeTime } from './fake-time.ts';
 
 const operatorSigner = createOperator();
 const account = createAccount().getPublicKey();
+/** The account JWT the servers start with (signed once: pure-JS ed25519 is slow under jest). */
+const base = await encodeAccount('WS', account, {}, { algorithm: Algorithms.v2, signer: operatorSigner });
+/**
+ * Where a fake clock starts: an hour after `base` was issued (its iat is real time), so that a push
+ * has no reason to wait for it, at .250 in its second.
+ */
+const fakeStart = () => new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000 + 250);
 
 /** Servers holding a copy each of the account JWT; `down` makes every request fail. */
 class FakeServers {
@@ -78,8 +85,8 @@ class FakeStore {
 const settings = () => ({ servers: ['nats://x'], creds: new Uint8Array(), connectionVersion: 'v1', operatorSigner });
 const timing = (pruneGraceMs = 60_000) => ({ lingerMs: 20, verifyPeriodMs: 60_000, pruneGraceMs, maxBackoffMs: 100 });
 
-async function setup(options: { servers?: number; pruneGraceMs?: number; clock?: Clock; timers?: Timers } = {}) {
-  const base = await encodeAccount('WS', account, {}, { algorithm: Algorithms.v2, signer: operatorSigner });
+function setup(options: { servers?: number; pruneGraceMs?: number; time?: FakeTime } = {}) {
+  const time = options.time ?? new FakeTime(fakeStart());
   const servers = new FakeServers(base, options.servers ?? 3);
   const store = new FakeStore();
   const settled: string[] = [];
@@ -92,119 +99,141 @@ async function setup(options: { servers?: number; pruneGraceMs?: number; clock?:
     onObserved: () => undefined,
     log: pino({ level: 'silent' }),
     timing: timing(options.pruneGraceMs),
-    clock: options.clock ?? systemClock,
-    timers: options.timers,
+    clock: time.clock,
+    timers: time.timers,
   });
-  return { servers, store, settled, revoker };
+  return { time, user: userAt(time), servers, store, settled, revoker };
 }
 
-const user = (key: string, inMs = 60_000) => ({ userPublicKey: key, expiresAt: new Date(Date.now() + inMs) });
+/** A user whose JWT expires `inMs` after the fake clock's now. */
+const userAt =
+  (time: FakeTime) =>
+  (key: string, inMs = 60_000) => ({ userPublicKey: key, expiresAt: new Date(time.ms + inMs) });
 const revoked = (state: RevokeState) => state.ok && state.value === 'revoked';
-const until = async (check: () => boolean, what: string) => {
-  const deadline = Date.now() + 10_000;
+/**
+ * Moves the fake clock on until `check` holds; fails when it does not within 10 s of it. Nothing
+ * changes between two timers (the fakes answer without I/O, and advance lets what a timer starts
+ * run to its end), so `check` is tried after each timer: it may be costly (a JWT's signature is
+ * checked in pure JS).
+ */
+const until = async (time: FakeTime, check: () => boolean, what: string) => {
+  const deadline = time.ms + 10_000;
+  await time.advance(0);
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    const next = time.dues()[0];
+    if (next === undefined || next > deadline) throw new Error(`timed out waiting for ${what}`);
+    await time.advance(next - time.ms);
   }
+};
+/** Awaits `promise` (one that waits on the fake timers), moving the fake clock on meanwhile. */
+const driven = async <T>(time: FakeTime, promise: Promise<T>, what: string): Promise<T> => {
+  let done = false;
+  const tracked = promise.finally(() => (done = true));
+  tracked.catch(() => undefined);
+  await until(time, () => done, what);
+  return tracked;
 };
 
 describe('AccountRevoker', () => {
   test('requests that arrive together share one push, stored before it, and are settled after', async () => {
-    const { servers, store, settled, revoker } = await setup();
+    const { time, user, servers, store, settled, revoker } = setup();
     const keys = Array.from({ length: 50 }, (_, i) => `U${i}`);
     const states: RevokeState[] = keys.map((key) => {
       revoker.request(`ns/${key}`, [user(key)]);
       return revoker.state([user(key)]);
     });
     expect(states).toEqual(keys.map(() => ok('pending')));
-    await until(() => settled.length === 50, 'all accesses settled');
+    await until(time, () => settled.length === 50, 'all accesses settled');
     expect(servers.pushes).toHaveLength(1);
     expect(Object.keys(servers.revocations(2)).sort()).toEqual([...keys].sort());
     expect([...store.saved.keys()].sort()).toEqual([...keys].sort());
     expect(revoker.state([user('U1')])).toEqual(ok('revoked'));
     expect(revoker.summary()).toMatchObject({ active: 50, pushes: 1, lastPushResult: 'Succeeded' });
-    await revoker.stop();
+    await driven(time, revoker.stop(), 'the revoker to stop');
   });
 
   test('users whose JWTs expired need no revocation', async () => {
-    const { servers, revoker } = await setup();
+    const { time, user, servers, revoker } = setup();
     revoker.request('ns/old', [user('UOLD', -1000)]);
     expect(revoker.state([user('UOLD', -1000)])).toEqual(ok('revoked'));
-    await revoker.stop();
+    await driven(time, revoker.stop(), 'the revoker to stop');
     expect(servers.pushes).toHaveLength(0);
   });
 
   test('a failed cycle reports failed for the users it carried, and the retry revokes them', async () => {
-    const { servers, settled, revoker } = await setup();
+    const { time, user, servers, settled, revoker } = setup();
     servers.down = true;
     revoker.request('ns/a', [user('UA')]);
-    await until(() => settled.includes('ns/a'), 'the failure to be reported');
+    await until(time, () => settled.includes('ns/a'), 'the failure to be reported');
     expect(revoker.state([user('UA')])).toEqual(notOk('no servers available for connection'));
     expect(revoker.summary()).toMatchObject({ lastPushResult: 'Failed', lastPushMessage: 'no servers available for connection' });
     servers.down = false;
-    await until(() => revoked(revoker.state([user('UA')])), 'the retry');
+    await until(time, () => revoked(revoker.state([user('UA')])), 'the retry');
     expect(servers.revocations()).toHaveProperty('UA');
-    await revoker.stop();
+    await driven(time, revoker.stop(), 'the revoker to stop');
   });
 
   test('entries are pruned from the JWT, then from the store, once their users expired', async () => {
-    const { servers, store, revoker } = await setup({ pruneGraceMs: 0 });
+    const { time, user, servers, store, revoker } = setup({ pruneGraceMs: 0 });
     revoker.request('ns/short', [user('USHORT', 1500)]);
     revoker.request('ns/long', [user('ULONG')]);
-    await until(() => Object.keys(servers.revocations()).length === 2, 'both revoked');
-    await until(() => !('USHORT' in servers.revocations()) && !store.saved.has('USHORT'), 'the expired entry pruned');
+    await until(time, () => Object.keys(servers.revocations()).length === 2, 'both revoked');
+    await until(time, () => !('USHORT' in servers.revocations()) && !store.saved.has('USHORT'), 'the expired entry pruned');
     expect(servers.revocations()).toHaveProperty('ULONG');
     expect(store.saved.has('ULONG')).toBe(true);
     expect(revoker.summary().active).toBe(1);
-    await revoker.stop();
+    await driven(time, revoker.stop(), 'the revoker to stop');
   });
 
   test('a server holding a stale copy gets the current JWT again; servers in sync get no push', async () => {
-    const { servers, revoker } = await setup();
+    const { time, user, servers, revoker } = setup();
     const old = servers.copies[0] ?? '';
     revoker.request('ns/a', [user('UA')]);
-    await until(() => servers.pushes.length === 1, 'the first push');
+    await until(time, () => servers.pushes.length === 1, 'the first push');
     // A server restarted with its old (preloaded) copy; a new server makes the revoker look.
     servers.copies[1] = old;
     servers.inForce[1] = old;
-    await (revoker as unknown as { cycle(): Promise<void> }).cycle();
+    const cycle = () => (revoker as unknown as { cycle(): Promise<void> }).cycle();
+    await driven(time, cycle(), 'the repairing cycle');
     expect(servers.pushes).toHaveLength(2);
     expect(servers.revocations(1)).toHaveProperty('UA');
-    await (revoker as unknown as { cycle(): Promise<void> }).cycle();
+    await driven(time, cycle(), 'the cycle in sync');
     expect(servers.pushes).toHaveLength(2);
-    await revoker.stop();
+    await driven(time, revoker.stop(), 'the revoker to stop');
   });
 
   test('entries stored by an earlier process are pushed by a new one', async () => {
-    const first = await setup();
-    first.revoker.request('ns/a', [user('UA')]);
-    await until(() => first.servers.pushes.length === 1, 'the push');
-    await first.revoker.stop();
+    const first = setup();
+    const { time } = first;
+    first.revoker.request('ns/a', [first.user('UA')]);
+    await until(time, () => first.servers.pushes.length === 1, 'the push');
+    await driven(time, first.revoker.stop(), 'the first revoker to stop');
 
-    const second = await setup();
+    // The next process, on the same clock.
+    const second = setup({ time });
     second.store.saved = first.store.saved;
     second.revoker.start();
-    await until(() => second.servers.pushes.length === 1, 'the push of the stored entry');
+    await until(time, () => second.servers.pushes.length === 1, 'the push of the stored entry');
     expect(second.servers.revocations()).toHaveProperty('UA');
-    await second.revoker.stop();
+    await driven(time, second.revoker.stop(), 'the second revoker to stop');
   });
 
   test('a push the servers store but do not put in force (an untrusted signer) is a failure', async () => {
-    const { servers, settled, revoker } = await setup();
+    const { time, user, servers, settled, revoker } = setup();
     servers.distrustSigner = true;
     revoker.request('ns/a', [user('UA')]);
-    await until(() => settled.includes('ns/a'), 'the failure to be reported');
+    await until(time, () => settled.includes('ns/a'), 'the failure to be reported');
     expect(revoker.state([user('UA')])).toEqual(
       notOk(
         `nats-0, nats-1, nats-2 stored the account JWT but kept the previous one in force: is the operator signing key ${operatorSigner.getPublicKey()} listed in the operator JWT?`,
       ),
     );
-    await revoker.stop();
+    await driven(time, revoker.stop(), 'the revoker to stop');
   });
 
   test('time comes from the injected clock: revocation and push times, one push per whole second', async () => {
     const time = new FakeTime(new Date('2031-01-01T00:00:00.250Z'));
-    const { servers, store, settled, revoker } = await setup({ clock: time.clock, timers: time.timers });
+    const { servers, store, settled, revoker } = setup({ time });
     const seconds = (ms: number) => Math.floor(ms / 1000);
     const fakeUser = (key: string) => ({ userPublicKey: key, expiresAt: new Date(time.ms + 3_600_000) });
     revoker.request('ns/a', [fakeUser('UA')]);
@@ -234,8 +263,8 @@ describe('AccountRevoker', () => {
 });
 
 describe('Revocations', () => {
-  async function setupRevocations() {
-    const base = await encodeAccount('WS', account, {}, { algorithm: Algorithms.v2, signer: operatorSigner });
+  function setupRevocations() {
+    const time = new FakeTime(fakeStart());
     const servers = new FakeServers(base, 1);
     const store = new FakeStore();
     let connects = 0;
@@ -252,33 +281,36 @@ describe('Revocations', () => {
         connects++;
         return servers.client();
       },
+      clock: time.clock,
+      timers: time.timers,
     });
-    return { revocations, store, servers, connects: () => connects };
+    return { time, user: userAt(time), revocations, store, servers, connects: () => connects };
   }
 
   test('state, observe and summary only read: they start no revoker', async () => {
-    const { revocations, store, connects } = await setupRevocations();
+    const { time, user, revocations, store, connects } = setupRevocations();
     expect(revocations.observe(account)).toBeUndefined();
     expect(revocations.summary(account)).toEqual({ active: 0, pushes: 0 });
     expect(revocations.state(account, [user('UA')])).toEqual(ok('pending'));
     expect(revocations.state(account, [user('UOLD', -1000)])).toEqual(ok('revoked'));
-    await settle();
+    // Whatever they might have started would have run by now.
+    await time.advance(1000);
     expect(connects()).toBe(0);
     expect(store.loads).toBe(0);
-    await revocations.stop();
+    await driven(time, revocations.stop(), 'the revocations to stop');
   });
 
   test('watch starts checking the account; request revokes in it', async () => {
-    const { revocations, servers, connects } = await setupRevocations();
+    const { time, user, revocations, servers, connects } = setupRevocations();
     revocations.watch(account);
-    await until(() => revocations.observe(account)?.ok === true, 'the first observation');
+    await until(time, () => revocations.observe(account)?.ok === true, 'the first observation');
     expect(connects()).toBe(1);
     expect(servers.pushes).toHaveLength(0);
     revocations.watch(account);
     revocations.request(account, 'ns/a', [user('UA')]);
-    await until(() => revoked(revocations.state(account, [user('UA')])), 'the revocation');
+    await until(time, () => revoked(revocations.state(account, [user('UA')])), 'the revocation');
     expect(revocations.summary(account)).toMatchObject({ active: 1, pushes: 1 });
     expect(connects()).toBe(1);
-    await revocations.stop();
+    await driven(time, revocations.stop(), 'the revocations to stop');
   });
 });
