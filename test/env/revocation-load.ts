@@ -23,7 +23,8 @@ export interface DeletionRun {
   /** Per access: from sending its deletion to its connection being cut, in ms. */
   disconnectMs: number[];
   /** Per access: the reason the server gave for cutting its connection ("User Authentication Revoked"). */
-  closeReasons: (string | undefined)[];
+  /** The server's reason for each cut, or "no server reason (...)" saying what the client saw. */
+  closeReasons: string[];
   /** Per access: how the servers answered a login with a copy of its creds once it was gone. */
   loginsAfter: string[];
   /** Account JWT pushes the servers received during the run. */
@@ -91,7 +92,7 @@ export async function deleteAtOnce(target: LoadTarget, names: string[]): Promise
     await system.flush();
     return {
       disconnectMs: outcomes.map(({ i, at }) => at - (sentAt.get(i) ?? at)),
-      closeReasons: outcomes.map(({ error }) => serverReason(error)),
+      closeReasons: outcomes.map(({ error }) => serverReason(error) ?? `no server reason (${error ? `${error.name}: ${error.message}` : 'closed without an error'})`),
       loginsAfter,
       pushes,
     };
