@@ -24,10 +24,10 @@ const account = createAccount().getPublicKey();
 /** The account JWT the servers start with (signed once: pure-JS ed25519 is slow under jest). */
 const base = await encodeAccount('WS', account, {}, { algorithm: Algorithms.v2, signer: operatorSigner });
 /**
- * Where a fake clock starts: an hour after `base` was issued (its iat is real time), so that a push
- * has no reason to wait for it, at .250 in its second.
+ * Where a fake clock starts: in the second `base` was issued (its iat is real time), as when each
+ * test signed its own, so that the first push waits for the next second with the cycle in flight.
  */
-const fakeStart = () => new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000 + 250);
+const fakeStart = () => new Date(readAccountJwt(base).issuedAt * 1000 + 250);
 
 /** Servers holding a copy each of the account JWT; `down` makes every request fail. */
 class FakeServers {
