@@ -16,6 +16,9 @@ export const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
+/** More than any test needs in one advance(); see there. */
+const MAX_TIMERS_PER_ADVANCE = 1000;
+
 export class FakeTime {
   /** Milliseconds since the epoch. */
   ms: number;
@@ -44,13 +47,20 @@ export class FakeTime {
     return this.pending.map((timer) => timer.due).sort((a, b) => a - b);
   }
 
-  /** Moves the clock `ms` forward, firing each timer due on the way at its own time. */
+  /**
+   * Moves the clock `ms` forward, firing each timer due on the way at its own time. Throws when
+   * timers keep falling due without end (code that sets one again without delay, each time it
+   * fires), which would otherwise hang the test instead of failing it.
+   */
   async advance(ms: number): Promise<void> {
     const end = this.ms + ms;
-    for (;;) {
+    for (let fired = 0; ; fired++) {
       await settle();
       const next = this.pending.filter((timer) => timer.due <= end).sort((a, b) => a.due - b.due || a.id - b.id)[0];
       if (!next) break;
+      if (fired === MAX_TIMERS_PER_ADVANCE) {
+        throw new Error(`more than ${MAX_TIMERS_PER_ADVANCE} timers fell due by ${new Date(end).toISOString()}: one that sets itself again at once?`);
+      }
       this.pending = this.pending.filter((timer) => timer !== next);
       this.ms = Math.max(this.ms, next.due);
       next.callback();
