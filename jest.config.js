@@ -10,10 +10,12 @@ const common = {
 export default {
   // e2e suites each run their own operator against one shared API server: one suite at a time.
   maxWorkers: 1,
+  // Unit tests wait on no server, but a few compare with the nkeys library's pure-JS Ed25519: on a
+  // shared 2-core machine under load one can take seconds, and the 5 s default would fail it for
+  // nothing. (jest reads testTimeout only here, not per project; e2e suites set their own.)
+  testTimeout: 30_000,
   projects: [
-    // Unit tests wait on no server, but some sign with pure-JS ed25519: on a shared 2-core machine
-    // under load a test can take several seconds, so the 5 s default would fail them for nothing.
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], testTimeout: 30_000 },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
       ...common,
       displayName: 'e2e',

@@ -232,7 +232,8 @@ describe('AccountRevoker', () => {
   });
 
   test('time comes from the injected clock: revocation and push times, one push per whole second', async () => {
-    const time = new FakeTime(new Date('2031-01-01T00:00:00.250Z'));
+    // Years after the servers' JWT was issued: a clock that cannot be the machine's own.
+    const time = new FakeTime(new Date(fakeStart().getTime() + 5 * 365 * 86_400_000));
     const { servers, store, settled, revoker } = setup({ time });
     const seconds = (ms: number) => Math.floor(ms / 1000);
     const fakeUser = (key: string) => ({ userPublicKey: key, expiresAt: new Date(time.ms + 3_600_000) });
