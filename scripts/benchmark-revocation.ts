@@ -19,7 +19,7 @@ const TTL_S = 120;
 
 /** Whether every connection was cut because its user was revoked, and every copy of the creds refused. */
 const revokedEverywhere = (run: DeletionRun) =>
-  run.closeReasons.every((reason) => reason === 'User Authentication Revoked') &&
+  run.serverRecords.every((reason) => reason === 'Credentials Revoked') &&
   run.loginsAfter.every((outcome) => outcome === 'Authorization Violation');
 
 const bench = await startBench(['--log-level', 'info']);

@@ -1,7 +1,8 @@
 // Many accesses deleted at once, observed from outside the operator: each access's creds hold a
 // live connection, the deletions are sent together, and the run records when and why each
-// connection was cut, how the servers answer a copy of the creds afterwards, and how many account
-// JWT pushes the servers received ($SYS.REQ.CLAIMS.UPDATE, seen by a system account subscriber).
+// connection was cut (as the client saw it, and as the server recorded it), how the servers answer
+// a copy of the creds afterwards, and how many account JWT pushes the servers received
+// ($SYS.REQ.CLAIMS.UPDATE, seen by a system account subscriber).
 // Shared by the scale e2e test and `npm run benchmark:revocation`.
 
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -22,9 +23,14 @@ export interface LoadTarget {
 export interface DeletionRun {
   /** Per access: from sending its deletion to its connection being cut, in ms. */
   disconnectMs: number[];
-  /** Per access: the reason the server gave for cutting its connection ("User Authentication Revoked"). */
-  /** The server's reason for each cut, or "no server reason (...)" saying what the client saw. */
+  /**
+   * Per access: the -ERR the client read before its connection closed ("User Authentication
+   * Revoked"), or "no server reason (...)" saying what the client saw instead. nats.js can miss an
+   * -ERR that arrives together with the server's close, so `serverRecords` is the proof of why.
+   */
   closeReasons: string[];
+  /** Per access: the reason the server recorded for closing its connection ("Credentials Revoked"). */
+  serverRecords: string[];
   /** Per access: how the servers answered a login with a copy of its creds once it was gone. */
   loginsAfter: string[];
   /** Account JWT pushes the servers received during the run. */
@@ -69,6 +75,7 @@ export async function deleteAtOnce(target: LoadTarget, names: string[]): Promise
   const system = await connectWithCreds(target.natsUrls, target.systemCreds);
   try {
     clients.push(...(await inBatches(creds, (text) => connectWithCreds(target.natsUrls, text))));
+    const ids = clients.map(connectionId);
     let pushes = 0;
     system.subscribe('$SYS.REQ.CLAIMS.UPDATE', { callback: () => void pushes++ });
     await system.flush();
@@ -93,6 +100,7 @@ export async function deleteAtOnce(target: LoadTarget, names: string[]): Promise
     return {
       disconnectMs: outcomes.map(({ i, at }) => at - (sentAt.get(i) ?? at)),
       closeReasons: outcomes.map(({ error }) => serverReason(error) ?? `no server reason (${error ? `${error.name}: ${error.message}` : 'closed without an error'})`),
+      serverRecords: await closedReasons(system, ids),
       loginsAfter,
       pushes,
     };
@@ -100,6 +108,50 @@ export async function deleteAtOnce(target: LoadTarget, names: string[]): Promise
     await Promise.all(clients.map((nc) => nc.close()));
     await system.close();
   }
+}
+
+/** A server's answer to a $SYS.REQ.SERVER.<id>.CONNZ request, as much of it as is read here. */
+interface ConnzReply {
+  data?: { connections?: { cid: number; reason?: string }[] };
+  error?: { code: number; description?: string };
+}
+
+/** Which server a client is connected to, and the id that server gave it. */
+interface ConnectionId {
+  server: string;
+  cid: number;
+}
+
+function connectionId(nc: NatsConnection): ConnectionId {
+  if (!nc.info) throw new Error('a client connected without the server telling it its id');
+  return { server: nc.info.server_id, cid: nc.info.client_id };
+}
+
+/**
+ * The reason each server recorded for closing each connection in `ids`, from its closed-connection list
+ * (asked for through the system account, by server id and client id). A server files a closed
+ * connection shortly after closing it, so this asks again until every one is there.
+ */
+async function closedReasons(system: NatsConnection, ids: ConnectionId[]): Promise<string[]> {
+  const reasons: (string | undefined)[] = ids.map(() => undefined);
+  await waitFor(
+    async () => {
+      await Promise.all(
+        ids.map(async ({ server, cid }, i) => {
+          if (reasons[i] !== undefined) return;
+          // state 1: closed connections only.
+          const reply = await system.request(`$SYS.REQ.SERVER.${server}.CONNZ`, JSON.stringify({ cid, state: 1 }), { timeout: 5000 });
+          const { data, error } = reply.json<ConnzReply>();
+          if (error) throw new Error(`server ${server} refused the CONNZ request: ${error.code} ${error.description ?? ''}`);
+          const closed = data?.connections?.find((c) => c.cid === cid);
+          if (closed) reasons[i] = closed.reason ?? 'no reason recorded';
+        }),
+      );
+      return reasons.every((reason) => reason !== undefined) ? true : undefined;
+    },
+    { what: 'the servers to file every closed connection', timeoutMs: 30_000, intervalMs: 250 },
+  );
+  return reasons.map((reason) => reason ?? '');
 }
 
 /**
