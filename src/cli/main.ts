@@ -2,11 +2,12 @@
 // Command-line entry point: `run` starts the operator, `crds` prints the CRDs. Parses arguments and
 // wires the pieces; owns no logic of its own.
 
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { renderCrdFiles } from '../api/crds.ts';
 import { startOperator, type RunningOperator } from './operator.ts';
+import { PooledKubeConfig } from '../kube/kube-config.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { createLogger } from '../log.ts';
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
@@ -48,7 +49,7 @@ async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: runFlags, strict: true });
   const config = loadRunConfig(values, process.env);
   const log = createLogger(config.logLevel);
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new PooledKubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromDefault();
   const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
+import { PooledKubeConfig } from '../../src/kube/kube-config.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { waitFor } from './net.ts';
 import type { EnvState } from './state.ts';
@@ -29,7 +30,7 @@ export interface Clients {
 }
 
 export function clientsFor(kubeconfigPath: string): Clients {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new PooledKubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
   return {
     kubeConfig,
@@ -70,8 +71,9 @@ export const OPERATOR_USER = 'system:serviceaccount:wno-system:workspace-nats-op
  * gives it: the namespace and RBAC of manifests/ are applied, the workspace rights are granted in
  * `namespaces` only (as manifests/namespaced/ shows), and a token of its ServiceAccount is
  * requested. Written into the run's temp root. Run the operator with `--namespaces` to match.
+ * `server` replaces the API server's address (a connection counter in front of it, say).
  */
-export async function operatorKubeconfig(setup: ClusterSetup & { root: string }, namespaces: string[]): Promise<string> {
+export async function operatorKubeconfig(setup: ClusterSetup & { root: string }, namespaces: string[], server?: string): Promise<string> {
   const admin = clientsFor(setup.kubeconfig);
   for (const file of ['namespace.yaml', 'rbac.yaml']) {
     for (const object of parseAllDocuments(readFileSync(join(MANIFEST_DIR, file), 'utf8'))) {
@@ -92,7 +94,7 @@ export async function operatorKubeconfig(setup: ClusterSetup & { root: string },
   if (!cluster || !status?.token) throw new Error('no cluster or no token for the operator');
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
-    clusters: [cluster],
+    clusters: [server ? { ...cluster, server } : cluster],
     users: [{ name: 'operator', token: status.token }],
     contexts: [{ name: 'operator', cluster: cluster.name, user: 'operator' }],
     currentContext: 'operator',

@@ -21,6 +21,8 @@ export interface SuiteSetup {
   prepare?: (admin: Clients, state: EnvState) => Promise<void>;
   /** Extra flags of `run`. */
   operatorArgs?: string[];
+  /** The API server address the operator is given, if not the real one (a connection counter, say). */
+  apiServer?: string;
 }
 
 /** Prepares the cluster and starts the operator; stop it with `suite.operator.stop()`. */
@@ -30,7 +32,7 @@ export async function startSuite(setup: SuiteSetup): Promise<Suite> {
   await setup.prepare?.(admin, state);
   const operator = new OperatorProcess(
     {
-      kubeconfig: await operatorKubeconfig(state, setup.namespaces),
+      kubeconfig: await operatorKubeconfig(state, setup.namespaces, setup.apiServer),
       namespace: OPERATOR_NAMESPACE,
       serves: setup.namespaces,
       ...(setup.operatorArgs ? { args: setup.operatorArgs } : {}),
