@@ -29,11 +29,12 @@ import {
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import { Binder } from '../binder/binder.ts';
-import { AccessController } from '../controller/access-controller.ts';
+import { AccessController, SECRETS } from '../controller/access-controller.ts';
 import { IssuerController } from '../controller/issuer-controller.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
+import { OwnWrites } from '../kube/own-writes.ts';
 import { customResourceInformers, customResourceScope, OnDemandInformers, ResilientInformer, MergedLister } from '../kube/informer.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -80,10 +81,13 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   // Accesses and their Secrets are watched in every namespace, or in each configured one, so
   // that RBAC can grant Secret rights per namespace.
   const scopes = options.workspaceNamespaces.length > 0 ? options.workspaceNamespaces : [undefined];
+  // The access controller's own writes, whose watch events do not wake it again; the binder still
+  // sees them (an access's status is what a binding reports).
+  const ownWrites = new OwnWrites();
   const accesses = customResourceInformers<WorkspaceNatsAccess>(kubeConfig, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
     log,
-    onChange: (access) => {
-      queue.add(objectKey(access));
+    onChange: (access, type) => {
+      ownWrites.onChange(ACCESS_PLURAL, access, type, () => queue.add(objectKey(access)));
       const binding = bindingKeyOf(access);
       if (binding) bindingQueue.add(binding);
     },
@@ -120,9 +124,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
               ? core.listNamespacedSecret({ namespace, labelSelector: managedSecrets })
               : core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
           log,
-          onChange: (secret) => {
+          onChange: (secret, type) => {
             const key = accessKeyOfSecret(secret);
-            if (key) queue.add(key);
+            if (key) ownWrites.onChange(SECRETS, secret, type, () => queue.add(key));
           },
         }),
     ),
@@ -205,6 +209,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     signingKey: (issuer) => issuerKeys.accountSigningKey(issuer),
     revocations,
     events,
+    ownWrites,
     log,
     fieldManager: COMPONENT,
   });

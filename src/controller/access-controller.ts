@@ -5,7 +5,7 @@
 // (access-plan.ts, pure), apply the plan (here, the only place that writes, in a fixed order). It
 // does not watch workspaces or mutate pods.
 
-import type { CoreV1Api, CustomObjectsApi, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
@@ -13,10 +13,11 @@ import { ACCESS_FINALIZER, ACCESS_PLURAL } from '../api/constants.ts';
 import { Failure, type Result } from '../api/failure.ts';
 import { EventReason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
-import { succeeded } from '../kube/errors.ts';
+import { isConflict, succeeded } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Lister } from '../kube/lister.ts';
 import { OwnObjects } from '../kube/own-objects.ts';
+import type { OwnWrites } from '../kube/own-writes.ts';
 import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
@@ -43,11 +44,16 @@ export interface AccessControllerDeps {
   signingKey: (issuer: ClusterNatsIssuer) => KeyPair;
   revocations: RevocationRequests;
   events: EventRecorder;
+  /** Where the objects it writes are recorded, so that their watch events do not wake it again. */
+  ownWrites: OwnWrites;
   log: Logger;
   fieldManager: string;
   clock?: Clock;
   mint?: Mint;
 }
+
+/** What ownWrites calls Secrets (the access controller's writes are accesses and Secrets). */
+export const SECRETS = 'secrets';
 
 const keyOf = (access: WorkspaceNatsAccess) => `${access.metadata.namespace}/${access.metadata.name}`;
 
@@ -68,35 +74,44 @@ export class AccessController {
 
   /** Reconciles the access `namespace/name`. */
   async reconcile(key: string): Promise<ReconcileResult> {
-    const observed = await this.observe(key);
+    const observed = this.observe(key);
     if (!observed) return {};
+    const outcome = await this.apply(observed.access, await this.plan(observed));
+    if (!('secretExists' in outcome)) return outcome;
+    // The cache lacked the Secret, but the API server has one by that name: ours with its label
+    // removed (taken back), someone else's (reported), or ours just written and not yet in the
+    // cache (left as it is). Decide again from the real one; the user minted for the create that
+    // failed never left this process.
+    const access = outcome.secretExists;
+    const secret = await this.secretClient.read(secretNameOf(access), access.metadata.namespace ?? '');
+    const again = await this.apply(access, await this.plan({ ...observed, access, secret }));
+    if ('secretExists' in again) throw new Error(`access ${key}: Secret ${secretNameOf(access)} exists but cannot be read`);
+    return again;
+  }
+
+  private async plan(observed: AccessObservation): Promise<AccessPlan> {
     let decision = await decide(observed, this.mint);
     if (decision === NEEDS_LIVE_SECRETS) {
       observed.liveSecrets = await this.secretClient.liveOf(observed.access);
       decision = await decide(observed, this.mint);
     }
-    if (decision === NEEDS_LIVE_SECRETS) throw new Error(`access ${key}: a plan asked for live Secrets twice`);
-    return this.apply(observed.access, decision);
+    if (decision === NEEDS_LIVE_SECRETS) throw new Error(`access ${keyOf(observed.access)}: a plan asked for live Secrets twice`);
+    return decision;
   }
 
-  /** Reads what a decision about the access needs: caches, and the named Secret if they lack it. */
-  private async observe(key: string): Promise<AccessObservation | undefined> {
+  /** Reads what a decision about the access needs, from the caches. */
+  private observe(key: string): AccessObservation | undefined {
     const [namespace = '', name = ''] = key.split('/');
     const access = this.deps.accesses.get(name, namespace);
     if (!access) return undefined;
     const issuer = this.deps.issuers.get(access.spec.issuerRef.name);
-    const secretName = secretNameOf(access);
-    // The cache holds only Secrets with the operator's label. Before minting for a Secret it lacks,
-    // look at the real object: one of ours whose label was removed is taken back, and anyone
-    // else's is reported, both without minting, and a Secret just written is not written twice.
-    const secret =
-      this.deps.secrets.get(secretName, namespace) ??
-      (issuer && !access.metadata.deletionTimestamp ? await this.secretClient.read(secretName, namespace) : undefined);
     return {
       access,
       issuer,
       namespaceLabels: this.deps.namespaces.get(namespace)?.metadata?.labels ?? {},
-      secret,
+      // The cache holds only Secrets with the operator's label: one it lacks is created, and the
+      // API server's "already exists" sends the reconcile to the real object (reconcile()).
+      secret: this.deps.secrets.get(secretNameOf(access), namespace),
       cachedSecrets: this.deps.secrets.list(namespace),
       signingKey: issuer ? this.loadSigningKey(issuer) : undefined,
       revocation: (account, users) => this.deps.revocations.state(account, users),
@@ -114,38 +129,40 @@ export class AccessController {
   }
 
   /**
-   * Carries out `plan` in a fixed order: finalizer, Secret, revocation request, Events, status,
-   * Secret deletions, finalizer removal. A Failure while writing the Secret (the API server refused
-   * it) is reported like any other.
+   * Carries out `plan` in a fixed order: finalizer, Secret, revocation request, Events and status
+   * (sent together), Secret deletions, finalizer removal. A Failure while writing the Secret (the
+   * API server refused it) is reported like any other; a Secret to create that exists already
+   * stops here, for reconcile() to decide again. Every write goes through ownWrites, so that its
+   * watch event does not reconcile the access again.
    */
-  private async apply(planned: WorkspaceNatsAccess, plan: AccessPlan): Promise<ReconcileResult> {
+  private async apply(planned: WorkspaceNatsAccess, plan: AccessPlan): Promise<ReconcileResult | { secretExists: WorkspaceNatsAccess }> {
     let access = planned;
     if (plan.addFinalizer) {
-      access = await this.accesses.replace({
-        ...access,
-        metadata: { ...access.metadata, finalizers: [...(access.metadata.finalizers ?? []), ACCESS_FINALIZER] },
-      });
+      const finalizers = [...(access.metadata.finalizers ?? []), ACCESS_FINALIZER];
+      const unfinalized = access;
+      access = await this.own(ACCESS_PLURAL, access, () => this.accesses.replace({ ...unfinalized, metadata: { ...unfinalized.metadata, finalizers } }));
     }
     if (plan.writeSecret) {
+      const { wanted, existing } = plan.writeSecret;
       try {
-        await this.secretClient.write(plan.writeSecret.wanted, plan.writeSecret.existing);
+        await this.own(SECRETS, wanted, () => this.secretClient.write(wanted, existing));
       } catch (error) {
+        if (!existing && isConflict(error)) return { secretExists: access };
         if (!(error instanceof Failure)) throw error;
         return this.apply(access, planFailure(access, error));
       }
     }
     // After the new Secret: a replaced user is revoked only once its successor is in place.
     if (plan.revoke) this.deps.revocations.request(plan.revoke.account, keyOf(access), plan.revoke.users);
-    await this.record(access, plan.events);
-    if (plan.status) {
-      await updateStatus(
-        { customObjects: this.deps.customObjects, plural: ACCESS_PLURAL, fieldManager: this.deps.fieldManager },
-        access,
-        plan.status.ready,
-        plan.status.fields,
-        this.clock(),
-      );
+    // Events are best effort and the status does not wait for them: both are sent at once.
+    const recorded = this.record(access, plan.events);
+    const status = plan.status;
+    if (status) {
+      const writer = { customObjects: this.deps.customObjects, plural: ACCESS_PLURAL, fieldManager: this.deps.fieldManager };
+      const current = access;
+      await this.own(ACCESS_PLURAL, access, () => updateStatus(writer, current, status.ready, status.fields, this.clock()));
     }
+    await recorded;
     await this.record(access, plan.eventsAfterStatus);
     for (const secret of plan.deleteSecrets) {
       if (await this.secretClient.delete(secret)) {
@@ -158,6 +175,11 @@ export class AccessController {
       await succeeded(this.accesses.replace({ ...access, metadata: { ...access.metadata, finalizers } }), [404]);
     }
     return plan.result;
+  }
+
+  /** Runs `write` of `target` through ownWrites, so that its watch event does not wake this controller. */
+  private own<T extends KubernetesObject | undefined>(kind: string, target: KubernetesObject, write: () => Promise<T>): Promise<T> {
+    return this.deps.ownWrites.write(kind, target, write);
   }
 
   private async record(access: WorkspaceNatsAccess, events: readonly PlannedEvent[]) {

@@ -21,19 +21,23 @@ interface WithStatus<S> {
   status?: S;
 }
 
-/** Writes `object`'s status with `ready` and `fields` at its generation, if that changes it. */
+/**
+ * Writes `object`'s status with `ready` and `fields` at its generation, if that changes it, and
+ * returns the object the API server stored (undefined when nothing was written).
+ */
 export async function updateStatus<S extends { conditions?: Condition[]; observedGeneration?: number }>(
   writer: StatusWriter,
   object: WithStatus<S>,
   ready: ConditionUpdate,
   fields: StatusFields<S>,
   now: Date,
-): Promise<void> {
+): Promise<WithStatus<S> | undefined> {
   const current = object.status ?? ({} as S);
   const status = nextStatus(current, ready, fields, object.metadata.generation ?? 0, now);
-  if (isDeepStrictEqual(status, current)) return;
+  if (isDeepStrictEqual(status, current)) return undefined;
   const { name, namespace } = object.metadata;
   const request = { group: GROUP, version: VERSION, plural: writer.plural, name, body: { ...object, status }, fieldManager: writer.fieldManager };
-  if (namespace) await writer.customObjects.replaceNamespacedCustomObjectStatus({ ...request, namespace });
-  else await writer.customObjects.replaceClusterCustomObjectStatus(request);
+  return (await (namespace
+    ? writer.customObjects.replaceNamespacedCustomObjectStatus({ ...request, namespace })
+    : writer.customObjects.replaceClusterCustomObjectStatus(request))) as WithStatus<S>;
 }

@@ -255,6 +255,18 @@ export function waitForReady(
   );
 }
 
+/** Waits until the issuer is Ready: its keys loaded and its account JWT checked on the servers. */
+export function waitForIssuerReady(custom: CustomObjectsApi, name: string, timeoutMs = 30_000): Promise<ClusterNatsIssuer> {
+  return waitFor(
+    async () => {
+      const issuer = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name })) as ClusterNatsIssuer;
+      const ready = issuer.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === 'True' && ready.observedGeneration === issuer.metadata.generation ? issuer : undefined;
+    },
+    { what: `issuer ${name} Ready`, timeoutMs },
+  );
+}
+
 /** Whether the Secret exists (never returning it, so that a failed assertion cannot print it). */
 export async function secretExists(core: CoreV1Api, namespace: string, name: string): Promise<boolean> {
   try {

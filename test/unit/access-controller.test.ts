@@ -13,6 +13,7 @@ import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts
 import { AccessController, type RevocationRequests } from '../../src/controller/access-controller.ts';
 import type { IssuedUser } from '../../src/controller/access-users.ts';
 import { ApiEventRecorder } from '../../src/kube/events.ts';
+import { OwnWrites } from '../../src/kube/own-writes.ts';
 import { createLogger } from '../../src/log.ts';
 import { readCredentials } from '../../src/nats/credentials.ts';
 import { apiError, MemoryLister, RecordingApi } from './fake-kube.ts';
@@ -51,6 +52,7 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
   const namespaces = new MemoryLister<V1Namespace>([{ metadata: { name: 'team-a', labels: {} } }]);
   const revoker = new FakeRevoker();
   const clock = { now: new Date() };
+  const ownWrites = new OwnWrites();
   const controller = new AccessController({
     customObjects: api.client(),
     core: api.client(),
@@ -64,6 +66,7 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
     },
     revocations: revoker,
     events: new ApiEventRecorder(api.client(), log, 'test'),
+    ownWrites,
     log,
     fieldManager: 'test',
     clock: () => clock.now,
@@ -87,7 +90,7 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
     const creds = secrets.get('ws1-nats', 'team-a')?.data?.[CREDS_KEY];
     return creds ? readCredentials(Buffer.from(creds, 'base64').toString('utf8')) : undefined;
   };
-  return { api, accesses, issuers, secrets, revoker, clock, reconcile, settle, current, secretUser };
+  return { api, accesses, issuers, secrets, revoker, clock, ownWrites, reconcile, settle, current, secretUser };
 }
 
 /** An access issued and settled: finalizer, Secret and Ready status in the caches. */
@@ -215,13 +218,58 @@ describe('AccessController: failures are reported once, with their reason', () =
     expect(status.conditions?.[0]).toMatchObject({ reason: Reason.InvalidSpec, message: 'Secret ws1-nats: HTTP 422: metadata.labels: Invalid value: "-bad"' });
   });
 
-  test('a Secret of the same name owned by someone else is a SecretConflict, and nothing is minted', async () => {
+  test('a Secret of the same name owned by someone else: the create is refused, it is a SecretConflict, and it is left alone', async () => {
     const env = setup();
+    env.api.on('createNamespacedSecret', () => {
+      throw apiError(409, 'secrets "ws1-nats" already exists');
+    });
     env.api.on('readNamespacedSecret', () => ({ metadata: { name: 'ws1-nats', namespace: 'team-a', uid: 'other' }, data: {} }));
     await env.reconcile();
-    expect(env.api.writes()).not.toContain('createNamespacedSecret ws1-nats');
+    expect(env.api.summary()).toEqual([
+      'replaceNamespacedCustomObject ws1',
+      'createNamespacedSecret ws1-nats',
+      'readNamespacedSecret ws1-nats',
+      'replaceNamespacedCustomObjectStatus ws1',
+      'createNamespacedEvent ws1.',
+    ]);
     const status = (env.api.calls.find((call) => call.method === 'replaceNamespacedCustomObjectStatus')!.args.body as WorkspaceNatsAccess).status!;
     expect(status.conditions?.[0]?.reason).toBe(Reason.SecretConflict);
+  });
+
+  test('a Secret of its own that the cache lacks (its label removed) is taken back after the create is refused', async () => {
+    const first = await issued();
+    const ours = first.secrets.objects[0]!;
+    const env = setup({ access: first.current() });
+    env.api.on('createNamespacedSecret', () => {
+      throw apiError(409, 'secrets "ws1-nats" already exists');
+    });
+    const { labels: _removed, ...unlabelled } = ours.metadata ?? {};
+    env.api.on('readNamespacedSecret', () => ({ ...ours, metadata: unlabelled }));
+    await env.reconcile();
+    // The first plan minted for the create; the second, from the real Secret, keeps its user.
+    expect(env.api.writes()).toEqual(['createNamespacedSecret ws1-nats', 'replaceNamespacedSecret ws1-nats', 'createNamespacedEvent ws1.']);
+    const replaced = env.api.bodies<V1Secret>('replaceNamespacedSecret')[0]!;
+    expect(replaced.data?.[CREDS_KEY]).toBe(ours.data?.[CREDS_KEY]);
+    expect(replaced.metadata?.labels).toEqual(ours.metadata?.labels);
+  });
+
+  test('what it writes is recorded, so that the watch events echoing it do not wake it', async () => {
+    const env = setup();
+    await env.reconcile();
+    const written = (method: string) => env.api.calls.filter((call) => call.method === method).length;
+    expect(written('replaceNamespacedCustomObject') + written('createNamespacedSecret') + written('replaceNamespacedCustomObjectStatus')).toBe(3);
+    // The fake API numbers versions from 101: finalizer 101, Secret 102, (Event 103), status 104.
+    const woken: string[] = [];
+    const change = (kind: string, name: string, resourceVersion: string) =>
+      env.ownWrites.onChange(kind, { metadata: { namespace: 'team-a', name, resourceVersion } }, 'update', () => woken.push(`${kind} ${resourceVersion}`));
+    change('workspacenatsaccesses', 'ws1', '101');
+    change('secrets', 'ws1-nats', '102');
+    change('workspacenatsaccesses', 'ws1', '104');
+    expect(woken).toEqual([]);
+    // Seen once: the same version again, or any other, wakes it.
+    change('workspacenatsaccesses', 'ws1', '104');
+    expect(woken).toEqual(['workspacenatsaccesses 104']);
+    expect(env.ownWrites.size).toBe(0);
   });
 });
 
