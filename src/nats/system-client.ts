@@ -6,9 +6,9 @@
 // a server a new id, and possibly an empty resolver directory) or its own reconnect.
 
 import type { KeyPair } from '@nats-io/nkeys';
+import { nativeCredsAuthenticator } from './native-creds.ts';
 import {
   connect,
-  credsAuthenticator,
   type Msg,
   type NatsConnection,
   type Subscription,
@@ -75,7 +75,7 @@ export class NatsSystemClient {
   static async connect(options: SystemClientOptions): Promise<NatsSystemClient> {
     const nc = await connect({
       servers: options.servers,
-      authenticator: credsAuthenticator(options.creds),
+      authenticator: nativeCredsAuthenticator(options.creds),
       name: 'workspace-nats-operator',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,

@@ -1,7 +1,7 @@
 // Proves the test harness itself: the control plane answers through @kubernetes/client-node, its
 // garbage collector runs, the audit log records who wrote what, and NATS in operator mode accepts a
 // user signed by the WS account signing key but refuses one signed by an unknown key.
-import { nativeCredsAuthenticator } from '../env/native-creds.ts';
+import { nativeCredsAuthenticator } from '../../src/nats/native-creds.ts';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { encodeUser, fmtCreds } from '@nats-io/jwt';
 import { createAccount, createUser, fromSeed } from '@nats-io/nkeys';

@@ -3,7 +3,7 @@
 // revoked unless they were renewed; nothing is lost when NATS or the operator is down meanwhile.
 // The suite runs its own nats-server (and NATS trust), so that it can stop and start it.
 
-import { nativeCredsAuthenticator } from '../env/native-creds.ts';
+import { nativeCredsAuthenticator } from '../../src/nats/native-creds.ts';
 import { createOperator } from '@nats-io/nkeys';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 // always the server's own reason (its -ERR line), never any failure: a server that cannot be
 // reached, while it restarts say, refuses nothing.
 
-import { nativeCredsAuthenticator } from './native-creds.ts';
+import { nativeCredsAuthenticator } from '../../src/nats/native-creds.ts';
 import {
   AuthorizationError,
   connect,

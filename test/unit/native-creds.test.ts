@@ -2,7 +2,7 @@
 
 import { createAccount, createUser, fromPublic } from '@nats-io/nkeys';
 import { encodeUser, fmtCreds } from '@nats-io/jwt';
-import { nativeCredsAuthenticator } from '../env/native-creds.ts';
+import { nativeCredsAuthenticator } from '../../src/nats/native-creds.ts';
 
 test('signs the nonce as the nkeys library does, with the JWT and the user public key', async () => {
   const account = createAccount();

@@ -1,10 +1,10 @@
-// Test clients' way to log in with a creds file, signing the server's nonce with Ed25519 from
-// node:crypto. nats.js signs with pure-JS curve math, which on a busy 2-core machine, with a few
-// hundred clients connecting at once, overran nats-server's 2 s auth timeout ("Authentication
-// Timeout"): a failure of the test machine, not of what is tested. Same protocol, same result.
+// Logging in to NATS with a creds file, signing the server's nonce with Ed25519 from node:crypto:
+// the operator's system client and the tests' clients. nats.js's credsAuthenticator signs with
+// pure-JS curve math, about a hundred times slower; with a few hundred test clients connecting at
+// once on a busy 2-core machine it overran nats-server's 2 s auth timeout. Same protocol.
 
 import type { Authenticator } from '@nats-io/transport-node';
-import { nativeFromSeed } from '../../src/nats/native-keys.ts';
+import { nativeFromSeed } from './native-keys.ts';
 
 const BLOCK = /-----BEGIN [A-Z ]+-----\s*(\S+)\s*------END [A-Z ]+------/g;
 
