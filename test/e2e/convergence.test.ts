@@ -1,5 +1,5 @@
-// Level-triggered and idempotent: an operator killed mid-burst converges after a restart, and a
-// resync of unchanged objects writes nothing to the API server.
+// Level-triggered and idempotent: an operator killed mid-burst converges after a restart, and
+// neither a resync of unchanged objects nor a restart writes anything to the API server.
 
 import { isDeepStrictEqual } from 'node:util';
 import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
@@ -121,43 +121,69 @@ async function reconciled(operator: OperatorProcess, keys: string[], rounds: num
   );
 }
 
-test('a resync of unchanged objects makes zero API writes', async () => {
-  const ns = 'e2e-resync';
-  const operator = await startOperator(['--resync-period', '2s']);
-  const names = Array.from({ length: 5 }, (_, i) => `steady-${i}`);
+/**
+ * Creates accesses `names` in `ns`, waits until they are Ready and `operator` has settled (a whole
+ * round in which it reconciled each of them wrote nothing), and returns how to count what is
+ * written from then on: the audit log of the API server the test environment started (every write
+ * request, even one that changed nothing) and, on any cluster, the objects' resourceVersions.
+ */
+async function settled(operator: OperatorProcess, ns: string, names: string[]) {
   for (const name of names) {
     await createAccess(admin.custom, ns, accessBody(name, { issuerRef: { name: ISSUER }, permissions }));
   }
   await waitFor(
     async () => {
-      const all = await listAccesses(ns);
+      const all = (await listAccesses(ns)).filter((a) => names.includes(a.metadata.name));
       return all.length === names.length && all.every(isReady) ? true : undefined;
     },
     { what: 'the accesses to be Ready', timeoutMs: 60_000 },
   );
   const keys = names.map((name) => `${ns}/${name}`);
-  // Writes are counted in the audit log of the API server the test environment started; an
-  // external cluster's is not ours to read, and there the resourceVersions alone must do.
   const auditLog = state.kube?.auditLogPath;
   const writesAfter = (offset: number) => (auditLog ? writesSince(auditLog, offset, OPERATOR_USER, ns) : []);
-
-  // The issuance's own writes (status, Events) wake further reconciles, which find nothing to do.
-  // Settled: a whole round in which each access was reconciled wrote nothing.
   const settleBy = Date.now() + 60_000;
-  let offset: number;
-  let versionsBefore: Map<string, string>;
   for (;;) {
-    offset = auditLog ? auditOffset(auditLog) : 0;
-    versionsBefore = await objectVersions(admin.core, admin.custom, ns);
+    const offset = auditLog ? auditOffset(auditLog) : 0;
+    const versionsBefore = await objectVersions(admin.core, admin.custom, ns);
     await reconciled(operator, keys, 1);
-    if (writesAfter(offset).length === 0 && isDeepStrictEqual(await objectVersions(admin.core, admin.custom, ns), versionsBefore)) break;
+    if (writesAfter(offset).length === 0 && isDeepStrictEqual(await objectVersions(admin.core, admin.custom, ns), versionsBefore)) {
+      return { keys, offset, versionsBefore, writesAfter };
+    }
     expect(Date.now()).toBeLessThan(settleBy);
   }
+}
 
+test('a resync of unchanged objects makes zero API writes', async () => {
+  const ns = 'e2e-resync';
+  const operator = await startOperator(['--resync-period', '2s']);
+  const { keys, offset, versionsBefore, writesAfter } = await settled(
+    operator,
+    ns,
+    Array.from({ length: 5 }, (_, i) => `steady-${i}`),
+  );
   // Three more resyncs of each access, with nothing changed in between...
   await reconciled(operator, keys, 3);
   // ...changed no object, and sent no write request at all (accesses other suites left in other
   // namespaces may legitimately renew meanwhile).
+  expect(await objectVersions(admin.core, admin.custom, ns)).toEqual(versionsBefore);
+  expect(writesAfter(offset)).toEqual([]);
+});
+
+test('a restarted operator reaches steady state without re-issuing or writing anything', async () => {
+  const ns = 'e2e-resync';
+  const first = await startOperator(['--resync-period', '2s']);
+  const { keys, versionsBefore, writesAfter } = await settled(
+    first,
+    ns,
+    Array.from({ length: 5 }, (_, i) => `restart-${i}`),
+  );
+  await first.stop();
+  const offset = state.kube ? auditOffset(state.kube.auditLogPath) : 0;
+  const second = await startOperator(['--resync-period', '2s']);
+  // Its first look at each access after the start, and a resync.
+  await reconciled(second, keys, 2);
+  // The same objects, the same users: nothing re-issued, nothing written in the namespace (its
+  // Lease lives in the operator's own namespace).
   expect(await objectVersions(admin.core, admin.custom, ns)).toEqual(versionsBefore);
   expect(writesAfter(offset)).toEqual([]);
 });
