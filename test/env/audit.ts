@@ -1,10 +1,11 @@
-// Counting what the operator wrote to the API server: from the audit log of the API server the
-// test environment starts (every write request, even one that changed nothing), and, on any
-// cluster, from the resourceVersions of the objects it manages.
+// Counting what a client (the operator, or the benchmark's plain client) wrote to the API server:
+// from the audit log of the API server the test environment starts (every write request, even one
+// that changed nothing), and, on any cluster, from the resourceVersions of the objects it manages.
+// Used by the e2e tests and `npm run benchmark`.
 
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { readFileSync, statSync } from 'node:fs';
-import { ACCESS_PLURAL, GROUP, VERSION } from '../../../src/api/constants.ts';
+import { ACCESS_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
@@ -21,10 +22,10 @@ export function auditOffset(path: string): number {
 }
 
 /**
- * Write requests by `username` to objects in `namespace`, logged after `offset`, as
- * "verb resource/subresource ns/name".
+ * Write requests by `username` to objects in `namespace` (in any namespace, or none, when it is
+ * omitted), logged after `offset`, as "verb resource/subresource ns/name".
  */
-export function writesSince(path: string, offset: number, username: string, namespace: string): string[] {
+export function writesSince(path: string, offset: number, username: string, namespace?: string): string[] {
   const text = readFileSync(path).subarray(offset).toString('utf8');
   return text
     .split('\n')
@@ -34,7 +35,7 @@ export function writesSince(path: string, offset: number, username: string, name
       (e) =>
         e.stage === 'ResponseComplete' &&
         e.user.username === username &&
-        e.objectRef?.namespace === namespace &&
+        (namespace === undefined || e.objectRef?.namespace === namespace) &&
         WRITE_VERBS.has(e.verb),
     )
     .map((e) => {
