@@ -14,6 +14,7 @@ interface AuditEvent {
   verb: string;
   user: { username: string };
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
 }
 
 /** The current end of the audit log: pass it to writesSince() to count what came after. */
@@ -23,10 +24,16 @@ export function auditOffset(path: string): number {
 
 /**
  * Write requests by `username` to objects in `namespace` (in any namespace, or none, when it is
- * omitted), logged after `offset`, as "verb resource/subresource ns/name".
+ * omitted), logged after `offset`, as "verb resource/subresource ns/name code" (a refused write,
+ * such as a conflict, counts too).
  */
 export function writesSince(path: string, offset: number, username: string, namespace?: string): string[] {
-  const text = readFileSync(path).subarray(offset).toString('utf8');
+  return writesBetween(path, offset, auditOffset(path), username, namespace);
+}
+
+/** As writesSince(), for the requests logged between offsets `from` and `to`. */
+export function writesBetween(path: string, from: number, to: number, username: string, namespace?: string): string[] {
+  const text = readFileSync(path).subarray(from, to).toString('utf8');
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
@@ -41,7 +48,7 @@ export function writesSince(path: string, offset: number, username: string, name
     .map((e) => {
       const ref = e.objectRef ?? {};
       const resource = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource;
-      return `${e.verb} ${resource} ${ref.namespace ?? ''}/${ref.name ?? ''}`;
+      return `${e.verb} ${resource} ${ref.namespace ?? ''}/${ref.name ?? ''} ${e.responseStatus?.code ?? '?'}`;
     });
 }
 
