@@ -9,19 +9,19 @@
 // - create -> Secret for 10 accesses one at a time (the goal: p99 under 100 ms).
 // Any access not Ready with its Secret, or not gone after deletion, fails the run.
 
-import { ACCESS_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ACCESS_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
+import { secretNameOf } from '../src/controller/access-secret.ts';
 import { auditOffset, writesBetween, writesSince } from '../test/env/audit.ts';
 import { accessBody, clientsFor, createAccess, OPERATOR_USER, secretMaterialIn, waitForReady } from '../test/env/cluster.ts';
 import { IN_FLIGHT, runBurst, timeBurst, type BurstRun } from './benchmark-burst.ts';
-import { byKind, kindsDiffer } from './benchmark-figures.ts';
+import { byKind, kindsDiffer, kindsText } from './benchmark-figures.ts';
 import { parseBenchmarkFlags, USAGE, type BenchmarkFlags } from './benchmark-flags.ts';
 import { observe } from './benchmark-observer.ts';
 import { PlainClient, type AccessSpec } from './benchmark-plain-client.ts';
 import { cpuMs, residentBytes } from './benchmark-process.ts';
 import { report, type OperatorSample, type Writes } from './benchmark-report.ts';
 import { BENCH, startBench } from './benchmark-setup.ts';
-import { secretNameOf } from '../src/controller/access-secret.ts';
 
 const PLAIN = 'bench-plain';
 const PLAIN_USER = 'benchmark-plain-client';
@@ -105,6 +105,15 @@ try {
     issuance: kindsDiffer(plainAll.issuance, new Map([[`create ${ACCESS_PLURAL}`, names.length]])),
     deletion: kindsDiffer(plainAll.deletion, new Map([[`delete ${ACCESS_PLURAL}`, names.length]])),
   };
+  const unmirrored = {
+    issuance: kindsDiffer(operatorWrites.issuance, plainWrites.issuance),
+    deletion: kindsDiffer(operatorWrites.deletion, plainWrites.deletion),
+  };
+  // Writes of the plain client's that the operator did not make: the yardstick no longer matches.
+  const extra = [...unmirrored.issuance, ...unmirrored.deletion].filter(([, count]) => count < 0);
+  if (extra.length > 0) {
+    throw new Error(`the plain client wrote more than the operator (${kindsText(new Map(extra))}): mirror the operator's writes again`);
+  }
   process.stdout.write(
     report({
       accesses: names.length,
@@ -115,10 +124,7 @@ try {
       plain: byPlain,
       operatorWrites,
       plainWrites,
-      unmirrored: {
-        issuance: kindsDiffer(operatorWrites.issuance, plainWrites.issuance),
-        deletion: kindsDiffer(operatorWrites.deletion, plainWrites.deletion),
-      },
+      unmirrored,
       operatorProblems: problemsIn(operator.log()),
     }),
   );

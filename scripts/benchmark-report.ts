@@ -30,7 +30,7 @@ export interface Report {
   operatorWrites: Writes;
   /** The plain client's, besides the user's creates and deletes. */
   plainWrites: Writes;
-  /** Operator writes the plain client does not make (negative: makes more). */
+  /** Operator writes the plain client does not make (refused ones, those per push). */
   unmirrored: Writes;
   /** What the operator logged at warn level or above during the run, by message. */
   operatorProblems: Map<string, number>;
