@@ -92,7 +92,7 @@ export async function runBurst<S>(admin: Clients, writer: Writer, names: readonl
     try {
       return await timeBurst(names, send, observer, milestone);
     } finally {
-      observer.stop();
+      await observer.stop();
     }
   };
   const before = await sample();

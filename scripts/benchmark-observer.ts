@@ -1,24 +1,19 @@
 // When each access in a namespace became Ready, got its Secret, or was gone, as the API server
-// reported it on watches. The same observer times the operator and the plain client, so the two are
-// measured alike: only the writer differs. One observer per phase: the client library ends a watch
-// after 30 s without data, and an observer whose watch ends fails every wait, so a broken run
-// cannot pass for a slow one.
+// reported it, through the operator's own informers (which resume after a watch ends, as one does
+// when the API server reinitialises a new CRD's storage, or after 30 s without data). The same
+// observer times the operator and the plain client, so the two are measured alike: only the
+// writer differs.
 
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { ACCESS_NAME_LABEL, ACCESS_PLURAL, GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION } from '../src/api/constants.ts';
 import { READY } from '../src/api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../src/api/workspace-nats-access.ts';
+import { customResourceScope, ResilientInformer } from '../src/kube/informer.ts';
+import { benchLog } from './benchmark-setup.ts';
 
-/** First arrival time (performance.now()) per name; waits fail once `fail` was called. */
+/** First arrival time (performance.now()) per name. */
 class Arrivals {
   private readonly entries = new Map<string, { at?: number; promise: Promise<number>; resolve: (at: number) => void }>();
-  private readonly failed: Promise<never>;
-  private rejectAll: (error: Error) => void = () => undefined;
-
-  constructor() {
-    this.failed = new Promise<never>((_, reject) => (this.rejectAll = reject));
-    this.failed.catch(() => undefined); // reported through when()
-  }
 
   mark(name: string, at: number): void {
     const entry = this.entry(name);
@@ -32,11 +27,7 @@ class Arrivals {
   }
 
   when(name: string): Promise<number> {
-    return Promise.race([this.entry(name).promise, this.failed]);
-  }
-
-  fail(error: Error): void {
-    this.rejectAll(error);
+    return this.entry(name).promise;
   }
 
   private entry(name: string) {
@@ -51,7 +42,6 @@ class Arrivals {
   }
 }
 
-/** What the observer times: an access's Secret appearing; it being Ready=True with its Secret; it being deleted. */
 export type Milestone = 'secret' | 'ready' | 'gone';
 
 export interface Observer {
@@ -59,7 +49,7 @@ export interface Observer {
   arrival(name: string, milestone: Milestone): Promise<number>;
   /** How many of `names` reached `milestone` so far. */
   count(names: readonly string[], milestone: Milestone): number;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 export const isReady = (access: WorkspaceNatsAccess) =>
@@ -68,35 +58,32 @@ export const isReady = (access: WorkspaceNatsAccess) =>
 /** Starts watching the accesses and the operator-labelled Secrets of `namespace`. */
 export async function observe(kubeConfig: KubeConfig, namespace: string): Promise<Observer> {
   const [readyAt, secretAt, goneAt] = [new Arrivals(), new Arrivals(), new Arrivals()];
-  let stopping = false;
-  const ended = (what: string) => (error: unknown) => {
-    if (stopping) return;
-    const cause = error ? `: ${error instanceof Error ? error.message : String(error)}` : '';
-    const failure = new Error(`the watch of ${what} in ${namespace} ended during the run${cause}`);
-    for (const arrivals of [readyAt, secretAt, goneAt]) arrivals.fail(failure);
-  };
-  const watch = new Watch(kubeConfig);
-  const watches = [
-    await watch.watch(
-      `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${ACCESS_PLURAL}`,
-      {},
-      (type: string, access: WorkspaceNatsAccess) => {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const informers = [
+    new ResilientInformer<WorkspaceNatsAccess>(kubeConfig, {
+      name: `benchmark: accesses in ${namespace}`,
+      ...customResourceScope<WorkspaceNatsAccess>(kubeConfig.makeApiClient(CustomObjectsApi), { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, namespace),
+      log: benchLog,
+      onChange: (access, type) => {
         const at = performance.now();
-        if (type === 'DELETED') goneAt.mark(access.metadata.name, at);
+        if (type === 'delete') goneAt.mark(access.metadata.name, at);
         else if (isReady(access)) readyAt.mark(access.metadata.name, at);
       },
-      ended('accesses'),
-    ),
-    await watch.watch(
-      `/api/v1/namespaces/${namespace}/secrets`,
-      { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` },
-      (type: string, secret: { metadata?: { labels?: Record<string, string> } }) => {
+    }),
+    new ResilientInformer<V1Secret>(kubeConfig, {
+      name: `benchmark: Secrets in ${namespace}`,
+      path: `/api/v1/namespaces/${namespace}/secrets`,
+      labelSelector,
+      list: () => core.listNamespacedSecret({ namespace, labelSelector }),
+      log: benchLog,
+      onChange: (secret, type) => {
         const name = secret.metadata?.labels?.[ACCESS_NAME_LABEL];
-        if (type === 'ADDED' && name) secretAt.mark(name, performance.now());
+        if (type !== 'delete' && name) secretAt.mark(name, performance.now());
       },
-      ended('Secrets'),
-    ),
+    }),
   ];
+  await Promise.all(informers.map((informer) => informer.start()));
   const reached = (name: string, milestone: Milestone) =>
     milestone === 'ready' ? readyAt.has(name) && secretAt.has(name) : (milestone === 'gone' ? goneAt : secretAt).has(name);
   return {
@@ -106,9 +93,6 @@ export async function observe(kubeConfig: KubeConfig, namespace: string): Promis
       return Math.max(...(await Promise.all([readyAt.when(name), secretAt.when(name)])));
     },
     count: (names, milestone) => names.filter((name) => reached(name, milestone)).length,
-    stop: () => {
-      stopping = true;
-      for (const controller of watches) controller.abort();
-    },
+    stop: () => Promise.all(informers.map((informer) => informer.stop())).then(() => undefined),
   };
 }

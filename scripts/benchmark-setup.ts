@@ -2,6 +2,7 @@
 // `bench`, and the real operator as a child process, optionally behind a connection counter.
 // `stop()` ends all of it.
 
+import { pino } from 'pino';
 import { startEnvironment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState, type EnvState } from '../test/env/state.ts';
 import { OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from '../test/env/cluster.ts';
@@ -9,6 +10,9 @@ import { startConnectionCounter, type ConnectionCounter } from '../test/env/conn
 import { OperatorProcess } from '../test/env/operator.ts';
 
 export const BENCH = 'bench';
+
+/** The benchmark's own warnings (a watch restarted, an Event not recorded), on stderr, apart from the figures. */
+export const benchLog = pino({ level: 'warn', base: { app: 'benchmark' } }, pino.destination(2));
 
 export interface BenchOptions {
   /** Namespaces to create that the operator does not serve. */
