@@ -65,7 +65,7 @@ export function report(r: Report): string {
     `  API writes, deletion: ${kindsText(r.operatorWrites.deletion)}`,
     `  not made by the plain client: issuance ${kindsText(r.unmirrored.issuance)}; deletion ${kindsText(r.unmirrored.deletion)}`,
     `  connections opened to the API server: ${held.connectionsOpened - before.connectionsOpened} during issuance, ` +
-      `${after.connectionsOpened - held.connectionsOpened} during deletion`,
+      `${after.connectionsOpened - held.connectionsOpened} during deletion (${after.connectionsOpened} since it started)`,
     `  CPU per access: ${((held.cpuMs - before.cpuMs) / n).toFixed(2)} ms issuance, ${((after.cpuMs - held.cpuMs) / n).toFixed(2)} ms deletion`,
     `  resident memory: ${mib(before.residentBytes)} before, ${mib(held.residentBytes)} with ${n} held, ${mib(after.residentBytes)} after deletion`,
     `  warnings and errors logged in the whole run: ${[...r.operatorProblems].map(([msg, count]) => `"${msg}" x${count}`).join(', ') || 'none'}`,
