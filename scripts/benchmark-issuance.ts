@@ -1,81 +1,146 @@
-// `npm run benchmark`: how long from creating a WorkspaceNatsAccess to its Secret holding
-// credentials, for one object at a time and for 100 created at once. Runs the real operator (a
-// child process) against the local test environment and prints the figures.
+// `npm run benchmark -- --accesses 200`: how fast the operator issues and revokes credentials and
+// what that costs it, next to a plain client making the same API writes on the same API server in
+// the same run, so that the ratio shows the operator's own overhead whatever the machine:
+// - a burst of N new accesses (32 requests in flight): create -> Ready with its Secret, then all N
+//   deleted -> gone; by the operator in `bench`, and by the plain client (benchmark-plain-client.ts)
+//   in `bench-plain`, which the operator does not serve;
+// - for the operator: API writes per access (the API server's audit log), connections opened to
+//   the API server (a counting relay in front of it), CPU per access and resident memory (/proc);
+// - create -> Secret for 10 accesses one at a time (the goal: p99 under 100 ms).
+// Any access not Ready with its Secret, or not gone after deletion, fails the run.
 
-import { Watch } from '@kubernetes/client-node';
-import { cpus } from 'node:os';
-import { ACCESS_NAME_LABEL, ACCESS_PLURAL, GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION } from '../src/api/constants.ts';
-import { accessBody, createAccess, waitFor } from '../test/env/cluster.ts';
-import { ms, percentile } from './benchmark-figures.ts';
-import { startBench } from './benchmark-setup.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ACCESS_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
+import { secretNameOf } from '../src/controller/access-secret.ts';
+import { auditOffset, writesBetween, writesSince } from '../test/env/audit.ts';
+import { accessBody, clientsFor, createAccess, OPERATOR_USER, secretMaterialIn, waitForReady } from '../test/env/cluster.ts';
+import { IN_FLIGHT, runBurst, timeBurst, type BurstRun } from './benchmark-burst.ts';
+import { byKind, kindsDiffer, kindsText } from './benchmark-figures.ts';
+import { parseBenchmarkFlags, USAGE, type BenchmarkFlags } from './benchmark-flags.ts';
+import { observe } from './benchmark-observer.ts';
+import { PlainClient, type AccessSpec } from './benchmark-plain-client.ts';
+import { cpuMs, residentBytes } from './benchmark-process.ts';
+import { report, type OperatorSample, type Writes } from './benchmark-report.ts';
+import { BENCH, startBench } from './benchmark-setup.ts';
 
+const PLAIN = 'bench-plain';
+const PLAIN_USER = 'benchmark-plain-client';
 const SINGLE_RUNS = 10;
-/** Operator settings, for experiments: BENCH_WORKERS=8 npm run benchmark */
-const WORKERS = process.env.BENCH_WORKERS ?? '4';
-const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
-const BURST = 100;
+const SPEC: AccessSpec = {
+  issuerRef: { name: BENCH },
+  permissions: { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } },
+};
 
-const bench = await startBench(['--log-level', LOG_LEVEL, '--workers', WORKERS]);
+let flags: BenchmarkFlags;
 try {
-  const { admin } = bench;
+  flags = parseBenchmarkFlags(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+  process.exit(2);
+}
 
-  // Secret arrivals, by access name, as the API server reports them.
-  const secretSeen = new Map<string, number>();
-  const waiters = new Map<string, () => void>();
-  const watch = await new Watch(admin.kubeConfig).watch(
-    '/api/v1/namespaces/bench/secrets',
-    { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` },
-    (type, secret: { metadata?: { labels?: Record<string, string> } }) => {
-      const name = secret.metadata?.labels?.[ACCESS_NAME_LABEL];
-      if (type !== 'ADDED' || !name || secretSeen.has(name)) return;
-      secretSeen.set(name, performance.now());
-      waiters.get(name)?.();
-    },
-    (error) => {
-      if (error && (error as Error).name !== 'AbortError') process.stderr.write(`watch failed: ${String(error)}\n`);
-    },
-  );
-  const secretFor = (name: string) =>
-    new Promise<void>((resolve) => (secretSeen.has(name) ? resolve() : waiters.set(name, resolve)));
-  const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
+const bench = await startBench(['--log-level', flags.logLevel, '--workers', String(flags.workers)], {
+  unserved: [PLAIN],
+  countConnections: true,
+});
+try {
+  const { admin, state, operator, connections } = bench;
+  const auditLog = state.kube?.auditLogPath;
+  const pid = operator.pid;
+  if (!auditLog || !connections || pid === undefined) {
+    throw new Error('the benchmark counts writes in the audit log of the API server it starts: unset WNO_EXTERNAL_KUBECONFIG');
+  }
+  const createInBench = (name: string) => createAccess(admin.custom, BENCH, accessBody(name, SPEC));
 
-  const timeOne = async (name: string) => {
-    const started = performance.now();
-    await createAccess(admin.custom, 'bench', accessBody(name, { issuerRef: { name: 'bench' }, permissions }));
-    await secretFor(name);
-    return (secretSeen.get(name) ?? 0) - started;
+  const singleObserver = await observe(admin.kubeConfig, BENCH);
+  const singleNames = Array.from({ length: SINGLE_RUNS }, (_, i) => `single-${i}`);
+  const oneAtATime = async (name: string) => {
+    await createInBench(name);
+    await singleObserver.arrival(name, 'secret');
   };
+  const single = await timeBurst(singleNames, oneAtATime, singleObserver, 'secret', { inFlight: 1 }).finally(() => singleObserver.stop());
 
-  const single: number[] = [];
-  for (let i = 0; i < SINGLE_RUNS; i++) single.push(await timeOne(`single-${i}`));
+  // What the operator wrote for one access, for the plain client to copy.
+  const issued = await waitForReady(admin.custom, BENCH, 'single-0');
+  const template = { access: issued, secret: await admin.core.readNamespacedSecret({ name: secretNameOf(issued), namespace: BENCH }) };
 
-  const burstStart = performance.now();
-  const burst = await Promise.all(Array.from({ length: BURST }, (_, i) => timeOne(`burst-${i}`)));
-  const burstTotal = performance.now() - burstStart;
-
-  watch.abort();
-  process.stdout.write(
-    [
-      '',
-      `create -> Secret with credentials (operator: ${WORKERS} workers; ${process.arch}, ${cpus().length} cores)`,
-      `  one at a time (${SINGLE_RUNS} runs): p50 ${ms(percentile(single, 50))}, max ${ms(Math.max(...single))}`,
-      `  ${BURST} created at once:        p50 ${ms(percentile(burst, 50))}, p99 ${ms(percentile(burst, 99))}, all done after ${ms(burstTotal)}`,
-      '',
-    ].join('\n'),
-  );
-  // Sanity: everything the benchmark created becomes Ready (status is written just after the Secret).
-  const expected = SINGLE_RUNS + BURST;
-  const ready = await waitFor(
-    async () => {
-      const list = (await admin.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace: 'bench' })) as {
-        items: { status?: { conditions?: { type: string; status: string }[] } }[];
-      };
-      const count = list.items.filter((a) => a.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
-      return count === expected ? count : undefined;
+  const names = Array.from({ length: flags.accesses }, (_, i) => `burst-${i}`);
+  // Read once the operator has written nothing for a second (waiting 10 s at most), so that writes
+  // and CPU trailing a phase (a reconcile on a stale cache, say) count in it.
+  const sample = async (): Promise<OperatorSample> => {
+    for (let waited = 0; waited < 10_000; waited += 1000) {
+      const from = auditOffset(auditLog);
+      await sleep(1000);
+      if (writesSince(auditLog, from, OPERATOR_USER).length === 0) break;
+    }
+    return {
+      auditOffset: auditOffset(auditLog),
+      cpuMs: cpuMs(pid),
+      residentBytes: residentBytes(pid),
+      connectionsOpened: connections.opened(),
+    };
+  };
+  const byOperator = await runBurst(
+    admin,
+    {
+      namespace: BENCH,
+      issue: createInBench,
+      delete: (name) => admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace: BENCH, name }),
     },
-    { what: `all ${expected} accesses to be Ready`, timeoutMs: 60_000 },
+    names,
+    sample,
   );
-  process.stdout.write(`  ${ready}/${expected} accesses Ready, ${ms(performance.now() - burstStart)} after the burst began\n`);
+  const plain = new PlainClient(clientsFor(await state.kubeconfigFor(PLAIN_USER, ['system:masters'])), PLAIN, SPEC, template);
+  const byPlain = await runBurst(admin, { namespace: PLAIN, issue: (name) => plain.issue(name), delete: (name) => plain.delete(name) }, names, sample);
+
+  /** Writes by `user` (in `namespace`) during issuance and during deletion. */
+  const writesOf = ({ samples: [before, held, after] }: BurstRun<OperatorSample>, user: string, namespace?: string): Writes => ({
+    issuance: byKind(writesBetween(auditLog, before.auditOffset, held.auditOffset, user, namespace)),
+    deletion: byKind(writesBetween(auditLog, held.auditOffset, after.auditOffset, user, namespace)),
+  });
+  const operatorWrites = writesOf(byOperator, OPERATOR_USER);
+  const plainAll = writesOf(byPlain, PLAIN_USER, PLAIN);
+  // The plain client also makes the user's requests, which the operator's count leaves out.
+  const plainWrites = {
+    issuance: kindsDiffer(plainAll.issuance, new Map([[`create ${ACCESS_PLURAL}`, names.length]])),
+    deletion: kindsDiffer(plainAll.deletion, new Map([[`delete ${ACCESS_PLURAL}`, names.length]])),
+  };
+  const unmirrored = {
+    issuance: kindsDiffer(operatorWrites.issuance, plainWrites.issuance),
+    deletion: kindsDiffer(operatorWrites.deletion, plainWrites.deletion),
+  };
+  // Writes of the plain client's that the operator did not make: the yardstick no longer matches.
+  const extra = [...unmirrored.issuance, ...unmirrored.deletion].filter(([, count]) => count < 0);
+  if (extra.length > 0) {
+    throw new Error(`the plain client wrote more than the operator (${kindsText(new Map(extra))}): mirror the operator's writes again`);
+  }
+  process.stdout.write(
+    report({
+      accesses: names.length,
+      inFlight: IN_FLIGHT,
+      workers: flags.workers,
+      single,
+      operator: byOperator,
+      plain: byPlain,
+      operatorWrites,
+      plainWrites,
+      unmirrored,
+      operatorProblems: problemsIn(operator.log()),
+    }),
+  );
 } finally {
   await bench.stop();
+}
+
+/** The operator's log lines at warn level or above, by message (pino: level 40 and up). */
+function problemsIn(log: string): Map<string, number> {
+  // Never printed if it holds a secret (the operator's stop() fails the run for it too).
+  if (secretMaterialIn(log).length > 0) throw new Error('the operator logged a seed or a JWT');
+  const problems = new Map<string, number>();
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const { level, msg } = JSON.parse(line) as { level: number; msg: string };
+    if (level >= 40) problems.set(msg, (problems.get(msg) ?? 0) + 1);
+  }
+  return problems;
 }

@@ -6,7 +6,7 @@ import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constant
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { readCredentials } from '../../src/nats/credentials.ts';
 import { loadEnvState, type EnvState } from '../env/state.ts';
-import { auditOffset, objectVersions, writesSince } from './support/audit.ts';
+import { auditOffset, objectVersions, writesSince } from '../env/audit.ts';
 import {
   accessBody,
   type Clients,

@@ -61,6 +61,11 @@ export class OperatorProcess {
     await this.waitForLog(readyMessage, 60_000);
   }
 
+  /** The current process's id (the benchmark reads its CPU time and memory from /proc). */
+  get pid(): number | undefined {
+    return this.process?.isRunning() ? this.process.pid : undefined;
+  }
+
   /** Waits until the current process logs `message` (the pino "msg" field). */
   async waitForLog(message: string, timeoutMs: number): Promise<void> {
     const current = this.process;

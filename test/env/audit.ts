@@ -1,10 +1,11 @@
-// Counting what the operator wrote to the API server: from the audit log of the API server the
-// test environment starts (every write request, even one that changed nothing), and, on any
-// cluster, from the resourceVersions of the objects it manages.
+// Counting what a client (the operator, or the benchmark's plain client) wrote to the API server:
+// from the audit log of the API server the test environment starts (every write request, even one
+// that changed nothing), and, on any cluster, from the resourceVersions of the objects it manages.
+// Used by the e2e tests and `npm run benchmark`.
 
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { readFileSync, statSync } from 'node:fs';
-import { ACCESS_PLURAL, GROUP, VERSION } from '../../../src/api/constants.ts';
+import { ACCESS_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
@@ -13,6 +14,7 @@ interface AuditEvent {
   verb: string;
   user: { username: string };
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
 }
 
 /** The current end of the audit log: pass it to writesSince() to count what came after. */
@@ -21,11 +23,17 @@ export function auditOffset(path: string): number {
 }
 
 /**
- * Write requests by `username` to objects in `namespace`, logged after `offset`, as
- * "verb resource/subresource ns/name".
+ * Write requests by `username` to objects in `namespace` (in any namespace, or none, when it is
+ * omitted), logged after `offset`, as "verb resource/subresource ns/name code" (a refused write,
+ * such as a conflict, counts too).
  */
-export function writesSince(path: string, offset: number, username: string, namespace: string): string[] {
-  const text = readFileSync(path).subarray(offset).toString('utf8');
+export function writesSince(path: string, offset: number, username: string, namespace?: string): string[] {
+  return writesBetween(path, offset, auditOffset(path), username, namespace);
+}
+
+/** As writesSince(), for the requests logged between offsets `from` and `to`. */
+export function writesBetween(path: string, from: number, to: number, username: string, namespace?: string): string[] {
+  const text = readFileSync(path).subarray(from, to).toString('utf8');
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
@@ -34,13 +42,13 @@ export function writesSince(path: string, offset: number, username: string, name
       (e) =>
         e.stage === 'ResponseComplete' &&
         e.user.username === username &&
-        e.objectRef?.namespace === namespace &&
+        (namespace === undefined || e.objectRef?.namespace === namespace) &&
         WRITE_VERBS.has(e.verb),
     )
     .map((e) => {
       const ref = e.objectRef ?? {};
       const resource = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource;
-      return `${e.verb} ${resource} ${ref.namespace ?? ''}/${ref.name ?? ''}`;
+      return `${e.verb} ${resource} ${ref.namespace ?? ''}/${ref.name ?? ''} ${e.responseStatus?.code ?? '?'}`;
     });
 }
 

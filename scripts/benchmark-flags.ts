@@ -1,0 +1,38 @@
+// `npm run benchmark -- --accesses 1000 --workers 8 --log-level debug`: the benchmark's flags, each
+// bad value reported with the flag that carried it.
+
+import { parseArgs } from 'node:util';
+import { loadRunConfig } from '../src/cli/config.ts';
+
+export interface BenchmarkFlags {
+  /** New accesses in the burst, created by the operator and by the plain client each. */
+  accesses: number;
+  /** The operator's --workers and --log-level. */
+  workers: number;
+  logLevel: string;
+}
+
+const MAX_ACCESSES = 10_000;
+
+export const USAGE = `usage: npm run benchmark -- [--accesses N] [--workers N] [--log-level LEVEL]
+  --accesses N       new accesses in the burst, 1 to ${MAX_ACCESSES} (default 200)
+  --workers N        the operator's reconciles in parallel, 1 to 64 (default 4)
+  --log-level LEVEL  the operator's log level (default info)`;
+
+/** The flags in `args`; throws an Error naming the flag and the value for anything wrong. */
+export function parseBenchmarkFlags(args: string[]): BenchmarkFlags {
+  const { values } = parseArgs({
+    args,
+    options: { accesses: { type: 'string' }, workers: { type: 'string' }, 'log-level': { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const accessesText = values.accesses ?? '200';
+  const accesses = Number(accessesText);
+  if (!/^\d+$/.test(accessesText) || accesses < 1 || accesses > MAX_ACCESSES) {
+    throw new Error(`--accesses: "${accessesText}" is not a whole number from 1 to ${MAX_ACCESSES}`);
+  }
+  // The operator's own checks, so that a bad value fails here with its message, not at its start.
+  const { workers, logLevel } = loadRunConfig({ namespace: 'benchmark', workers: values.workers, 'log-level': values['log-level'] }, {});
+  return { accesses, workers, logLevel };
+}
