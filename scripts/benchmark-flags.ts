@@ -16,7 +16,7 @@ const MAX_ACCESSES = 10_000;
 
 export const USAGE = `usage: npm run benchmark -- [--accesses N] [--workers N] [--log-level LEVEL]
   --accesses N       new accesses in the burst, 1 to ${MAX_ACCESSES} (default 200)
-  --workers N        the operator's reconciles in parallel, 1 to 64 (default 4)
+  --workers N        the operator's reconciles in parallel, 1 to 64 (default 16, as the operator's)
   --log-level LEVEL  the operator's log level (default info)`;
 
 /** The flags in `args`; throws an Error naming the flag and the value for anything wrong. */

@@ -70,7 +70,7 @@ export function loadRunConfig(
       '--namespace (or POD_NAMESPACE): the operator namespace, where issuer key Secrets live, is required',
     );
   }
-  const workersText = String(pick('workers') ?? '4');
+  const workersText = String(pick('workers') ?? '16');
   const workers = Number(workersText);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
     throw new Error(`${where('workers')}: "${workersText}" is not a whole number from 1 to 64`);

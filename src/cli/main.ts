@@ -25,7 +25,7 @@ Commands:
 Options of run:
   --kubeconfig PATH      cluster to use (default: $KUBECONFIG, in-cluster, then ~/.kube/config)
   --namespace NAME       the operator's namespace, holding issuer key Secrets (default: $POD_NAMESPACE)
-  --workers N            reconciles run in parallel, 1 to 64 (default 4)
+  --workers N            reconciles run in parallel, 1 to 64 (default 16)
   --resync-period DUR    re-check every access this often, e.g. 10m (default 10m)
   --log-level LEVEL      fatal, error, warn, info, debug or trace (default info)
   --leader-elect         run only while holding the Lease ${LEASE_NAME} in the operator's namespace

@@ -165,7 +165,7 @@ export class AccessController {
     await recorded;
     await this.record(access, plan.eventsAfterStatus);
     for (const secret of plan.deleteSecrets) {
-      if (await this.secretClient.delete(secret)) {
+      if (await this.deps.ownWrites.remove(SECRETS, secret, () => this.secretClient.delete(secret))) {
         await this.record(access, [{ type: 'Normal', reason: EventReason.Deleted, message: `Deleted Secret ${secret.metadata?.name}` }]);
       }
     }

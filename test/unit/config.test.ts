@@ -21,7 +21,7 @@ describe('run settings', () => {
     expect(loadRunConfig({}, { POD_NAMESPACE: 'wno-system' })).toEqual({
       kubeconfig: undefined,
       namespace: 'wno-system',
-      workers: 4,
+      workers: 16,
       resyncPeriodMs: 600_000,
       logLevel: 'info',
       leaderElect: false,

@@ -1,5 +1,5 @@
-// OwnWrites: a watch event is an echo only of a version this process wrote and has not seen yet;
-// anything else (another version, a deletion) wakes the controller and forgets what was pending.
+// OwnWrites: a watch event is an echo only of a version this process wrote, or a deletion it made,
+// and has not seen yet; anything else wakes the controller and forgets what was pending.
 // An event that arrives while a write of its object is in flight waits for that write's answer.
 
 import { expect, test } from '@jest/globals';
@@ -78,13 +78,26 @@ test("someone else's version wakes, and the versions written before it are forgo
   expect(own.size).toBe(0);
 });
 
-test('a deletion always wakes', async () => {
+test("someone else's deletion wakes, even of a version written here", async () => {
   const own = new OwnWrites();
   const { woken, change } = watched(own);
   await own.write('things', at('a'), async () => at('a', '5'));
   change(at('a', '5'), 'delete');
   expect(woken).toEqual(['a@5']);
   expect(own.size).toBe(0);
+});
+
+test('a deletion made here is an echo once; one that found nothing to delete records nothing', async () => {
+  const own = new OwnWrites();
+  const { woken, change } = watched(own);
+  expect(await own.remove('things', at('a'), async () => true)).toBe(true);
+  change(at('a', '9'), 'delete');
+  expect(woken).toEqual([]);
+  expect(own.size).toBe(0);
+  await own.remove('things', at('b'), async () => false);
+  expect(own.size).toBe(0);
+  change(at('b', '3'), 'delete');
+  expect(woken).toEqual(['b@3']);
 });
 
 test('a write that wrote nothing records nothing', async () => {
