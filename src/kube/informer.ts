@@ -19,6 +19,16 @@ import { describeError } from './errors.ts';
 
 export type ChangeType = 'add' | 'update' | 'delete';
 
+/**
+ * `object` without its managedFields: the API server's bookkeeping of who set which field, often
+ * the largest part of a small object. Nothing here reads them, and a replace that carries none
+ * leaves the server's as they are.
+ */
+function trimmed<T extends KubernetesObject>(object: T): T {
+  if (object.metadata) delete object.metadata.managedFields;
+  return object;
+}
+
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   /** Name for logs, such as "secrets". */
   name: string;
@@ -56,8 +66,10 @@ export class ResilientInformer<T extends KubernetesObject> {
       return result;
     };
     this.informer = makeInformer(kubeConfig, options.path, list, options.labelSelector);
-    this.informer.on('add', (object) => options.onChange(object, 'add'));
-    this.informer.on('update', (object) => options.onChange(object, 'update'));
+    // The cache holds the very object passed to these handlers, registered first: trimmed here, it
+    // is trimmed in the cache.
+    this.informer.on('add', (object) => options.onChange(trimmed(object), 'add'));
+    this.informer.on('update', (object) => options.onChange(trimmed(object), 'update'));
     this.informer.on('delete', (object) => options.onChange(object, 'delete'));
     this.informer.on('error', (error: unknown) => this.scheduleRestart(error));
   }

@@ -82,6 +82,10 @@ describe('a WorkspaceNatsAccess', () => {
     const lifetime = Date.parse(access.status?.expiresAt ?? '') - Date.parse(access.status?.issuedAt ?? '');
     expect(lifetime).toBeGreaterThanOrEqual(3_599_000);
     expect(lifetime).toBeLessThanOrEqual(3_600_000);
+    // Its caches drop managedFields, and its writes carry none: the server keeps everyone's entries.
+    const managers = (access.metadata.managedFields ?? []).map((entry) => entry.manager);
+    expect(managers).toContain('workspace-nats-operator');
+    expect(managers.filter((manager) => manager !== 'workspace-nats-operator')).not.toEqual([]);
 
     const secret = await admin.core.readNamespacedSecret({ name: 'alpha-nats', namespace: NS });
     expect(Buffer.from(secret.data?.NATS_URL ?? '', 'base64').toString()).toBe(state.nats.urls.join(','));

@@ -9,6 +9,8 @@ import { waitFor } from './net.ts';
 import { secretMaterialIn } from './cluster.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+/** Node's flags for the operator, as the image (Dockerfile) and `npm start` give them. */
+export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=1'];
 let started = 0;
 
 export interface OperatorOptions {
@@ -44,6 +46,7 @@ export class OperatorProcess {
       name: `operator-${++started}`,
       command: process.execPath,
       args: [
+        ...OPERATOR_NODE_FLAGS,
         MAIN,
         'run',
         '--kubeconfig',
