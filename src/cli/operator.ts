@@ -34,6 +34,7 @@ import { IssuerController } from '../controller/issuer-controller.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
+import { ObjectIndex } from '../kube/object-index.ts';
 import { OwnWrites } from '../kube/own-writes.ts';
 import { customResourceInformers, customResourceScope, OnDemandInformers, ResilientInformer, MergedLister } from '../kube/informer.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
@@ -112,6 +113,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
   const managedSecrets = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const secretsByAccess = new ObjectIndex<V1Secret>(accessKeyOfSecret);
   const secrets = new MergedLister(
     scopes.map(
       (namespace) =>
@@ -125,6 +127,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
               : core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
           log,
           onChange: (secret, type) => {
+            secretsByAccess.update(secret, type);
             const key = accessKeyOfSecret(secret);
             if (key) ownWrites.onChange(SECRETS, secret, type, () => queue.add(key));
           },
@@ -204,7 +207,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     core,
     accesses,
     issuers,
-    secrets,
+    secrets: { get: (name, namespace) => secrets.get(name, namespace), ofAccess: (namespace, name) => secretsByAccess.get(`${namespace}/${name}`) },
     namespaces,
     signingKey: (issuer) => issuerKeys.accountSigningKey(issuer),
     revocations,

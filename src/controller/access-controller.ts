@@ -33,12 +33,19 @@ export interface RevocationRequests {
   request(account: string, accessKey: string, users: readonly IssuedUser[]): void;
 }
 
+/** The cached Secrets with the operator's label: by name, and those that belong to an access. */
+export interface SecretCache {
+  get(name: string, namespace: string): V1Secret | undefined;
+  /** The Secrets whose owner reference (or, without one, label) names the access. */
+  ofAccess(namespace: string, name: string): readonly V1Secret[];
+}
+
 export interface AccessControllerDeps {
   customObjects: CustomObjectsApi;
   core: CoreV1Api;
   accesses: Lister<WorkspaceNatsAccess>;
   issuers: Lister<ClusterNatsIssuer>;
-  secrets: Lister<V1Secret>;
+  secrets: SecretCache;
   namespaces: Lister<V1Namespace>;
   /** The issuer's account signing key; throws a Failure saying what is wrong with its Secret. */
   signingKey: (issuer: ClusterNatsIssuer) => KeyPair;
@@ -112,7 +119,7 @@ export class AccessController {
       // The cache holds only Secrets with the operator's label: one it lacks is created, and the
       // API server's "already exists" sends the reconcile to the real object (reconcile()).
       secret: this.deps.secrets.get(secretNameOf(access), namespace),
-      cachedSecrets: this.deps.secrets.list(namespace),
+      cachedSecrets: this.deps.secrets.ofAccess(namespace, name),
       signingKey: issuer ? this.loadSigningKey(issuer) : undefined,
       revocation: (account, users) => this.deps.revocations.state(account, users),
       now: this.clock(),

@@ -28,7 +28,7 @@ export interface AccessObservation {
   namespaceLabels: Record<string, string>;
   /** The Secret the access names: from the cache, else as the API server has it. */
   secret: V1Secret | undefined;
-  /** The cached Secrets of the access's namespace. */
+  /** The cached Secrets that belong to the access (by owner reference, or label). */
   cachedSecrets: readonly V1Secret[];
   /** The access's Secrets as the API server has them; read only when a decision asks for them. */
   liveSecrets?: readonly V1Secret[];

@@ -58,7 +58,8 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
     core: api.client(),
     accesses,
     issuers,
-    secrets,
+    // One access: its Secrets are those of its namespace.
+    secrets: { get: (name, namespace) => secrets.get(name, namespace), ofAccess: (namespace) => secrets.list(namespace) },
     namespaces,
     signingKey: () => {
       if (options.signingKeyFails) throw options.signingKeyFails;
