@@ -32,6 +32,8 @@ export interface KubeEnv {
   kubeconfigFor(user: string, groups: string[]): Promise<string>;
   /** JSON lines, one audit event per request (Metadata level), with user.username and verb. */
   auditLogPath: string;
+  /** etcd's client URL (http, loopback): the record of every version of every object, for chaos checks. */
+  etcdUrl: string;
   /** Folder kubeconfigFor writes into. */
   kubeconfigDir: string;
   logs: { etcd: string; apiserver: string; controllerManager: string };
@@ -228,6 +230,7 @@ export async function startKube(opts: StartKubeOptions): Promise<KubeEnv> {
     caCertPem: pki.ca.certPem,
     caKeyPem: pki.ca.keyPem,
     auditLogPath,
+    etcdUrl,
     kubeconfigDir,
     logs,
     processes: procs,
