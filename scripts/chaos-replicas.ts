@@ -1,0 +1,153 @@
+// Two (or more) leader-elected operator replicas, kept running as a Deployment would: a replica that
+// exits (killed by the chaos run, or giving up a lease it could not renew) is started again after
+// a second. Who leads is read from the Lease itself, never from the replicas' logs; each process
+// gets its own identity (POD_NAME), so the Lease names the very process that holds it.
+
+import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startProcess, type ManagedProcess } from '../test/env/processes.ts';
+
+const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+/** The Lease the operator elects its leader with (src/cli/main.ts). */
+const LEASE = 'workspace-nats-operator';
+/** How often a candidate tries the Lease (src/kube/leader-election.ts's default). */
+export const RETRY_PERIOD_MS = 2000;
+const RESTART_DELAY_MS = 1000;
+
+export interface ReplicaOptions {
+  count: number;
+  kubeconfig: string;
+  /** The operator's namespace (where the Lease lives). */
+  namespace: string;
+  serves: string[];
+  /** Folder for the replicas' logs (one file per slot, kept across restarts). */
+  dir: string;
+  /** Admin access, to read the Lease. */
+  adminKubeConfig: KubeConfig;
+  logLevel: string;
+}
+
+export interface Failover {
+  /** From the SIGKILL to another replica holding the Lease. */
+  ms: number;
+  leaseDurationMs: number;
+  from: string;
+  to: string;
+}
+
+interface Slot {
+  process: ManagedProcess | undefined;
+  identity: string;
+  logFile: string;
+}
+
+export class Replicas {
+  private readonly options: ReplicaOptions;
+  private readonly slots: Slot[];
+  private readonly coordination: CoordinationV1Api;
+  private supervising = true;
+  private started = 0;
+  /** Exits the chaos run did not cause (a replica that lost its lease exits by design). */
+  unexpectedExits: string[] = [];
+
+  constructor(options: ReplicaOptions) {
+    this.options = options;
+    this.coordination = options.adminKubeConfig.makeApiClient(CoordinationV1Api);
+    this.slots = Array.from({ length: options.count }, (_, i) => ({ process: undefined, identity: '', logFile: join(options.dir, `operator-${i}.log`) }));
+  }
+
+  start(): void {
+    for (let i = 0; i < this.slots.length; i++) this.launch(i);
+  }
+
+  get logFiles(): string[] {
+    return this.slots.map((slot) => slot.logFile);
+  }
+
+  /** The Lease as the API server has it, or undefined if it cannot be read now. */
+  async lease(): Promise<V1Lease | undefined> {
+    try {
+      return await this.coordination.readNamespacedLease({ name: LEASE, namespace: this.options.namespace });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The slot whose current process holds the Lease, if any. */
+  async leaderSlot(): Promise<number | undefined> {
+    const holder = (await this.lease())?.spec?.holderIdentity;
+    const slot = this.slots.findIndex((s) => s.identity === holder && s.process?.isRunning());
+    return slot >= 0 ? slot : undefined;
+  }
+
+  /** Waits until a running replica of ours holds the Lease; returns its slot. */
+  async waitForLeader(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const slot = await this.leaderSlot();
+      if (slot !== undefined) return slot;
+      if (Date.now() > deadline) throw new Error(`no replica holds the Lease ${this.options.namespace}/${LEASE} after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  /**
+   * SIGKILLs replica `slot` (the supervisor starts it again). If it led, waits until another
+   * process holds the Lease and returns how long that took.
+   */
+  async kill(slot: number, timeoutMs: number): Promise<Failover | undefined> {
+    const lease = await this.lease();
+    const victim = this.slots[slot];
+    if (!victim?.process?.isRunning()) return undefined;
+    const { identity } = victim;
+    const led = lease?.spec?.holderIdentity === identity;
+    const killedAt = Date.now();
+    this.note(slot, `chaos: SIGKILL (${led ? 'leader' : 'follower'})`);
+    process.kill(victim.process.pid, 'SIGKILL');
+    await victim.process.exited;
+    if (!led) return undefined;
+    const deadline = killedAt + timeoutMs;
+    for (;;) {
+      const now = await this.lease();
+      const holder = now?.spec?.holderIdentity;
+      if (holder && holder !== identity) {
+        return { ms: Date.now() - killedAt, leaseDurationMs: (lease?.spec?.leaseDurationSeconds ?? 0) * 1000, from: identity, to: holder };
+      }
+      if (Date.now() > deadline) throw new Error(`no replica took the Lease over from ${identity} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Stops every replica (SIGTERM: they release the Lease) and starts none again. */
+  async stop(): Promise<void> {
+    this.supervising = false;
+    await Promise.all(this.slots.map((slot) => slot.process?.stop()));
+  }
+
+  private launch(i: number): void {
+    const slot = this.slots[i]!;
+    slot.identity = `chaos-operator-${i}-${++this.started}`;
+    this.note(i, `chaos: starting ${slot.identity}`);
+    const child = startProcess({
+      name: slot.identity,
+      command: process.execPath,
+      args: [MAIN, 'run', '--kubeconfig', this.options.kubeconfig, '--namespace', this.options.namespace, '--namespaces', this.options.serves.join(','), '--leader-elect', '--log-level', this.options.logLevel],
+      env: { POD_NAME: slot.identity },
+      logFile: slot.logFile,
+    });
+    slot.process = child;
+    void child.exited.then(({ code, signal }) => {
+      if (!this.supervising) return;
+      if (signal !== 'SIGKILL') this.unexpectedExits.push(`${slot.identity} exited (${signal ?? `code ${code}`})`);
+      setTimeout(() => {
+        if (this.supervising) this.launch(i);
+      }, RESTART_DELAY_MS);
+    });
+  }
+
+  /** A line of our own in the replica's log, so that its log reads with the faults in place. */
+  private note(i: number, text: string): void {
+    appendFileSync(this.slots[i]!.logFile, `${JSON.stringify({ time: Date.now(), chaos: text })}\n`);
+  }
+}
