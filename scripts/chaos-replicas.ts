@@ -46,7 +46,7 @@ export class Replicas {
   private readonly options: ReplicaOptions;
   private readonly slots: Slot[];
   private readonly coordination: CoordinationV1Api;
-  private supervising = true;
+  private supervising = false;
   private started = 0;
   /** Exits the chaos run did not cause (a replica that lost its lease exits by design). */
   unexpectedExits: string[] = [];
@@ -57,7 +57,9 @@ export class Replicas {
     this.slots = Array.from({ length: options.count }, (_, i) => ({ process: undefined, identity: '', logFile: join(options.dir, `operator-${i}.log`) }));
   }
 
+  /** Starts every replica, and starts again any that exits, until stop(). */
   start(): void {
+    this.supervising = true;
     for (let i = 0; i < this.slots.length; i++) this.launch(i);
   }
 

@@ -9,8 +9,9 @@
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BINDING_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
-import { OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, secretMaterialIn } from '../test/env/cluster.ts';
+import { ACCESS_PLURAL, BINDING_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
+import type { WorkspaceNatsAccess } from '../src/api/workspace-nats-access.ts';
+import { type Clients, OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, secretMaterialIn } from '../test/env/cluster.ts';
 import { EtcdHistory } from '../test/env/etcd-history.ts';
 import { installWorkspaceCrd } from '../test/env/gitpod.ts';
 import { startEnvironment, type Environment } from '../test/env/index.ts';
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     'nats-nodes': { type: 'string', default: '3' },
     'log-level': { type: 'string', default: 'debug' },
     'keep-logs': { type: 'string' },
+    /** Proves the checks bite: one live access is removed behind the operators' backs, so the run must fail naming its user. */
+    sabotage: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -127,6 +130,7 @@ async function main(): Promise<number> {
     const gone = new Set(removals.map((o) => o.subject.accessName));
     removed.push(...removals.map((o) => o.subject));
     live = [...live, ...creates.map((o) => o.subject)].filter((s) => !gone.has(s.accessName));
+    if (values.sabotage && round === 1) await sabotage(admin, live.shift(), removed);
     // Everything is up again: the faults each ended with their component back; a leader is elected.
     await replicas.waitForLeader(90_000);
     const report = await checkInvariants({ admin, namespace: NS, natsUrls: env.nats.urls, history, live, removed });
@@ -174,6 +178,22 @@ async function main(): Promise<number> {
   for (const v of violations) say(`  - ${v}`);
   await printLogExcerpts([...all.report.culprits].slice(0, 5), replicas.logFiles);
   return 1;
+}
+
+/**
+ * Removes `victim`'s access as a buggy operator might: with the replicas stopped, its finalizer is
+ * stripped and it is deleted, so its user is never revoked. The checks must name that user.
+ */
+async function sabotage(admin: Clients, victim: Subject | undefined, removed: Subject[]): Promise<void> {
+  if (!victim || !replicas) return;
+  say(`  sabotage: deleting ${victim.accessName} with its finalizer stripped, the operators stopped`);
+  await replicas.stop();
+  const target = { group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace: NS, name: victim.accessName };
+  const access = (await admin.custom.getNamespacedCustomObject(target)) as WorkspaceNatsAccess;
+  await admin.custom.replaceNamespacedCustomObject({ ...target, body: { ...access, metadata: { ...access.metadata, finalizers: [] } } });
+  await admin.custom.deleteNamespacedCustomObject(target);
+  removed.push(victim);
+  replicas.start();
 }
 
 function line({ report: r, failovers, failoverViolations, leaked }: RoundSummary): string {
