@@ -1,7 +1,8 @@
 // Carries out a round's faults, one after another: SIGKILL of the leading (or any) operator
-// replica, timed until another replica holds the Lease; nats-server restarts, some with an empty
-// resolver directory (the account JWT and its revocations gone from that server); and API server
-// restarts. Each returns once the component is back (the replicas' supervisor restarts killed ones).
+// replica, timed until another replica holds the Lease (in the background: the next faults strike
+// while nobody leads); nats-server restarts, some with an empty resolver directory (the account JWT
+// and its revocations gone from that server); and API server restarts, graceful or SIGKILL. Each
+// fault returns once its component is back (the replicas' supervisor restarts killed ones).
 
 import type { KubeEnv } from '../test/env/kube.ts';
 import type { NatsEnv } from '../test/env/nats.ts';
@@ -15,12 +16,9 @@ export interface FaultContext {
   log: (line: string) => void;
 }
 
-export interface FaultRecord {
-  description: string;
-  /** Since the round began. */
-  atMs: number;
-  tookMs: number;
-  failover?: Failover;
+export interface JudgedFailover extends Failover {
+  /** Why its time says nothing about the lease, if it does not. */
+  unjudged?: string;
 }
 
 /** Longest wait for a leader or a takeover: well past any lease, so that a slow one is measured, not cut. */
@@ -28,42 +26,59 @@ const LEADER_WAIT_MS = 90_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runFaults(plan: RoundPlan, context: FaultContext, roundStart: number): Promise<FaultRecord[]> {
+/** Runs the faults; resolves once all are over and every killed leader has a successor. */
+export async function runFaults(plan: RoundPlan, context: FaultContext, roundStart: number): Promise<JudgedFailover[]> {
   const { kube, nats, replicas, log } = context;
-  const records: FaultRecord[] = [];
+  const at = () => `${((Date.now() - roundStart) / 1000).toFixed(1)} s`;
+  const takeovers: Promise<Failover>[] = [];
+  /** When the API server was down: a takeover needs it, so a failover overlapping these is not judged. */
+  const apiserverDown: [number, number][] = [];
+  const leaderKill = async (killed: { takeover: Promise<Failover> } | undefined) => {
+    if (!killed) return;
+    takeovers.push(killed.takeover);
+    const { to, from, ms } = await killed.takeover;
+    log(`  ${at()}: ${to} took the Lease over from ${from}, ${(ms / 1000).toFixed(1)} s after the kill`);
+  };
+  const announced: Promise<void>[] = [];
+  const announce = (killing: Promise<void>) => {
+    killing.catch(() => undefined); // awaited after the last fault; this only avoids an unhandled-rejection crash meanwhile
+    announced.push(killing);
+  };
   await sleep(plan.firstFaultMs);
   for (const [i, { gapMs, fault }] of plan.faults.entries()) {
     if (i > 0) await sleep(gapMs);
-    const started = Date.now();
-    const record: FaultRecord = { description: describeFault(fault), atMs: started - roundStart, tookMs: 0 };
-    log(`  ${(record.atMs / 1000).toFixed(1)} s: ${record.description}`);
+    log(`  ${at()}: ${describeFault(fault)}`);
     switch (fault.kind) {
       case 'kill-leader': {
-        const slot = await replicas.waitForLeader(LEADER_WAIT_MS);
-        const failover = await replicas.kill(slot, LEADER_WAIT_MS);
-        if (failover) record.failover = failover;
+        const killing = leaderKill(await replicas.kill(await replicas.waitForLeader(LEADER_WAIT_MS), LEADER_WAIT_MS));
+        if (fault.awaitTakeover) await killing;
+        announce(killing);
         break;
       }
-      case 'kill-replica': {
-        const failover = await replicas.kill(fault.slot, LEADER_WAIT_MS);
-        if (failover) record.failover = failover;
+      case 'kill-replica':
+        announce(leaderKill(await replicas.kill(fault.slot, LEADER_WAIT_MS)));
         break;
-      }
       case 'restart-nats':
         await Promise.all(fault.nodes.map((node) => nats.stopNode(node)));
         await sleep(fault.downMs);
         for (const node of fault.nodes) await nats.startNode(node, { wipeResolver: fault.wipe });
         break;
-      case 'restart-apiserver':
-        await kube.restartApiserver(fault.downMs);
+      case 'restart-apiserver': {
+        const window: [number, number] = [Date.now(), Infinity];
+        apiserverDown.push(window);
+        await kube.restartApiserver(fault.downMs, { kill: fault.kill });
+        window[1] = Date.now();
         break;
+      }
     }
-    record.tookMs = Date.now() - started;
-    if (record.failover) {
-      const { ms, from, to } = record.failover;
-      log(`  ${((Date.now() - roundStart) / 1000).toFixed(1)} s: ${to} took the Lease over from ${from}, ${(ms / 1000).toFixed(1)} s after the kill`);
-    }
-    records.push(record);
   }
-  return records;
+  await Promise.all(announced);
+  const failovers = await Promise.all(takeovers);
+  return failovers.map((failover) => {
+    const end = failover.killedAt + failover.ms;
+    const overlapped = apiserverDown.some(([from, to]) => from < end && to > failover.killedAt);
+    if (overlapped) return { ...failover, unjudged: 'the API server restarted meanwhile' };
+    if (failover.successorStartedLater) return { ...failover, unjudged: 'its successor started after the kill' };
+    return failover;
+  });
 }

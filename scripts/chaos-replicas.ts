@@ -31,14 +31,21 @@ export interface ReplicaOptions {
 export interface Failover {
   /** From the SIGKILL to another replica holding the Lease. */
   ms: number;
+  killedAt: number;
   leaseDurationMs: number;
   from: string;
   to: string;
+  /**
+   * The successor's process started after the kill: it had never seen the Lease renewed, so it
+   * waits a whole lease from its own first look, and the takeover time says nothing of the lease.
+   */
+  successorStartedLater: boolean;
 }
 
 interface Slot {
   process: ManagedProcess | undefined;
   identity: string;
+  startedAt: number;
   logFile: string;
 }
 
@@ -54,7 +61,7 @@ export class Replicas {
   constructor(options: ReplicaOptions) {
     this.options = options;
     this.coordination = options.adminKubeConfig.makeApiClient(CoordinationV1Api);
-    this.slots = Array.from({ length: options.count }, (_, i) => ({ process: undefined, identity: '', logFile: join(options.dir, `operator-${i}.log`) }));
+    this.slots = Array.from({ length: options.count }, (_, i) => ({ process: undefined, identity: '', startedAt: 0, logFile: join(options.dir, `operator-${i}.log`) }));
   }
 
   /** Starts every replica, and starts again any that exits, until stop(). */
@@ -95,10 +102,11 @@ export class Replicas {
   }
 
   /**
-   * SIGKILLs replica `slot` (the supervisor starts it again). If it led, waits until another
-   * process holds the Lease and returns how long that took.
+   * SIGKILLs replica `slot` (the supervisor starts it again) and waits until it is gone. If it led,
+   * returns the wait for another process to hold the Lease (wrapped, so that the caller may await it
+   * later).
    */
-  async kill(slot: number, timeoutMs: number): Promise<Failover | undefined> {
+  async kill(slot: number, timeoutMs: number): Promise<{ takeover: Promise<Failover> } | undefined> {
     const lease = await this.lease();
     const victim = this.slots[slot];
     if (!victim?.process?.isRunning()) return undefined;
@@ -108,15 +116,18 @@ export class Replicas {
     this.note(slot, `chaos: SIGKILL (${led ? 'leader' : 'follower'})`);
     process.kill(victim.process.pid, 'SIGKILL');
     await victim.process.exited;
-    if (!led) return undefined;
-    const deadline = killedAt + timeoutMs;
+    return led ? { takeover: this.takeover(identity, killedAt, (lease?.spec?.leaseDurationSeconds ?? 0) * 1000, timeoutMs) } : undefined;
+  }
+
+  private async takeover(from: string, killedAt: number, leaseDurationMs: number, timeoutMs: number): Promise<Failover> {
     for (;;) {
-      const now = await this.lease();
-      const holder = now?.spec?.holderIdentity;
-      if (holder && holder !== identity) {
-        return { ms: Date.now() - killedAt, leaseDurationMs: (lease?.spec?.leaseDurationSeconds ?? 0) * 1000, from: identity, to: holder };
+      const to = (await this.lease())?.spec?.holderIdentity;
+      if (to && to !== from) {
+        const successor = this.slots.find((s) => s.identity === to);
+        const successorStartedLater = !successor || successor.startedAt > killedAt;
+        return { ms: Date.now() - killedAt, killedAt, leaseDurationMs, from, to, successorStartedLater };
       }
-      if (Date.now() > deadline) throw new Error(`no replica took the Lease over from ${identity} within ${timeoutMs} ms`);
+      if (Date.now() > killedAt + timeoutMs) throw new Error(`no replica took the Lease over from ${from} within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -130,6 +141,7 @@ export class Replicas {
   private launch(i: number): void {
     const slot = this.slots[i]!;
     slot.identity = `chaos-operator-${i}-${++this.started}`;
+    slot.startedAt = Date.now();
     this.note(i, `chaos: starting ${slot.identity}`);
     const child = startProcess({
       name: slot.identity,

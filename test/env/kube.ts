@@ -38,8 +38,11 @@ export interface KubeEnv {
   kubeconfigDir: string;
   logs: { etcd: string; apiserver: string; controllerManager: string };
   processes: ManagedProcess[];
-  /** Stops kube-apiserver, keeps it down for `downMs`, starts it again on the same port and data. */
-  restartApiserver(downMs?: number): Promise<void>;
+  /**
+   * Stops kube-apiserver (SIGTERM, or with `kill` SIGKILL: no graceful shutdown, requests in flight
+   * cut), keeps it down for `downMs`, starts it again on the same port and data.
+   */
+  restartApiserver(downMs?: number, options?: { kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -234,9 +237,9 @@ export async function startKube(opts: StartKubeOptions): Promise<KubeEnv> {
     kubeconfigDir,
     logs,
     processes: procs,
-    async restartApiserver(downMs = 0) {
+    async restartApiserver(downMs = 0, options = {}) {
       const slot = procs.findIndex((p) => p.name === 'kube-apiserver');
-      await procs[slot]?.stop();
+      await procs[slot]?.stop(options.kill ? 0 : undefined);
       await new Promise((resolve) => setTimeout(resolve, downMs));
       await startApiserver(slot);
     },
