@@ -4,7 +4,7 @@
 // deleted workspace loses its access, Secret and NATS user. The operator runs its webhook with a
 // certificate it makes itself, and writes the CA into the webhook configuration.
 
-import { AdmissionregistrationV1Api, ApiextensionsV1Api, type V1Pod } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, type V1Pod } from '@kubernetes/client-node';
 import {
   ACCESS_PLURAL,
   BINDING_PLURAL,
@@ -17,6 +17,7 @@ import {
 } from '../../src/api/constants.ts';
 import type { WorkspaceNatsBinding } from '../../src/api/workspace-nats-binding.ts';
 import { accessNameFor } from '../../src/policy/bound-workspaces.ts';
+import { createWorkspace as createWorkspaceIn, installWorkspaceCrd, setWorkspacePhase } from '../env/gitpod.ts';
 import { freePort } from '../env/net.ts';
 import type { EnvState } from '../env/state.ts';
 import { getAccess, secretExists, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
@@ -32,48 +33,6 @@ let admin: Clients;
 let operator: OperatorProcess;
 
 const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } };
-
-async function installWorkspaceCrd(kubeConfig: Clients['kubeConfig']) {
-  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
-  const str = { type: 'string' };
-  try {
-    await api.createCustomResourceDefinition({
-      body: {
-        metadata: { name: `${GITPOD_WORKSPACE_PLURAL}.${GITPOD_GROUP}` },
-        spec: {
-          group: GITPOD_GROUP,
-          scope: 'Namespaced',
-          names: { kind: 'Workspace', plural: GITPOD_WORKSPACE_PLURAL, singular: 'workspace', listKind: 'WorkspaceList' },
-          versions: [
-            {
-              name: GITPOD_VERSION,
-              served: true,
-              storage: true,
-              schema: {
-                openAPIV3Schema: {
-                  type: 'object',
-                  properties: {
-                    spec: { type: 'object', properties: { type: str, ownership: { type: 'object', properties: { workspaceID: str, owner: str } } } },
-                    status: { type: 'object', properties: { phase: str } },
-                  },
-                },
-              },
-            },
-          ],
-        },
-      },
-    });
-  } catch (error) {
-    if ((error as { code?: number }).code !== 409) throw error;
-  }
-  await waitFor(
-    async () => {
-      const crd = await api.readCustomResourceDefinition({ name: `${GITPOD_WORKSPACE_PLURAL}.${GITPOD_GROUP}` });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
-    },
-    { what: 'the Workspace CRD', timeoutMs: 30_000 },
-  );
-}
 
 async function createWebhookConfig(kubeConfig: Clients['kubeConfig'], port: number) {
   const api = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
@@ -151,31 +110,9 @@ const custom = () => admin.custom;
 /** The access the binder names for `key` under binding `binding`. */
 const accessOf = (binding: string, key: string) => accessNameFor({ metadata: { name: binding } } as WorkspaceNatsBinding, key);
 
-async function createWorkspace(instance: string, workspaceId: string, type = 'Regular') {
-  await custom().createNamespacedCustomObject({
-    group: GITPOD_GROUP,
-    version: GITPOD_VERSION,
-    plural: GITPOD_WORKSPACE_PLURAL,
-    namespace: NS,
-    body: {
-      apiVersion: `${GITPOD_GROUP}/${GITPOD_VERSION}`,
-      kind: 'Workspace',
-      metadata: { name: instance },
-      spec: { type, ownership: { workspaceID: workspaceId, owner: 'u1' } },
-      status: { phase: 'Running' },
-    },
-  });
-}
+const createWorkspace = (instance: string, workspaceId: string, type = 'Regular') => createWorkspaceIn(custom(), NS, instance, workspaceId, { type });
 
-const setPhase = (instance: string, phase: string) =>
-  custom().patchNamespacedCustomObject({
-    group: GITPOD_GROUP,
-    version: GITPOD_VERSION,
-    plural: GITPOD_WORKSPACE_PLURAL,
-    namespace: NS,
-    name: instance,
-    body: [{ op: 'replace', path: '/status/phase', value: phase }],
-  });
+const setPhase = (instance: string, phase: string) => setWorkspacePhase(custom(), NS, instance, phase);
 
 const createPod = (name: string, labels: Record<string, string>, extra: Partial<V1Pod['spec']> = {}) =>
   admin.core.createNamespacedPod({

@@ -32,12 +32,17 @@ export interface KubeEnv {
   kubeconfigFor(user: string, groups: string[]): Promise<string>;
   /** JSON lines, one audit event per request (Metadata level), with user.username and verb. */
   auditLogPath: string;
+  /** etcd's client URL (http, loopback): the record of every version of every object, for chaos checks. */
+  etcdUrl: string;
   /** Folder kubeconfigFor writes into. */
   kubeconfigDir: string;
   logs: { etcd: string; apiserver: string; controllerManager: string };
   processes: ManagedProcess[];
-  /** Stops kube-apiserver, keeps it down for `downMs`, starts it again on the same port and data. */
-  restartApiserver(downMs?: number): Promise<void>;
+  /**
+   * Stops kube-apiserver (SIGTERM, or with `kill` SIGKILL: no graceful shutdown, requests in flight
+   * cut), keeps it down for `downMs`, starts it again on the same port and data.
+   */
+  restartApiserver(downMs?: number, options?: { kill?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -228,12 +233,13 @@ export async function startKube(opts: StartKubeOptions): Promise<KubeEnv> {
     caCertPem: pki.ca.certPem,
     caKeyPem: pki.ca.keyPem,
     auditLogPath,
+    etcdUrl,
     kubeconfigDir,
     logs,
     processes: procs,
-    async restartApiserver(downMs = 0) {
+    async restartApiserver(downMs = 0, options = {}) {
       const slot = procs.findIndex((p) => p.name === 'kube-apiserver');
-      await procs[slot]?.stop();
+      await procs[slot]?.stop(options.kill ? 0 : undefined);
       await new Promise((resolve) => setTimeout(resolve, downMs));
       await startApiserver(slot);
     },
