@@ -5,7 +5,7 @@ import { parseBenchmarkFlags } from '../../scripts/benchmark-flags.ts';
 
 describe('benchmark flags', () => {
   test('defaults', () => {
-    expect(parseBenchmarkFlags([])).toEqual({ accesses: 200, workers: 4, logLevel: 'info' });
+    expect(parseBenchmarkFlags([])).toEqual({ accesses: 200, workers: 16, logLevel: 'info' });
   });
 
   test('values', () => {
