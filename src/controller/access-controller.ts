@@ -5,7 +5,7 @@
 // (access-plan.ts, pure), apply the plan (here, the only place that writes, in a fixed order). It
 // does not watch workspaces or mutate pods.
 
-import type { CoreV1Api, CustomObjectsApi, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
@@ -147,12 +147,12 @@ export class AccessController {
     if (plan.addFinalizer) {
       const finalizers = [...(access.metadata.finalizers ?? []), ACCESS_FINALIZER];
       const unfinalized = access;
-      access = await this.own(ACCESS_PLURAL, access, () => this.accesses.replace({ ...unfinalized, metadata: { ...unfinalized.metadata, finalizers } }));
+      access = await this.deps.ownWrites.write(ACCESS_PLURAL, access, () => this.accesses.replace({ ...unfinalized, metadata: { ...unfinalized.metadata, finalizers } }));
     }
     if (plan.writeSecret) {
       const { wanted, existing } = plan.writeSecret;
       try {
-        await this.own(SECRETS, wanted, () => this.secretClient.write(wanted, existing));
+        await this.deps.ownWrites.write(SECRETS, wanted, () => this.secretClient.write(wanted, existing));
       } catch (error) {
         if (!existing && isConflict(error)) return { secretExists: access };
         if (!(error instanceof Failure)) throw error;
@@ -167,7 +167,7 @@ export class AccessController {
     if (status) {
       const writer = { customObjects: this.deps.customObjects, plural: ACCESS_PLURAL, fieldManager: this.deps.fieldManager };
       const current = access;
-      await this.own(ACCESS_PLURAL, access, () => updateStatus(writer, current, status.ready, status.fields, this.clock()));
+      await this.deps.ownWrites.write(ACCESS_PLURAL, access, () => updateStatus(writer, current, status.ready, status.fields, this.clock()));
     }
     await recorded;
     await this.record(access, plan.eventsAfterStatus);
@@ -182,11 +182,6 @@ export class AccessController {
       await succeeded(this.accesses.replace({ ...access, metadata: { ...access.metadata, finalizers } }), [404]);
     }
     return plan.result;
-  }
-
-  /** Runs `write` of `target` through ownWrites, so that its watch event does not wake this controller. */
-  private own<T extends KubernetesObject | undefined>(kind: string, target: KubernetesObject, write: () => Promise<T>): Promise<T> {
-    return this.deps.ownWrites.write(kind, target, write);
   }
 
   private async record(access: WorkspaceNatsAccess, events: readonly PlannedEvent[]) {

@@ -1,9 +1,9 @@
 // The object versions this process wrote, so that the watch event echoing a write does not wake
 // the reconcile that made it: that reconcile went on from the object the API server returned, and
 // reconciling again would only read what it just wrote; the same goes for a deletion it made. Any
-// other version of the object (someone else's write or deletion) still wakes it. A watch event often arrives before the response to the
-// write it echoes (both come over the same connection), so events of an object with a write in
-// flight wait for that write's answer.
+// other version of the object (someone else's write or deletion) still wakes it. A watch event
+// often arrives before the response to the write it echoes (both come over the same connection),
+// so events of an object with a write in flight wait for that write's answer.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ChangeType } from './informer.ts';
