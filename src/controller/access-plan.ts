@@ -49,7 +49,7 @@ export interface AccessPlan {
   /** Users to ask the revoker for (before anything else is written). */
   revoke?: RevokeRequest;
   writeSecret?: { wanted: V1Secret; existing: V1Secret | undefined };
-  /** Recorded before the status, so that whoever sees the new status can also see why. */
+  /** Sent with the status write, not before it: whoever sees the new status may see its Event a moment later. */
   events: PlannedEvent[];
   status?: { ready: ConditionUpdate; fields: StatusFields<WorkspaceNatsAccessStatus> };
   /** Recorded after the status: a Warning whose status write conflicts is not repeated by the retry. */
