@@ -2,6 +2,7 @@
 // lastTransitionTime that moves only when the status itself changes. Pure.
 
 import type { Condition } from '../api/workspace-nats-access.ts';
+import { byCodeUnits } from '../api/order.ts';
 
 export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
 
@@ -18,7 +19,7 @@ export function setCondition(
     existing && existing.status === update.status ? existing.lastTransitionTime : now.toISOString();
   const next: Condition = { ...update, lastTransitionTime };
   const others = (conditions ?? []).filter((c) => c.type !== update.type);
-  return [...others, next].sort((a, b) => a.type.localeCompare(b.type));
+  return [...others, next].sort((a, b) => byCodeUnits(a.type, b.type));
 }
 
 export function findCondition(

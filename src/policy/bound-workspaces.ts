@@ -13,6 +13,7 @@ import {
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import { labelsMatch } from './issuer-policy.ts';
+import { byCodeUnits } from '../api/order.ts';
 
 /** A GitPod (ws-manager-mk2) Workspace object, as far as the binder reads it. */
 export interface GitpodWorkspace {
@@ -143,7 +144,7 @@ export function podWorkspaces(binding: WorkspaceNatsBinding, pods: readonly V1Po
   const age = (pod: V1Pod) => `${new Date(pod.metadata?.creationTimestamp ?? 0).toISOString()}/${pod.metadata?.name}`;
   const refOf = (pod: V1Pod): ObjectRef => ({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' });
   return [...byKey].map(([key, group]) => {
-    const live = group.filter(isLive).sort((a, b) => age(a).localeCompare(age(b)));
+    const live = group.filter(isLive).sort((a, b) => byCodeUnits(age(a), age(b)));
     const first = live[0] ?? group[0]!;
     const labels = first.metadata?.labels ?? {};
     const owner = rules.ownerLabel ? labels[rules.ownerLabel] : undefined;

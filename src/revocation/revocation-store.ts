@@ -6,6 +6,7 @@
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import { GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../api/constants.ts';
 import { unlessNotFound } from '../kube/errors.ts';
+import { byCodeUnits } from '../api/order.ts';
 
 export interface RevocationEntry {
   /** Unix seconds: JWTs of the user issued at or before then are revoked. */
@@ -64,7 +65,7 @@ export class RevocationStore {
   async save(account: string, entries: ReadonlyMap<string, RevocationEntry>): Promise<void> {
     const name = RevocationStore.configMapName(account);
     const data: Record<string, string> = {};
-    for (const [user, entry] of [...entries].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [user, entry] of [...entries].sort(([a], [b]) => byCodeUnits(a, b))) {
       data[user] = JSON.stringify({ revokedAt: iso(entry.revokedAt), expiresAt: iso(entry.expiresAt), access: entry.access });
     }
     const size = Object.entries(data).reduce((sum, [key, value]) => sum + key.length + value.length, 0);

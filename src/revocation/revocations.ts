@@ -21,6 +21,7 @@ import {
 } from './account-revoker.ts';
 import type { Timers } from './cycle-scheduler.ts';
 import type { RevocationStore } from './revocation-store.ts';
+import { byCodeUnits } from '../api/order.ts';
 
 export interface RevocationsDeps {
   store: RevocationStore;
@@ -103,7 +104,7 @@ export class Revocations {
     const issuers = this.deps.issuers
       .list()
       .filter((issuer) => issuer.spec.account.publicKey === account)
-      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+      .sort((a, b) => byCodeUnits(a.metadata.name, b.metadata.name));
     if (issuers.length === 0) throw new Error(`no ClusterNatsIssuer names account ${account}`);
     const problems: string[] = [];
     for (const issuer of issuers) {

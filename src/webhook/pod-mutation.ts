@@ -9,6 +9,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { CREDS_KEY, MOUNTED_SECRET_ANNOTATION, URL_KEY } from '../api/constants.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import { gitpodWorkspaces, podKey, secretNameFor, type GitpodWorkspace } from '../policy/bound-workspaces.ts';
+import { byCodeUnits } from '../api/order.ts';
 
 export const VOLUME_NAME = 'nats-credentials';
 export const DEFAULT_MOUNT_PATH = '/var/run/secrets/nats';
@@ -35,7 +36,7 @@ export function mountFor(
   workspace: (name: string) => GitpodWorkspace | undefined,
 ): PodMount | undefined {
   const labels = pod.metadata?.labels ?? {};
-  for (const binding of [...bindings].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+  for (const binding of [...bindings].sort((a, b) => byCodeUnits(a.metadata.name, b.metadata.name))) {
     const mountPath = binding.spec.mount?.path ?? DEFAULT_MOUNT_PATH;
     if (binding.spec.source.pods) {
       const key = podKey(binding, pod);
