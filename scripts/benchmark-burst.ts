@@ -80,12 +80,24 @@ export interface Writer {
 export interface BurstRun<S> {
   issued: BurstTimes;
   deleted: BurstTimes;
-  /** `sample()` before the burst, once all were Ready, and once all were gone. */
-  samples: [before: S, held: S, after: S];
+  /**
+   * `sample()` before the burst, once all were Ready, as the deletion began (after `whileHeld`; the
+   * same as `held` without it), and once all were gone.
+   */
+  samples: { before: S; held: S; deleting: S; after: S };
 }
 
-/** Issues `names` as a burst, checks them, deletes them as a burst, checks that they are gone. */
-export async function runBurst<S>(admin: Clients, writer: Writer, names: readonly string[], sample: () => Promise<S>): Promise<BurstRun<S>> {
+/**
+ * Issues `names` as a burst, checks them, runs `whileHeld` (if given), deletes them as a burst and
+ * checks that they are gone.
+ */
+export async function runBurst<S>(
+  admin: Clients,
+  writer: Writer,
+  names: readonly string[],
+  sample: () => Promise<S>,
+  whileHeld?: () => Promise<void>,
+): Promise<BurstRun<S>> {
   const { namespace } = writer;
   const observed = async (milestone: Milestone, send: (name: string) => Promise<unknown>) => {
     const observer = await observe(admin.kubeConfig, namespace);
@@ -99,10 +111,15 @@ export async function runBurst<S>(admin: Clients, writer: Writer, names: readonl
   const issued = await observed('ready', (name) => writer.issue(name));
   const held = await sample();
   await checkIssued(admin, namespace, names);
+  let deleting = held;
+  if (whileHeld) {
+    await whileHeld();
+    deleting = await sample();
+  }
   const deleted = await observed('gone', (name) => writer.delete(name));
   const after = await sample();
   await checkGone(admin, namespace, names);
-  return { issued, deleted, samples: [before, held, after] };
+  return { issued, deleted, samples: { before, held, deleting, after } };
 }
 
 async function listed(admin: Clients, namespace: string) {

@@ -6,6 +6,8 @@
 //   in `bench-plain`, which the operator does not serve;
 // - for the operator: API writes per access (the API server's audit log), connections opened to
 //   the API server (a counting relay in front of it), CPU per access and resident memory (/proc);
+// - the operator restarted while it holds the N: how soon it is synced and steady, what it writes
+//   (nothing, if it re-issues nothing), and its resident memory then;
 // - create -> Secret for 10 accesses one at a time (the goal: p99 under 100 ms).
 // Any access not Ready with its Secret, or not gone after deletion, fails the run.
 
@@ -20,7 +22,7 @@ import { parseBenchmarkFlags, USAGE, type BenchmarkFlags } from './benchmark-fla
 import { observe } from './benchmark-observer.ts';
 import { PlainClient, type AccessSpec } from './benchmark-plain-client.ts';
 import { cpuMs, residentBytes } from './benchmark-process.ts';
-import { report, type OperatorSample, type Writes } from './benchmark-report.ts';
+import { report, type OperatorSample, type RestartSample, type Writes } from './benchmark-report.ts';
 import { BENCH, startBench } from './benchmark-setup.ts';
 
 const PLAIN = 'bench-plain';
@@ -46,8 +48,7 @@ const bench = await startBench(['--log-level', flags.logLevel, '--workers', Stri
 try {
   const { admin, state, operator, connections } = bench;
   const auditLog = state.kube?.auditLogPath;
-  const pid = operator.pid;
-  if (!auditLog || !connections || pid === undefined) {
+  if (!auditLog || !connections) {
     throw new Error('the benchmark counts writes in the audit log of the API server it starts: unset WNO_EXTERNAL_KUBECONFIG');
   }
   const createInBench = (name: string) => createAccess(admin.custom, BENCH, accessBody(name, SPEC));
@@ -73,11 +74,30 @@ try {
       await sleep(1000);
       if (writesSince(auditLog, from, OPERATOR_USER).length === 0) break;
     }
+    const pid = operator.pid;
+    if (pid === undefined) throw new Error('the operator is not running');
     return {
       auditOffset: auditOffset(auditLog),
       cpuMs: cpuMs(pid),
       residentBytes: residentBytes(pid),
       connectionsOpened: connections.opened(),
+    };
+  };
+  // While the operator holds the burst: a restart must find everything in place, write nothing
+  // and mint nothing; what it then holds in memory is the figure for sizing (no burst's garbage).
+  let restart: RestartSample | undefined;
+  const restartWhileHeld = async () => {
+    const from = auditOffset(auditLog);
+    await operator.stop();
+    const startedAt = performance.now();
+    await operator.start();
+    const syncedMs = performance.now() - startedAt;
+    const steady = await sample();
+    restart = {
+      syncedMs,
+      steadyMs: performance.now() - startedAt,
+      writes: byKind(writesBetween(auditLog, from, steady.auditOffset, OPERATOR_USER)),
+      residentBytes: steady.residentBytes,
     };
   };
   const byOperator = await runBurst(
@@ -89,14 +109,16 @@ try {
     },
     names,
     sample,
+    restartWhileHeld,
   );
+  if (!restart) throw new Error('the operator was not restarted while it held the burst');
   const plain = new PlainClient(clientsFor(await state.kubeconfigFor(PLAIN_USER, ['system:masters'])), PLAIN, SPEC, template);
   const byPlain = await runBurst(admin, { namespace: PLAIN, issue: (name) => plain.issue(name), delete: (name) => plain.delete(name) }, names, sample);
 
   /** Writes by `user` (in `namespace`) during issuance and during deletion. */
-  const writesOf = ({ samples: [before, held, after] }: BurstRun<OperatorSample>, user: string, namespace?: string): Writes => ({
+  const writesOf = ({ samples: { before, held, deleting, after } }: BurstRun<OperatorSample>, user: string, namespace?: string): Writes => ({
     issuance: byKind(writesBetween(auditLog, before.auditOffset, held.auditOffset, user, namespace)),
-    deletion: byKind(writesBetween(auditLog, held.auditOffset, after.auditOffset, user, namespace)),
+    deletion: byKind(writesBetween(auditLog, deleting.auditOffset, after.auditOffset, user, namespace)),
   });
   const operatorWrites = writesOf(byOperator, OPERATOR_USER);
   const plainAll = writesOf(byPlain, PLAIN_USER, PLAIN);
@@ -121,6 +143,7 @@ try {
       workers: flags.workers,
       single,
       operator: byOperator,
+      restart,
       plain: byPlain,
       operatorWrites,
       plainWrites,

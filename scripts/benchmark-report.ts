@@ -13,6 +13,18 @@ export interface OperatorSample {
   connectionsOpened: number;
 }
 
+/** The operator restarted while it held the burst's accesses. */
+export interface RestartSample {
+  /** From its start to its caches synced and workers running ("started"). */
+  syncedMs: number;
+  /** From its start until it wrote nothing for a second. */
+  steadyMs: number;
+  /** What it wrote from its stop until then, by kind (none expected). */
+  writes: Map<string, number>;
+  /** Resident memory then. */
+  residentBytes: number;
+}
+
 /** API writes by kind, during issuance and during deletion. */
 export interface Writes {
   issuance: Map<string, number>;
@@ -25,6 +37,7 @@ export interface Report {
   workers: number;
   single: BurstTimes;
   operator: BurstRun<OperatorSample>;
+  restart: RestartSample;
   plain: BurstRun<unknown>;
   /** The operator's own writes (the user's creates and deletes not counted). */
   operatorWrites: Writes;
@@ -53,7 +66,7 @@ export function report(r: Report): string {
     ([label, operator, plain, format]) =>
       `  ${label.padEnd(34)}${format(operator).padStart(10)}${format(plain).padStart(14)}${ratio(operator, plain).padStart(10)}`,
   );
-  const [before, held, after] = r.operator.samples;
+  const { before, held, deleting, after } = r.operator.samples;
   const single = r.single.latencies;
   return [
     '',
@@ -65,9 +78,11 @@ export function report(r: Report): string {
     `  API writes, deletion: ${kindsText(r.operatorWrites.deletion)}`,
     `  not made by the plain client: issuance ${kindsText(r.unmirrored.issuance)}; deletion ${kindsText(r.unmirrored.deletion)}`,
     `  connections opened to the API server: ${held.connectionsOpened - before.connectionsOpened} during issuance, ` +
-      `${after.connectionsOpened - held.connectionsOpened} during deletion (${after.connectionsOpened} since it started)`,
-    `  CPU per access: ${((held.cpuMs - before.cpuMs) / n).toFixed(2)} ms issuance, ${((after.cpuMs - held.cpuMs) / n).toFixed(2)} ms deletion`,
+      `${after.connectionsOpened - deleting.connectionsOpened} during deletion (${after.connectionsOpened} since the first start)`,
+    `  CPU per access: ${((held.cpuMs - before.cpuMs) / n).toFixed(2)} ms issuance, ${((after.cpuMs - deleting.cpuMs) / n).toFixed(2)} ms deletion`,
     `  resident memory: ${mib(before.residentBytes)} before, ${mib(held.residentBytes)} with ${n} held, ${mib(after.residentBytes)} after deletion`,
+    `restarted while holding the ${n}: caches synced in ${ms(r.restart.syncedMs)}, steady (a second without writes) after ` +
+      `${ms(r.restart.steadyMs)}; API writes: ${kindsText(r.restart.writes)}; resident memory ${mib(r.restart.residentBytes)}`,
     `  warnings and errors logged in the whole run: ${[...r.operatorProblems].map(([msg, count]) => `"${msg}" x${count}`).join(', ') || 'none'}`,
     `create -> Secret, one at a time (${single.length} runs): p50 ${ms(percentile(single, 50))}, p99 ${ms(percentile(single, 99))}, ` +
       `max ${ms(Math.max(...single))} (goal: p99 under 100 ms)`,
