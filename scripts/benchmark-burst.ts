@@ -1,7 +1,8 @@
 // A burst: requests for many accesses sent with a fixed number in flight, each access timed from
 // its first request to the observer seeing it reach a milestone (its Secret, Ready, gone). A run
-// issues a burst, checks that every access is Ready with its Secret, deletes them all and checks
-// that every one is gone, whoever does the work (the operator, or the plain client).
+// issues a burst (32 accesses in progress at a time, each until it is Ready), checks that every
+// access is Ready with its Secret, deletes them all at once (32 requests in flight) and checks that
+// every one is gone, whoever does the work (the operator, or the plain client).
 
 import type { V1Secret } from '@kubernetes/client-node';
 import { ACCESS_NAME_LABEL, ACCESS_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
@@ -99,16 +100,24 @@ export async function runBurst<S>(
   whileHeld?: () => Promise<void>,
 ): Promise<BurstRun<S>> {
   const { namespace } = writer;
-  const observed = async (milestone: Milestone, send: (name: string) => Promise<unknown>) => {
+  // With `untilReached`, an access holds its place among those in flight until the observer sees it
+  // reach the milestone, whoever does the work. The operator's creates answer at once: without it
+  // its whole burst would wait in its work queue together, timed from the create, where the plain
+  // client's accesses wait for a free place before they start (and before their clocks do).
+  const observed = async (milestone: Milestone, send: (name: string) => Promise<unknown>, untilReached: boolean) => {
     const observer = await observe(admin.kubeConfig, namespace);
+    const placeHeld = async (name: string) => {
+      await send(name);
+      await observer.arrival(name, milestone);
+    };
     try {
-      return await timeBurst(names, send, observer, milestone);
+      return await timeBurst(names, untilReached ? placeHeld : send, observer, milestone);
     } finally {
       await observer.stop();
     }
   };
   const before = await sample();
-  const issued = await observed('ready', (name) => writer.issue(name));
+  const issued = await observed('ready', (name) => writer.issue(name), true);
   const held = await sample();
   await checkIssued(admin, namespace, names);
   let deleting = held;
@@ -116,7 +125,8 @@ export async function runBurst<S>(
     await whileHeld();
     deleting = await sample();
   }
-  const deleted = await observed('gone', (name) => writer.delete(name));
+  // Deleted at once (32 requests in flight), as a workspace platform winding down would.
+  const deleted = await observed('gone', (name) => writer.delete(name), false);
   const after = await sample();
   await checkGone(admin, namespace, names);
   return { issued, deleted, samples: { before, held, deleting, after } };
