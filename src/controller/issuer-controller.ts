@@ -74,11 +74,28 @@ export function planIssuer(observed: IssuerObservation): IssuerPlan {
     const { reason, message } = observed.failure;
     return reporting(issuer, { type: READY, status: 'False', reason, message }, {});
   }
+  const watch = issuer.spec.account.publicKey;
+  const stored = issuer.status;
+  const storedReady = findCondition(stored?.conditions, READY);
+  // A restarted operator has not looked at the account yet, but what its status says from before
+  // still stands if it was found for this generation and this signing key: "Verifying" in between
+  // would make every restart write twice (and report AccountVerified again) for nothing. The
+  // revoker's first cycle wakes the issuer with what it finds.
+  if (
+    !observed.account &&
+    storedReady &&
+    storedReady.status !== 'Unknown' &&
+    storedReady.observedGeneration === issuer.metadata.generation &&
+    stored?.signingKeyPublicKey === observed.signingKey
+  ) {
+    const { type, status, reason, message } = storedReady;
+    return { watch, ready: { type, status, reason, message }, fields: { signingKeyPublicKey: observed.signingKey, revocation: stored.revocation }, result: {} };
+  }
   return {
-    watch: issuer.spec.account.publicKey,
+    watch,
     ...reporting(issuer, readiness(issuer, observed.signingKey, observed.account), {
       signingKeyPublicKey: observed.signingKey,
-      revocation: revocationStatus(observed.revocations),
+      revocation: revocationStatus(observed.revocations, stored?.revocation),
     }),
   };
 }
@@ -178,10 +195,17 @@ function readiness(issuer: ClusterNatsIssuer, key: string, observed: AccountObse
   };
 }
 
-function revocationStatus(summary: RevocationSummary): NonNullable<ClusterNatsIssuerStatus['revocation']> {
+type RevocationStatus = NonNullable<ClusterNatsIssuerStatus['revocation']>;
+
+/** The revocation status; the last push is the stored one until this process has pushed. */
+function revocationStatus(summary: RevocationSummary, stored: RevocationStatus | undefined): RevocationStatus {
+  if (!summary.lastPushTime) {
+    const { active: _stale, ...lastPush } = stored ?? {};
+    return { active: summary.active, ...lastPush };
+  }
   return {
     active: summary.active,
-    ...(summary.lastPushTime ? { lastPushTime: timestamp(summary.lastPushTime) } : {}),
+    lastPushTime: timestamp(summary.lastPushTime),
     ...(summary.lastPushResult ? { lastPushResult: summary.lastPushResult } : {}),
     ...(summary.lastPushMessage ? { lastPushMessage: summary.lastPushMessage } : {}),
   };

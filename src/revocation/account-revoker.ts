@@ -204,6 +204,7 @@ export class AccountRevoker {
     if (!plan.ok) throw new Error(plan.message);
     const { servers } = reading;
     this.observation = ok({ servers, account: plan.value.info });
+    log.debug({ account: this.account, servers: servers.length }, 'account checked');
     if (plan.value.push) await this.push(client, settings.operatorSigner, plan.value.push, servers);
 
     const { expired, confirmed } = plan.value;

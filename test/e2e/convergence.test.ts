@@ -2,7 +2,8 @@
 // neither a resync of unchanged objects nor a restart writes anything to the API server.
 
 import { isDeepStrictEqual } from 'node:util';
-import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { readCredentials } from '../../src/nats/credentials.ts';
 import { loadEnvState, type EnvState } from '../env/state.ts';
@@ -169,6 +170,13 @@ test('a resync of unchanged objects makes zero API writes', async () => {
   expect(writesAfter(offset)).toEqual([]);
 });
 
+/** The issuer's resourceVersion (its status included) and its Events (in "default", as it has no namespace). */
+async function issuerVersions(): Promise<string[]> {
+  const issuer = (await admin.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name: ISSUER })) as ClusterNatsIssuer;
+  const events = await admin.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${ISSUER}` });
+  return [`issuer/${issuer.metadata.resourceVersion}`, ...events.items.map((e) => `event/${e.metadata?.name}/${e.metadata?.resourceVersion}`)];
+}
+
 test('a restarted operator reaches steady state without re-issuing or writing anything', async () => {
   const ns = 'e2e-resync';
   const first = await startOperator(['--resync-period', '2s']);
@@ -178,12 +186,17 @@ test('a restarted operator reaches steady state without re-issuing or writing an
     Array.from({ length: 5 }, (_, i) => `restart-${i}`),
   );
   await first.stop();
+  const issuerBefore = await issuerVersions();
   const offset = state.kube ? auditOffset(state.kube.auditLogPath) : 0;
   const second = await startOperator(['--resync-period', '2s']);
-  // Its first look at each access after the start, and a resync.
+  // Its first look at each access after the start, and a resync; and a look at the issuer after
+  // the NATS servers were checked (before, it could only say "Verifying").
   await reconciled(second, keys, 2);
+  await second.waitForLog('account checked', 60_000);
+  await reconciled(second, [ISSUER], 1);
   // The same objects, the same users: nothing re-issued, nothing written in the namespace (its
-  // Lease lives in the operator's own namespace).
+  // Lease lives in the operator's own namespace), and the issuer's status and Events untouched.
   expect(await objectVersions(admin.core, admin.custom, ns)).toEqual(versionsBefore);
   expect(writesAfter(offset)).toEqual([]);
+  expect(await issuerVersions()).toEqual(issuerBefore);
 });

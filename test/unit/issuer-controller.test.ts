@@ -62,6 +62,21 @@ const seen = (keys: { key: string; scoped: boolean }[], servers = 3): AccountObs
   },
 });
 
+/** The issuer as a previous operator process left it: verified at its generation, after a push. */
+function issuerWithStoredStatus(): ClusterNatsIssuer {
+  const base = issuer();
+  const message = `Keys loaded; 3 NATS servers hold the JWT of account ${accountKey}, which lists signing key ${signingPublicKey}`;
+  return {
+    ...base,
+    status: {
+      observedGeneration: 2,
+      signingKeyPublicKey: signingPublicKey,
+      revocation: { active: 3, lastPushTime: '2026-03-01T11:00:00Z', lastPushResult: 'Succeeded', lastPushMessage: '3 of 3 servers' },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'AccountVerified', message, observedGeneration: 2, lastTransitionTime: '2026-03-01T11:00:00.000Z' }],
+    },
+  };
+}
+
 class FakeRevocations implements AccountRevocations {
   watched: string[] = [];
   observation: AccountObservation | undefined;
@@ -251,6 +266,34 @@ describe('what an issuer reconcile writes', () => {
     await controller.reconcile('platform');
     expect(events()).toEqual([expect.objectContaining({ type: 'Normal', reason: 'AccountVerified', message: expect.stringContaining('2 NATS servers hold') })]);
     expect(status()?.conditions?.[0]).toMatchObject({ status: 'True', lastTransitionTime: '2026-03-01T12:05:00.000Z' });
+  });
+
+  describe('a restarted operator, before its revoker has looked at the account', () => {
+    test('what it found before stands: no status write, no Event, the revoker started', async () => {
+      const { api, controller, revocations } = setup({ issuer: issuerWithStoredStatus(), observation: undefined });
+      expect(await controller.reconcile('platform')).toEqual({});
+      expect(revocations.watched).toEqual([accountKey]);
+      expect(api.writes()).toEqual([]);
+      // Its first cycle finds the same, and it has pushed nothing: still nothing to write.
+      revocations.observation = seen([{ key: signingPublicKey, scoped: false }]);
+      revocations.summaryNow = { active: 3, pushes: 0 };
+      expect(await controller.reconcile('platform')).toEqual({});
+      expect(api.writes()).toEqual([]);
+    });
+
+    test('a status found for another signing key or generation says Verifying', () => {
+      const stored = issuerWithStoredStatus();
+      const { plan } = setup({ issuer: { ...stored, status: { ...stored.status, signingKeyPublicKey: otherKey } }, observation: undefined });
+      expect(plan().ready).toMatchObject({ status: 'Unknown', reason: 'Verifying' });
+      const { plan: planned } = setup({ issuer: { ...stored, metadata: { ...stored.metadata, generation: 3 } }, observation: undefined });
+      expect(planned().ready).toMatchObject({ status: 'Unknown', reason: 'Verifying' });
+    });
+
+    test('once it pushes, its own push replaces the stored one', () => {
+      const { plan, revocations } = setup({ issuer: issuerWithStoredStatus(), observation: seen([{ key: signingPublicKey, scoped: false }]) });
+      revocations.summaryNow = { active: 4, pushes: 1, lastPushTime: new Date('2026-03-01T12:00:00Z'), lastPushResult: 'Failed', lastPushMessage: '2 of 3 servers' };
+      expect(plan().fields.revocation).toEqual({ active: 4, lastPushTime: '2026-03-01T12:00:00Z', lastPushResult: 'Failed', lastPushMessage: '2 of 3 servers' });
+    });
   });
 
   test('an issuer that is gone: nothing read, nothing written', async () => {
