@@ -22,8 +22,8 @@ export interface RevocationEntry {
 export const ACCOUNT_LABEL = `${GROUP}/account`;
 
 /**
- * The API server refuses a ConfigMap whose data (keys and values) exceeds 1 MiB; a shard is filled
- * to a little less, so that a change of format or a miscount never makes a write fail.
+ * How full a shard gets, keys and values: the API server refuses a ConfigMap with more than 1 MiB
+ * of values, and etcd (by default) an object over 1.5 MiB, keys and metadata included.
  */
 export const SHARD_DATA_BYTES = 1_000_000;
 
