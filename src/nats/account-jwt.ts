@@ -91,22 +91,53 @@ export function sameRevocations(a: Revocations, b: Revocations): boolean {
 }
 
 /**
+ * The largest JWT nats-server takes: its JWT library (nats-io/jwt v2, `MaxTokenSize`) refuses to
+ * decode a longer one, whatever the servers' max_payload, and a push must also fit in that.
+ */
+export const MAX_JWT_BYTES = 1024 * 1024;
+
+/**
  * `base` with its revocations replaced by `revocations`, signed by `signer` (an operator signing
  * key) and issued at `issuedAt`. The caller makes sure that is past `base`'s iat, so that servers
  * comparing copies by iat keep the new one.
  */
 export function withRevocations(base: string, revocations: Revocations, signer: KeyPair, issuedAt: Date): string {
+  const body = revisedClaims(decodeAccount(base), revocations, signer.getPublicKey(), Math.floor(issuedAt.getTime() / 1000));
+  // As the library does: the id is a hash of the claims, so that two different JWTs never share it.
+  body.jti = createHash('sha512').update(JSON.stringify(body)).digest('base64');
+  const payload = `${HEADER}.${base64Url(JSON.stringify(body))}`;
+  return `${payload}.${base64Url(signer.sign(new TextEncoder().encode(payload)))}`;
+}
+
+/**
+ * The length of what withRevocations(base, revocations, ...) returns, for any signer and any time
+ * before 2286: a public key, the seconds, the id (a SHA-512 in base64) and the signature (Ed25519)
+ * each have a fixed length. Decodes `base` once; the function it returns measures without signing.
+ */
+export function accountJwtSizer(base: string): (revocations: Revocations) => number {
   const claims = decodeAccount(base);
+  return (revocations) => {
+    const body = revisedClaims(claims, revocations, ISSUER_STAND_IN, ISSUED_AT_STAND_IN);
+    body.jti = JTI_STAND_IN;
+    const payloadBytes = Buffer.byteLength(JSON.stringify(body));
+    return HEADER.length + 1 + Math.ceil((payloadBytes * 4) / 3) + 1 + SIGNATURE_CHARS;
+  };
+}
+
+/** The claims of a JWT withRevocations signs, but its id. */
+function revisedClaims(claims: AccountClaims, revocations: Revocations, issuer: string, issuedAt: number): Record<string, unknown> {
   const { jti: _previousId, ...rest } = claims;
   const nats = { ...claims.nats, version: 2 };
   if (Object.keys(revocations).length > 0) nats.revocations = revocations;
   else delete nats.revocations;
-  const body: Record<string, unknown> = { ...rest, iss: signer.getPublicKey(), iat: Math.floor(issuedAt.getTime() / 1000), nats };
-  // As the library does: the id is a hash of the claims, so that two different JWTs never share it.
-  body.jti = createHash('sha512').update(JSON.stringify(body)).digest('base64');
-  const header = base64Url(JSON.stringify({ typ: 'JWT', alg: Algorithms.v2 }));
-  const payload = `${header}.${base64Url(JSON.stringify(body))}`;
-  return `${payload}.${base64Url(signer.sign(new TextEncoder().encode(payload)))}`;
+  return { ...rest, iss: issuer, iat: issuedAt, nats };
 }
 
 const base64Url = (data: string | Uint8Array) => Buffer.from(data).toString('base64url');
+const HEADER = base64Url(JSON.stringify({ typ: 'JWT', alg: Algorithms.v2 }));
+/** As long as any public key, time until 2286 and SHA-512 in base64 are. */
+const ISSUER_STAND_IN = 'O'.repeat(56);
+const ISSUED_AT_STAND_IN = 9_999_999_999;
+const JTI_STAND_IN = 'x'.repeat(88);
+/** An Ed25519 signature (64 bytes) in base64url. */
+const SIGNATURE_CHARS = 86;

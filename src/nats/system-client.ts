@@ -88,6 +88,14 @@ export class NatsSystemClient {
     return this.nc.isClosed();
   }
 
+  /** The largest message the server connected to takes (its max_payload): a pushed JWT must fit. */
+  get maxPayload(): number {
+    // Set by the server's INFO, which every connection starts with.
+    const info = this.nc.info;
+    if (!info) throw new Error('not connected to a NATS server yet');
+    return info.max_payload;
+  }
+
   /** The servers of the cluster, each answering a PING. */
   async servers(): Promise<NatsServerRef[]> {
     const replies = await this.nc.requestMany('$SYS.REQ.SERVER.PING', '', {

@@ -11,6 +11,8 @@
 //   the operator reconnects, so a server that lost the revocations gets them back.
 // - Pruned: an entry is dropped from the JWT once the user's last JWT has expired (plus a grace
 //   period for clock skew), and from the store after the servers confirmed the smaller JWT.
+// - Bounded: the JWT carries what fits in the largest JWT the servers take (planCycle chooses);
+//   the users left out wait, reported as not revoked, while the others' accesses go on.
 // - Asking is split from doing: state() only reads, so a controller can decide without starting
 //   anything; request() records the users and schedules a cycle.
 
@@ -20,7 +22,7 @@ import { notOk, ok, type Result } from '../api/failure.ts';
 import type { Logger } from '../log.ts';
 import { withRevocations, type AccountJwtInfo } from '../nats/account-jwt.ts';
 import type { NatsServerRef, NatsSettings, NatsSystemClient, SystemClientOptions } from '../nats/system-client.ts';
-import { nextCheckInMs, notApplied, planCycle, pushStored, type CycleReading, type PlannedPush } from './cycle-plan.ts';
+import { nextCheckInMs, notApplied, planCycle, pushStored, type CycleReading, type NotRevoked, type PlannedPush } from './cycle-plan.ts';
 import { CycleScheduler, sleepWith, systemTimers, type Timers } from './cycle-scheduler.ts';
 import { RevocationList } from './revocation-list.ts';
 import type { RevocationStore } from './revocation-store.ts';
@@ -74,25 +76,20 @@ export interface AccountRevokerDeps {
   timers?: Timers;
 }
 
-/** Users of the last failed cycle that no server confirmed, and why it failed. */
-export interface CycleFailure {
-  message: string;
-  users: ReadonlySet<string>;
-}
-
 /** The users still valid that no server has confirmed yet. */
 const toRevoke = (users: readonly RevokeUser[], now: Date, confirmed: ReadonlySet<string>) =>
   users.filter((user) => user.expiresAt > now && !confirmed.has(user.userPublicKey));
 
 /**
  * Where the revocation of `users` stands: users whose JWTs have expired need nothing; revoked when
- * every other one is `confirmed`, failed when all of those were in the last failed cycle.
+ * every other one is `confirmed`, failed when all of those are in `failure` (the last cycle failed,
+ * or left them out of the JWT).
  */
 export function revokeState(
   users: readonly RevokeUser[],
   now: Date,
   confirmed: ReadonlySet<string>,
-  failure: CycleFailure | undefined,
+  failure: NotRevoked | undefined,
 ): RevokeState {
   const pending = toRevoke(users, now, confirmed);
   if (pending.length === 0) return ok('revoked');
@@ -111,7 +108,7 @@ export class AccountRevoker {
   private readonly desired: RevocationList;
   /** Users every server confirmed in the last successful cycle. */
   private confirmed = new Set<string>();
-  private failure: CycleFailure | undefined;
+  private failure: NotRevoked | undefined;
   /** Accesses waiting for their users, by access key. */
   private readonly waiting = new Map<string, Set<string>>();
   private observation: AccountObservation | undefined;
@@ -200,23 +197,25 @@ export class AccountRevoker {
     const settings = this.deps.settings();
     const client = await this.connection.client(settings);
     const reading = await this.read(client);
-    const plan = planCycle({ ...reading, account: this.account, entries, now: this.clock(), pruneGraceMs: timing.pruneGraceMs });
+    const { pruneGraceMs } = timing;
+    const plan = planCycle({ ...reading, account: this.account, entries, now: this.clock(), pruneGraceMs, maxPayload: client.maxPayload });
     if (!plan.ok) throw new Error(plan.message);
     const { servers } = reading;
+    const { expired, confirmed, waiting } = plan.value;
     this.observation = ok({ servers, account: plan.value.info });
     log.debug({ account: this.account, servers: servers.length }, 'account checked');
-    if (plan.value.push) await this.push(client, settings.operatorSigner, plan.value.push, servers);
+    if (plan.value.push) await this.push(client, settings.operatorSigner, plan.value.push, servers, waiting);
 
-    const { expired, confirmed } = plan.value;
     if (expired.size > 0) {
       this.desired.remove(expired);
       await this.desired.save();
       log.info({ account: this.account, pruned: expired.size, active: confirmed.size }, 'pruned expired revocations');
     }
+    const previous = this.failure;
     this.confirmed = confirmed;
-    this.failure = undefined;
+    this.failure = waiting;
     this.summaryState.active = confirmed.size;
-    this.settle();
+    this.settle(previous);
     this.deps.onObserved();
   }
 
@@ -230,7 +229,7 @@ export class AccountRevoker {
   }
 
   /** Pushes the planned JWT, then checks that every server stored it and put it in force. */
-  private async push(client: NatsSystemClient, signer: KeyPair, push: PlannedPush, servers: NatsServerRef[]) {
+  private async push(client: NatsSystemClient, signer: KeyPair, push: PlannedPush, servers: NatsServerRef[], waiting: NotRevoked | undefined) {
     const waitMs = push.notBefore.getTime() - this.clock().getTime();
     if (waitMs > 0) await this.sleep(waitMs);
     const issuedAt = this.clock();
@@ -249,12 +248,14 @@ export class AccountRevoker {
       );
     }
     const count = Object.keys(push.revocations).length;
+    const left = waiting?.users.size ?? 0;
     this.summaryState.lastPushResult = 'Succeeded';
-    this.summaryState.lastPushMessage = `${stored.value} of ${servers.length} NATS servers stored the account JWT (${count} revocations, ${jwt.length} bytes)`;
-    this.deps.log.info(
-      { account: this.account, servers: servers.length, revocations: count, bytes: jwt.length },
-      'pushed account JWT',
-    );
+    this.summaryState.lastPushMessage =
+      `${stored.value} of ${servers.length} NATS servers stored the account JWT (${count} revocations, ${jwt.length} bytes)` +
+      (left > 0 ? `; ${left} more wait, as it is full` : '');
+    const fields = { account: this.account, servers: servers.length, revocations: count, bytes: jwt.length };
+    if (left > 0) this.deps.log.warn({ ...fields, waiting: left }, 'pushed account JWT, full: some revocations wait for room');
+    else this.deps.log.info(fields, 'pushed account JWT');
   }
 
   private fail(message: string) {
@@ -271,12 +272,19 @@ export class AccountRevoker {
     this.deps.onObserved();
   }
 
-  /** Tells the accesses whose users are now all on every server. */
-  private settle() {
+  /**
+   * Tells the accesses whose users are now all on every server, and those with a user newly left
+   * out of the JWT (or for another reason than the `previous` cycle gave), which go on waiting.
+   */
+  private settle(previous: NotRevoked | undefined) {
     const settled: string[] = [];
+    const { failure } = this;
+    const newlyLeftOut = (user: string) => failure?.users.has(user) && !(previous?.message === failure.message && previous.users.has(user));
     for (const [accessKey, users] of this.waiting) {
       if ([...users].every((user) => this.confirmed.has(user) || !this.desired.has(user))) {
         this.waiting.delete(accessKey);
+        settled.push(accessKey);
+      } else if ([...users].some(newlyLeftOut)) {
         settled.push(accessKey);
       }
     }

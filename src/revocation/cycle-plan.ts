@@ -3,8 +3,11 @@
 // time is passed in), so that every case of a cluster out of sync is a table row in a unit test
 // rather than a scenario against fake servers.
 
+import { byCodeUnits } from '../api/order.ts';
 import { notOk, ok, type Result } from '../api/failure.ts';
 import {
+  accountJwtSizer,
+  MAX_JWT_BYTES,
   newestAccountJwt,
   readAccountJwt,
   revisedRevocations,
@@ -37,6 +40,8 @@ export interface CycleInput extends CycleReading {
   now: Date;
   /** How long after a user's JWT expired its entry is pruned. */
   pruneGraceMs: number;
+  /** The largest message the NATS server the operator is connected to takes (its max_payload). */
+  maxPayload: number;
 }
 
 export interface PlannedPush {
@@ -45,6 +50,12 @@ export interface PlannedPush {
   revocations: Revocations;
   /** The new JWT is issued no sooner: later than the base, in whole seconds. */
   notBefore: Date;
+}
+
+/** Users that a cycle did not revoke, and why. */
+export interface NotRevoked {
+  message: string;
+  users: ReadonlySet<string>;
 }
 
 export interface CyclePlan {
@@ -56,6 +67,8 @@ export interface CyclePlan {
   expired: Set<string>;
   /** Users on every server once the cycle (and its push, if any) succeeded. */
   confirmed: Set<string>;
+  /** Users the account JWT has no room for, left out; undefined when it has room for all. */
+  waiting: NotRevoked | undefined;
 }
 
 /**
@@ -73,12 +86,13 @@ export function planCycle(input: CycleInput): Result<CyclePlan> {
   const info = readAccountJwt(base);
 
   const expired = new Set<string>();
-  const active = new Map<string, number>();
+  const active = new Map<string, RevocationEntry>();
   for (const [user, entry] of entries) {
     if (entry.expiresAt * 1000 + pruneGraceMs <= now.getTime()) expired.add(user);
-    else active.set(user, entry.revokedAt);
+    else active.set(user, entry);
   }
-  const target = revisedRevocations(info.revocations, active, expired);
+  const limit = Math.min(input.maxPayload, MAX_JWT_BYTES);
+  const { revocations: target, left } = fitRevocations(accountJwtSizer(base), info.revocations, active, expired, limit);
   const inSync =
     copies.length >= servers.length &&
     copies.every((copy) => copy === base) &&
@@ -96,7 +110,55 @@ export function planCycle(input: CycleInput): Result<CyclePlan> {
     }
     push = { base, revocations: target, notBefore };
   }
-  return ok({ info, push, expired, confirmed: new Set(active.keys()) });
+  const confirmed = new Set([...active.keys()].filter((user) => !left.has(user)));
+  const waiting = left.size > 0 ? { users: left, message: noRoom(account, input.maxPayload) } : undefined;
+  return ok({ info, push, expired, confirmed, waiting });
+}
+
+/**
+ * The revocations to push: the newest copy's (`current`) less `expired`, with the `active` entries
+ * added, as many as the JWT has room for; and the users left out. What the servers hold stays
+ * (leaving it out would let its user back in). Of the rest, the users whose JWTs stay valid longest
+ * go first: one left out is refused all the same once its JWT expires, and its access waits no
+ * longer then, so waiting costs least for those that expire soonest.
+ */
+function fitRevocations(
+  size: (revocations: Revocations) => number,
+  current: Revocations,
+  active: ReadonlyMap<string, RevocationEntry>,
+  expired: ReadonlySet<string>,
+  maxBytes: number,
+): { revocations: Revocations; left: Set<string> } {
+  const revokedAt = (entries: [string, RevocationEntry][]) => new Map(entries.map(([user, entry]) => [user, entry.revokedAt]));
+  const all = revisedRevocations(current, revokedAt([...active]), expired);
+  if (size(all) <= maxBytes) return { revocations: all, left: new Set() };
+  const held = [...active].filter(([user]) => Object.hasOwn(current, user));
+  const kept = revisedRevocations(current, revokedAt(held), expired);
+  const newcomers = [...active]
+    .filter(([user]) => !Object.hasOwn(current, user))
+    .sort(([a, x], [b, y]) => y.expiresAt - x.expiresAt || byCodeUnits(a, b));
+  const withFirst = (count: number): Revocations => ({ ...kept, ...Object.fromEntries(revokedAt(newcomers.slice(0, count))) });
+  // How many newcomers fit, at most one less than all of them (those did not).
+  let low = 0;
+  let high = newcomers.length - 1;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (size(withFirst(middle)) <= maxBytes) low = middle;
+    else high = middle - 1;
+  }
+  return { revocations: withFirst(low), left: new Set(newcomers.slice(low).map(([user]) => user)) };
+}
+
+/** Why users wait, naming the limit: the same words every cycle, so that their status stays put. */
+function noRoom(account: string, maxPayload: number): string {
+  const limit =
+    maxPayload < MAX_JWT_BYTES
+      ? `${maxPayload} bytes, the max_payload of the NATS server`
+      : `${MAX_JWT_BYTES} bytes, the largest JWT nats-server accepts`;
+  return (
+    `the JWT of account ${account} is full: with these revocations it would exceed ${limit}; ` +
+    'they wait for earlier revocations to expire, or for these users\' credentials to'
+  );
 }
 
 /** Names of the servers that have another JWT than `jwt` in force. */

@@ -56,7 +56,7 @@ export class RevocationList {
     this.storeBehind = true;
   }
 
-  /** Merges the stored entries in, once (and again after a save found the ConfigMap changed). */
+  /** Merges the stored entries in, once (and again after a save found a ConfigMap changed). */
   async load(): Promise<void> {
     if (this.loaded) return;
     const stored = await this.store.load(this.account);

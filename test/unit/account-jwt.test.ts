@@ -1,6 +1,7 @@
 import { Algorithms, decode, encodeAccount, newScopedSigner, type Account } from '@nats-io/jwt';
 import { createAccount, createOperator } from '@nats-io/nkeys';
 import {
+  accountJwtSizer,
   newestAccountJwt,
   readAccountJwt,
   revisedRevocations,
@@ -75,5 +76,16 @@ describe('account JWTs', () => {
     expect(after.name).toBe(before.name);
     // No revocations left: the claim goes.
     expect(decode<Account>(withRevocations(next, {}, signer, issuedAt)).nats.revocations).toBeUndefined();
+  });
+
+  test('the sizer measures the JWT re-signing makes, to the byte, whoever signs it and whenever', async () => {
+    const base = await accountJwt({ limits: { conn: 7 } });
+    const size = accountJwtSizer(base);
+    const lists = [{}, { UA: 1 }, Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`U${'X'.repeat(50)}${i}`, 1_900_000_000 + i]))];
+    for (const revocations of lists) {
+      for (const issuedAt of [new Date('2026-01-01T00:00:00Z'), new Date('2286-11-20T17:46:39Z')]) {
+        expect(size(revocations)).toBe(withRevocations(base, revocations, createOperator(), issuedAt).length);
+      }
+    }
   });
 });

@@ -10,7 +10,7 @@ import { createAccount, createOperator } from '@nats-io/nkeys';
 import { pino } from 'pino';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import { notOk, ok } from '../../src/api/failure.ts';
-import { readAccountJwt } from '../../src/nats/account-jwt.ts';
+import { accountJwtSizer, readAccountJwt } from '../../src/nats/account-jwt.ts';
 import type { IssuerKeys } from '../../src/issuer/issuer-keys.ts';
 import type { NatsSystemClient, PushReply } from '../../src/nats/system-client.ts';
 import { AccountRevoker, type RevokeState } from '../../src/revocation/account-revoker.ts';
@@ -37,6 +37,8 @@ class FakeServers {
   pushes: string[] = [];
   down = false;
   distrustSigner = false;
+  /** The server's max_payload: the client refuses to publish more, as nats.js does. */
+  maxPayload = 1024 * 1024;
 
   constructor(jwt: string, count: number) {
     this.copies = Array.from({ length: count }, () => jwt);
@@ -49,11 +51,13 @@ class FakeServers {
     };
     return {
       isClosed: false,
+      maxPayload: this.maxPayload,
       servers: async () => (fail(), this.copies.map((_, i) => ({ id: `S${i}`, name: `nats-${i}` }))),
       lookupAccount: async () => (fail(), [...this.copies]),
       accountInForce: async () => (fail(), this.inForce.map((jwt, i) => ({ server: { id: `S${i}`, name: `nats-${i}` }, jwt }))),
       pushAccount: async (jwt: string): Promise<PushReply[]> => {
         fail();
+        if (jwt.length > this.maxPayload) throw new Error("'payload' max_payload size exceeded");
         this.pushes.push(jwt);
         this.copies = this.copies.map(() => jwt);
         if (!this.distrustSigner) this.inForce = this.inForce.map(() => jwt);
@@ -216,6 +220,42 @@ describe('AccountRevoker', () => {
     await until(time, () => second.servers.pushes.length === 1, 'the push of the stored entry');
     expect(second.servers.revocations()).toHaveProperty('UA');
     await driven(time, second.revoker.stop(), 'the second revoker to stop');
+  });
+
+  test('users the full JWT has no room for wait, said why, while the others settle; they go in once room is pruned', async () => {
+    const { time, user, servers, store, settled, revoker } = setup({ pruneGraceMs: 0 });
+    // Room for two revocations (the keys here are equally long, and so are the times).
+    const seconds = Math.floor(time.ms / 1000);
+    servers.maxPayload = accountJwtSizer(base)({ UA: seconds, UB: seconds });
+    revoker.request('ns/a', [user('UA', 5_000)]);
+    await until(time, () => settled.includes('ns/a'), 'the first revocation');
+
+    // UA is in force, and stays; of the newcomers, UB stays valid longer than UC.
+    revoker.request('ns/b', [user('UB', 120_000)]);
+    revoker.request('ns/c', [user('UC', 60_000)]);
+    await until(time, () => settled.includes('ns/b') && settled.includes('ns/c'), 'the second cycle');
+    expect(Object.keys(servers.revocations()).sort()).toEqual(['UA', 'UB']);
+    expect(revoker.state([user('UB', 120_000)])).toEqual(ok('revoked'));
+    expect(revoker.state([user('UC', 60_000)])).toEqual(
+      notOk(
+        `the JWT of account ${account} is full: with these revocations it would exceed ${servers.maxPayload} bytes, ` +
+          "the max_payload of the NATS server; they wait for earlier revocations to expire, or for these users' credentials to",
+      ),
+    );
+    expect(revoker.summary().lastPushMessage).toMatch(/^3 of 3 NATS servers stored the account JWT \(2 revocations, \d+ bytes\); 1 more wait, as it is full$/);
+    // Kept in the cluster meanwhile: a restart knows it still waits.
+    expect(store.saved.has('UC')).toBe(true);
+
+    // Another cycle with nothing new tells ns/c nothing new.
+    const cycle = () => (revoker as unknown as { cycle(): Promise<void> }).cycle();
+    await driven(time, cycle(), 'a cycle with nothing new');
+    expect(settled.filter((key) => key === 'ns/c')).toHaveLength(1);
+
+    // UA expires and is pruned: UC goes in.
+    await until(time, () => revoked(revoker.state([user('UC', 60_000)])), 'UC revoked once UA made room');
+    expect(Object.keys(servers.revocations()).sort()).toEqual(['UB', 'UC']);
+    expect(settled.filter((key) => key === 'ns/c')).toHaveLength(2);
+    await driven(time, revoker.stop(), 'the revoker to stop');
   });
 
   test('a push the servers store but do not put in force (an untrusted signer) is a failure', async () => {

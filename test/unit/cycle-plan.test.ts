@@ -4,7 +4,7 @@
 
 import { Algorithms, encodeAccount } from '@nats-io/jwt';
 import { createAccount, createOperator } from '@nats-io/nkeys';
-import { withRevocations, type Revocations } from '../../src/nats/account-jwt.ts';
+import { accountJwtSizer, MAX_JWT_BYTES, withRevocations, type Revocations } from '../../src/nats/account-jwt.ts';
 import type { PushReply } from '../../src/nats/system-client.ts';
 import { nextCheckInMs, planCycle, pushStored, type CycleInput } from '../../src/revocation/cycle-plan.ts';
 import type { RevocationEntry } from '../../src/revocation/revocation-store.ts';
@@ -34,6 +34,7 @@ function input(copy: string, overrides: Partial<CycleInput> = {}): CycleInput {
     entries: new Map(),
     now: NOW,
     pruneGraceMs: GRACE_MS,
+    maxPayload: 1024 * 1024,
     ...overrides,
   };
 }
@@ -117,6 +118,73 @@ describe('planCycle', () => {
     });
     const aheadInSync = jwt({ UA: 100 }, -3);
     expect(planCycle(input(aheadInSync, { entries: UA }))).toMatchObject({ ok: true, value: { push: undefined } });
+  });
+});
+
+describe('planCycle with a full account JWT', () => {
+  /** Room, in a JWT based on `copy`, for exactly `revocations`. */
+  const roomFor = (copy: string, revocations: Revocations) => accountJwtSizer(copy)(revocations);
+  const waitingMessage =
+    (limit: string) =>
+    `the JWT of account ${account} is full: with these revocations it would exceed ${limit}; ` +
+    "they wait for earlier revocations to expire, or for these users' credentials to";
+
+  test('what the servers hold stays; of the rest, the users valid longest go in; the others wait', () => {
+    const held = jwt({ UA: 100 });
+    const entries = new Map([
+      ['UA', entry(100, 60)],
+      ['UB', entry(200, 600)],
+      ['UC', entry(200, 3600)],
+      ['UD', entry(200, 1800)],
+    ]);
+    const maxPayload = roomFor(held, { UA: 100, UC: 200, UD: 200 });
+    const plan = planCycle(input(held, { entries, maxPayload }));
+    if (!plan.ok) throw new Error(plan.message);
+    expect(plan.value.push?.revocations).toEqual({ UA: 100, UC: 200, UD: 200 });
+    expect(plan.value.confirmed).toEqual(new Set(['UA', 'UC', 'UD']));
+    expect(plan.value.waiting).toEqual({
+      users: new Set(['UB']),
+      message: waitingMessage(`${maxPayload} bytes, the max_payload of the NATS server`),
+    });
+  });
+
+  test('an entry the servers hold is never dropped for a newcomer valid longer', () => {
+    const held = jwt({ UA: 100 });
+    const entries = new Map([
+      ['UA', entry(100, 60)],
+      ['UB', entry(200, 3600)],
+    ]);
+    const plan = planCycle(input(held, { entries, maxPayload: roomFor(held, { UA: 100 }) }));
+    expect(plan).toMatchObject({ ok: true, value: { push: undefined, confirmed: new Set(['UA']), waiting: { users: new Set(['UB']) } } });
+  });
+
+  test('expired entries make room in the same push', () => {
+    const held = jwt({ UGONE: 100 });
+    const entries = new Map([
+      ['UGONE', entry(100, -3600)],
+      ['UB', entry(200, 3600)],
+    ]);
+    const plan = planCycle(input(held, { entries, maxPayload: roomFor(held, { UGONE: 100 }) }));
+    expect(plan).toMatchObject({ ok: true, value: { push: { revocations: { UB: 200 } }, waiting: undefined } });
+  });
+
+  test('a larger max_payload does not lift the limit of 1 MiB that nats-server puts on any JWT', () => {
+    const key = (i: number) => `U${String(i).padStart(55, 'X')}`;
+    const entries = new Map(Array.from({ length: 12_000 }, (_, i) => [key(i), entry(nowSeconds - 10, 3600 + i)]));
+    const plan = planCycle(input(inSync, { entries, maxPayload: 8 * 1024 * 1024 }));
+    if (!plan.ok) throw new Error(plan.message);
+    const pushed = plan.value.push?.revocations ?? {};
+    const size = accountJwtSizer(inSync);
+    expect(size(pushed)).toBeLessThanOrEqual(MAX_JWT_BYTES);
+    const waiting = [...(plan.value.waiting?.users ?? [])];
+    // Exactly as many as fit: the next one, the first left out, would not.
+    expect(size({ ...pushed, [waiting[0] ?? '']: nowSeconds - 10 })).toBeGreaterThan(MAX_JWT_BYTES);
+    expect(Object.keys(pushed).length + waiting.length).toBe(12_001);
+    // Those left out are those that expire soonest.
+    const expiries = (users: string[]) => users.map((user) => entries.get(user)?.expiresAt ?? NaN);
+    const newcomers = Object.keys(pushed).filter((user) => user !== 'UA');
+    expect(Math.max(...expiries(waiting))).toBeLessThan(Math.min(...expiries(newcomers)));
+    expect(plan.value.waiting?.message).toBe(waitingMessage(`${MAX_JWT_BYTES} bytes, the largest JWT nats-server accepts`));
   });
 });
 
