@@ -22,10 +22,10 @@ import { ResilientInformer } from './informer.ts';
 
 /**
  * Starts watching one Lease: `onChange` gets it at each change (undefined once deleted), until
- * stop().
+ * stop(). A watch that fails is started again within `maxRestartDelayMs`.
  */
 export type LeaseWatcher = (
-  lease: { namespace: string; name: string },
+  lease: { namespace: string; name: string; maxRestartDelayMs: number },
   onChange: (lease: V1Lease | undefined) => void,
 ) => { stop(): Promise<void> };
 
@@ -70,13 +70,14 @@ export function leaseExpired(observation: Observation | undefined, leaseDuration
 /** A LeaseWatcher that keeps an informer on the one Lease (restarted after every error). */
 export function leaseInformer(kubeConfig: KubeConfig, log: Logger): LeaseWatcher {
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
-  return ({ namespace, name }, onChange) => {
+  return ({ namespace, name, maxRestartDelayMs }, onChange) => {
     const fieldSelector = `metadata.name=${name}`;
     const informer = new ResilientInformer<V1Lease>(kubeConfig, {
       name: `lease ${namespace}/${name}`,
       path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
       fieldSelector,
       list: () => coordination.listNamespacedLease({ namespace, fieldSelector }),
+      maxRestartDelayMs,
       log,
       onChange: (lease, type) => onChange(type === 'delete' ? undefined : lease),
     });
@@ -107,7 +108,7 @@ export class LeaderElector {
 
   /** Resolves once this process holds the Lease (false if `signal` aborted first). */
   async acquire(signal?: AbortSignal): Promise<boolean> {
-    const { log, identity, namespace, name, watchLease } = this.options;
+    const { log, identity, namespace, name, watchLease, retryPeriodMs } = this.options;
     let waitingLogged = false;
     let waiting = true;
     let watch: { stop(): Promise<void> } | undefined;
@@ -121,8 +122,10 @@ export class LeaderElector {
           log.info({ holder: this.observation?.holder, lease: this.leaseName() }, 'waiting for the leader lease');
           waitingLogged = true;
         }
-        // Started once the Lease is found held, so a replica that leads at once never watches.
-        watch ??= watchLease?.({ namespace, name }, (lease) => {
+        // Started once the Lease is found held, so a replica that leads at once never watches. After
+        // a failure (an API server restart) it backs off to a retry period at most: a relist costs
+        // about what a poll does, and once it is back, renewals are seen on time again.
+        watch ??= watchLease?.({ namespace, name, maxRestartDelayMs: retryPeriodMs }, (lease) => {
           if (waiting) this.observe(lease);
         });
         await this.untilNextTry(signal);
