@@ -10,9 +10,10 @@
 // rather than at its next poll, and tries at the very moment the claim it saw runs out. So a leader
 // that dies is replaced a lease duration after its last renewal (plus the take-over's round trips),
 // not up to two retry periods later. Seeing renewals sooner cannot make a take-over early: nobody
-// sees a renewal before it is written, and the leader gives up renewDeadline after it sent its
-// last one, leaseDuration - renewDeadline before anyone may take over. The candidate still polls
-// every retryPeriod, which covers a watch that is down (an API server restart) or stalled.
+// sees a renewal before it is written, so nobody takes over sooner than leaseDuration after the
+// leader sent its last one, and the leader gives up renewDeadline after sending it, well before.
+// The candidate still polls every retryPeriod, which covers a watch that is down (an API server
+// restart) or stalled.
 
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../api/clock.ts';
