@@ -23,6 +23,16 @@ export interface JudgedFailover extends Failover {
 
 /** Longest wait for a leader or a takeover: well past any lease, so that a slow one is measured, not cut. */
 const LEADER_WAIT_MS = 90_000;
+/** How often the leader renews and a follower polls (src/kube/leader-election.ts's default). */
+const RETRY_PERIOD_MS = 2_000;
+/**
+ * How long before a kill the API server must have been back for the failover to be judged. The
+ * successor sees the leader's last renewal (up to a retry period before the kill) on time only
+ * through its watch of the Lease; after an outage that watch is restarted within a retry period
+ * of the server's return (and then lists, a moment). Until it is, the follower's polls see
+ * renewals up to a retry period late: a failover slower by as much, by design.
+ */
+const WATCH_BACK_MS = 2 * RETRY_PERIOD_MS + 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,7 +41,10 @@ export async function runFaults(plan: RoundPlan, context: FaultContext, roundSta
   const { kube, nats, replicas, log } = context;
   const at = () => `${((Date.now() - roundStart) / 1000).toFixed(1)} s`;
   const takeovers: Promise<Failover>[] = [];
-  /** When the API server was down: a takeover needs it, so a failover overlapping these is not judged. */
+  /**
+   * When the API server was down: a takeover needs it, so a failover overlapping these is not
+   * judged, nor one that began less than WATCH_BACK_MS after one.
+   */
   const apiserverDown: [number, number][] = [];
   const leaderKill = async (killed: { takeover: Promise<Failover> } | undefined) => {
     if (!killed) return;
@@ -76,9 +89,9 @@ export async function runFaults(plan: RoundPlan, context: FaultContext, roundSta
   const failovers = await Promise.all(takeovers);
   return failovers.map((failover) => {
     const end = failover.killedAt + failover.ms;
-    const overlapped = apiserverDown.some(([from, to]) => from < end && to > failover.killedAt);
-    if (overlapped) return { ...failover, unjudged: 'the API server restarted meanwhile' };
-    if (failover.successorStartedLater) return { ...failover, unjudged: 'its successor started after the kill' };
+    const overlapped = apiserverDown.some(([from, to]) => from < end && to + WATCH_BACK_MS > failover.killedAt);
+    if (overlapped) return { ...failover, unjudged: 'the API server restarted meanwhile, or just before' };
+    if (failover.successorLookedLater) return { ...failover, unjudged: 'its successor first looked at the Lease after the kill' };
     return failover;
   });
 }

@@ -5,14 +5,12 @@
 
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { appendFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LEADER_LEASE } from '../test/env/operator.ts';
 import { startProcess, type ManagedProcess } from '../test/env/processes.ts';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
-/** The Lease the operator elects its leader with (src/cli/main.ts). */
-const LEASE = 'workspace-nats-operator';
-/** How often a candidate tries the Lease (src/kube/leader-election.ts's default). */
-export const RETRY_PERIOD_MS = 2000;
 const RESTART_DELAY_MS = 1000;
 
 export interface ReplicaOptions {
@@ -36,16 +34,17 @@ export interface Failover {
   from: string;
   to: string;
   /**
-   * The successor's process started after the kill: it had never seen the Lease renewed, so it
-   * waits a whole lease from its own first look, and the takeover time says nothing of the lease.
+   * The successor first found the Lease held only after the kill (or never: it found it free). It
+   * had seen no renewal, so it waits a whole lease from its own first look, and the takeover time
+   * says nothing of the lease. Judged by its log ("waiting for the leader lease"), not by when its
+   * process started: a replica takes a second or more to start, and to look.
    */
-  successorStartedLater: boolean;
+  successorLookedLater: boolean;
 }
 
 interface Slot {
   process: ManagedProcess | undefined;
   identity: string;
-  startedAt: number;
   logFile: string;
 }
 
@@ -61,7 +60,7 @@ export class Replicas {
   constructor(options: ReplicaOptions) {
     this.options = options;
     this.coordination = options.adminKubeConfig.makeApiClient(CoordinationV1Api);
-    this.slots = Array.from({ length: options.count }, (_, i) => ({ process: undefined, identity: '', startedAt: 0, logFile: join(options.dir, `operator-${i}.log`) }));
+    this.slots = Array.from({ length: options.count }, (_, i) => ({ process: undefined, identity: '', logFile: join(options.dir, `operator-${i}.log`) }));
   }
 
   /** Starts every replica, and starts again any that exits, until stop(). */
@@ -77,7 +76,7 @@ export class Replicas {
   /** The Lease as the API server has it, or undefined if it cannot be read now. */
   async lease(): Promise<V1Lease | undefined> {
     try {
-      return await this.coordination.readNamespacedLease({ name: LEASE, namespace: this.options.namespace });
+      return await this.coordination.readNamespacedLease({ name: LEADER_LEASE, namespace: this.options.namespace });
     } catch {
       return undefined;
     }
@@ -96,7 +95,7 @@ export class Replicas {
     for (;;) {
       const slot = await this.leaderSlot();
       if (slot !== undefined) return slot;
-      if (Date.now() > deadline) throw new Error(`no replica holds the Lease ${this.options.namespace}/${LEASE} after ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new Error(`no replica holds the Lease ${this.options.namespace}/${LEADER_LEASE} after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -123,13 +122,25 @@ export class Replicas {
     for (;;) {
       const to = (await this.lease())?.spec?.holderIdentity;
       if (to && to !== from) {
-        const successor = this.slots.find((s) => s.identity === to);
-        const successorStartedLater = !successor || successor.startedAt > killedAt;
-        return { ms: Date.now() - killedAt, killedAt, leaseDurationMs, from, to, successorStartedLater };
+        const ms = Date.now() - killedAt;
+        const lookedAt = await this.firstLookAt(to);
+        return { ms, killedAt, leaseDurationMs, from, to, successorLookedLater: lookedAt === undefined || lookedAt > killedAt };
       }
       if (Date.now() > killedAt + timeoutMs) throw new Error(`no replica took the Lease over from ${from} within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /**
+   * When process `identity` first found the Lease held, by its log's clock (this machine's): the
+   * line it logs then, after the note that started it. Undefined if it never did.
+   */
+  private async firstLookAt(identity: string): Promise<number | undefined> {
+    const slot = this.slots.find((s) => s.identity === identity);
+    const lines = slot ? (await readFile(slot.logFile, 'utf8').catch(() => '')).split('\n') : [];
+    const started = lines.findIndex((l) => l.includes(`"chaos":"chaos: starting ${identity}"`));
+    const waiting = started < 0 ? undefined : lines.slice(started).find((l) => l.includes('"msg":"waiting for the leader lease"'));
+    return waiting ? (JSON.parse(waiting) as { time: number }).time : undefined;
   }
 
   /** Stops every replica (SIGTERM: they release the Lease) and starts none again. */
@@ -141,7 +152,6 @@ export class Replicas {
   private launch(i: number): void {
     const slot = this.slots[i]!;
     slot.identity = `chaos-operator-${i}-${++this.started}`;
-    slot.startedAt = Date.now();
     this.note(i, `chaos: starting ${slot.identity}`);
     const child = startProcess({
       name: slot.identity,

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { renderCrdFiles } from '../api/crds.ts';
 import { startOperator, type RunningOperator } from './operator.ts';
 import { PooledKubeConfig } from '../kube/kube-config.ts';
-import { LeaderElector } from '../kube/leader-election.ts';
+import { LeaderElector, leaseInformer } from '../kube/leader-election.ts';
 import { createLogger } from '../log.ts';
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
 import { loadRunConfig, runFlags } from './config.ts';
@@ -89,6 +89,7 @@ async function run(args: string[]): Promise<void> {
       namespace: config.namespace,
       name: LEASE_NAME,
       identity,
+      watchLease: leaseInformer(kubeConfig, log),
       log,
     });
     if (!(await elector.acquire(stopping.signal))) return;

@@ -6,7 +6,8 @@
 
 import {
   CustomObjectsApi,
-  makeInformer,
+  ListWatch,
+  Watch,
   type Informer,
   type KubeConfig,
   type KubernetesListObject,
@@ -36,6 +37,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
+  /** Such as metadata.name=x, to watch one object. */
+  fieldSelector?: string;
   log: Logger;
   /** Called for every added, changed or deleted object (also for the objects of a relist). */
   onChange: (object: T, type: ChangeType) => void;
@@ -60,17 +63,28 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
     const list = async () => {
       const result = await options.list();
+      // Stopped meanwhile: failing here keeps the ListWatch from going on to watch (see stop()).
+      if (this.stopped) throw new Error(`informer ${options.name} stopped`);
       // A successful list means the API server is back: the next error starts a fresh backoff.
       this.restartDelayMs = options.minRestartDelayMs ?? 500;
       this.listed = true;
       return result;
     };
-    this.informer = makeInformer(kubeConfig, options.path, list, options.labelSelector);
+    // makeInformer, with the field selector it does not pass on.
+    this.informer = new ListWatch(options.path, new Watch(kubeConfig), list, false, options.labelSelector, options.fieldSelector);
+    const handle = (type: ChangeType, object: T) => {
+      if (this.stopped) {
+        // A watch that was still connecting when stop() ran (see there): stopped now that it is known.
+        void this.informer.stop();
+        return;
+      }
+      options.onChange(type === 'delete' ? object : trimmed(object), type);
+    };
     // The cache holds the very object passed to these handlers, registered first: trimmed here, it
     // is trimmed in the cache.
-    this.informer.on('add', (object) => options.onChange(trimmed(object), 'add'));
-    this.informer.on('update', (object) => options.onChange(trimmed(object), 'update'));
-    this.informer.on('delete', (object) => options.onChange(object, 'delete'));
+    this.informer.on('add', (object) => handle('add', object));
+    this.informer.on('update', (object) => handle('update', object));
+    this.informer.on('delete', (object) => handle('delete', object));
     this.informer.on('error', (error: unknown) => this.scheduleRestart(error));
   }
 
@@ -81,6 +95,10 @@ export class ResilientInformer<T extends KubernetesObject> {
     await this.synced;
   }
 
+  /**
+   * Stops watching; no change is reported after. The ListWatch can only abort a watch once it is
+   * connected: one still connecting goes on, and is stopped at its first event.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);

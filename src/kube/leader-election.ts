@@ -5,11 +5,30 @@
 // leader renews it every retryPeriod, and gives up (the process should exit) when it could not
 // renew for renewDeadline. Expiry is judged by this process's own clock from the moment it saw the
 // Lease last change, never by the other holder's timestamps, so clock skew between nodes is harmless.
+//
+// Unlike client-go's, a candidate also watches the Lease: it sees each renewal within milliseconds
+// rather than at its next poll, and tries at the very moment the claim it saw runs out. So a leader
+// that dies is replaced a lease duration after its last renewal (plus the take-over's round trips),
+// not up to two retry periods later. Seeing renewals sooner cannot make a take-over early: nobody
+// sees a renewal before it is written, so nobody takes over sooner than leaseDuration after the
+// leader sent its last one, and the leader gives up renewDeadline after sending it, well before.
+// The candidate still polls every retryPeriod, which covers a watch that is down (an API server
+// restart) or stalled.
 
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../api/clock.ts';
 import type { Logger } from '../log.ts';
 import { describeError, isConflict, isNotFound } from './errors.ts';
+import { ResilientInformer } from './informer.ts';
+
+/**
+ * Starts watching one Lease: `onChange` gets it at each change (undefined once deleted), until
+ * stop(). A watch that fails is started again within `maxRestartDelayMs`.
+ */
+export type LeaseWatcher = (
+  lease: { namespace: string; name: string; maxRestartDelayMs: number },
+  onChange: (lease: V1Lease | undefined) => void,
+) => { stop(): Promise<void> };
 
 export interface LeaderElectionOptions {
   coordination: CoordinationV1Api;
@@ -20,6 +39,8 @@ export interface LeaderElectionOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** How a candidate watches the Lease (leaseInformer); without one, it only polls. */
+  watchLease?: LeaseWatcher;
   log: Logger;
   clock?: Clock;
 }
@@ -31,23 +52,52 @@ interface Observation {
   observedAtMs: number;
 }
 
+/**
+ * How many of the Lease's latest resourceVersions are remembered: enough that an answer arriving
+ * late is known as old (see observe), when the Lease changes about once a retry period.
+ */
+const REMEMBERED_VERSIONS = 16;
+
+/** When the claim seen may be taken over, by this process's clock (-Infinity: nobody holds it). */
+export function leaseExpiresAtMs(observation: Observation | undefined, leaseDurationMs: number): number {
+  return !observation || observation.holder === '' ? -Infinity : observation.observedAtMs + leaseDurationMs;
+}
+
 /** True when `holder`'s claim, unchanged since `observedAtMs`, may be taken over at `nowMs`. */
 export function leaseExpired(observation: Observation | undefined, leaseDurationMs: number, nowMs: number): boolean {
-  return !observation || observation.holder === '' || observation.observedAtMs + leaseDurationMs <= nowMs;
+  return leaseExpiresAtMs(observation, leaseDurationMs) <= nowMs;
+}
+
+/** A LeaseWatcher that keeps an informer on the one Lease (restarted after every error). */
+export function leaseInformer(kubeConfig: KubeConfig, log: Logger): LeaseWatcher {
+  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  return ({ namespace, name, maxRestartDelayMs }, onChange) => {
+    const fieldSelector = `metadata.name=${name}`;
+    const informer = new ResilientInformer<V1Lease>(kubeConfig, {
+      name: `lease ${namespace}/${name}`,
+      path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+      fieldSelector,
+      list: () => coordination.listNamespacedLease({ namespace, fieldSelector }),
+      maxRestartDelayMs,
+      log,
+      onChange: (lease, type) => onChange(type === 'delete' ? undefined : lease),
+    });
+    // Not awaited: it resolves only once listed, and the candidate polls meanwhile.
+    void informer.start();
+    return informer;
+  };
 }
 
 /** Lease times are MicroTime: RFC 3339 with exactly six fractional digits. */
 const microTime = (date: Date) => date.toISOString().replace(/Z$/, '000Z') as unknown as Date;
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
-
 export class LeaderElector {
-  private readonly options: Required<LeaderElectionOptions>;
+  private readonly options: Required<Omit<LeaderElectionOptions, 'watchLease'>> & Pick<LeaderElectionOptions, 'watchLease'>;
   private observation: Observation | undefined;
+  /** The Lease's resourceVersions seen last, the newest last. */
+  private seenVersions: string[] = [];
+  /** Set while a candidate waits: takes the next try's time from the latest observation. */
+  private wake: (() => void) | undefined;
   private renewing: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
   /** When the request of the last successful acquire or renewal was sent. */
@@ -59,20 +109,33 @@ export class LeaderElector {
 
   /** Resolves once this process holds the Lease (false if `signal` aborted first). */
   async acquire(signal?: AbortSignal): Promise<boolean> {
-    const { log, identity, retryPeriodMs } = this.options;
+    const { log, identity, namespace, name, watchLease, retryPeriodMs } = this.options;
     let waitingLogged = false;
-    while (!signal?.aborted) {
-      if (await this.tryAcquireOrRenew()) {
-        log.info({ identity, lease: this.leaseName() }, 'became leader');
-        return true;
+    let waiting = true;
+    let watch: { stop(): Promise<void> } | undefined;
+    try {
+      while (!signal?.aborted) {
+        if (await this.tryAcquireOrRenew()) {
+          log.info({ identity, lease: this.leaseName() }, 'became leader');
+          return true;
+        }
+        if (!waitingLogged) {
+          log.info({ holder: this.observation?.holder, lease: this.leaseName() }, 'waiting for the leader lease');
+          waitingLogged = true;
+        }
+        // Started once the Lease is found held, so a replica that leads at once never watches. After
+        // a failure (an API server restart) it backs off to a retry period at most: a relist costs
+        // about what a poll does, and once it is back, renewals are seen on time again.
+        watch ??= watchLease?.({ namespace, name, maxRestartDelayMs: retryPeriodMs }, (lease) => {
+          if (waiting) this.observe(lease);
+        });
+        await this.untilNextTry(signal);
       }
-      if (!waitingLogged) {
-        log.info({ holder: this.observation?.holder, lease: this.leaseName() }, 'waiting for the leader lease');
-        waitingLogged = true;
-      }
-      await sleep(retryPeriodMs, signal);
+      return false;
+    } finally {
+      waiting = false;
+      await watch?.stop();
     }
-    return false;
   }
 
   /**
@@ -122,8 +185,71 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * Waits for the next try: the moment the claim last seen runs out (moved by each change the watch
+   * brings), or a retryPeriod from now, the poll that stands in for a watch that is down, whichever
+   * comes first. An expiry the last try already acted on (it lost the race, or the request failed)
+   * waits for the poll, so that an API server that is down is not asked in a loop.
+   */
+  private untilNextTry(signal?: AbortSignal): Promise<void> {
+    const { clock, leaseDurationMs, retryPeriodMs } = this.options;
+    const triedMs = clock().getTime();
+    const tried = this.observation;
+    const pollMs = triedMs + retryPeriodMs;
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.wake = () => {
+        const expiresMs = leaseExpiresAtMs(this.observation, leaseDurationMs);
+        const dueMs = this.observation !== tried || expiresMs > triedMs ? Math.min(expiresMs, pollMs) : pollMs;
+        clearTimeout(timer);
+        timer = setTimeout(done, Math.max(dueMs - clock().getTime(), 0));
+      };
+      if (signal?.aborted) return done();
+      signal?.addEventListener('abort', done, { once: true });
+      this.wake();
+    });
+  }
+
+  /**
+   * Takes in the Lease as a read, a write or the watch found it (undefined: deleted, so free).
+   * Expiry runs from the first sight of each change, so a resourceVersion seen before is no change:
+   * the same version again, or an older one arriving after a newer (a read answered just before a
+   * renewal that the watch brought first). resourceVersions are compared for equality only, as the
+   * API asks: they are opaque.
+   */
+  private observe(lease: V1Lease | undefined): void {
+    if (lease) {
+      const resourceVersion = lease.metadata?.resourceVersion ?? '';
+      if (this.seenVersions.includes(resourceVersion)) return;
+      this.seenVersions = [...this.seenVersions.slice(1 - REMEMBERED_VERSIONS), resourceVersion];
+      this.observation = { holder: lease.spec?.holderIdentity ?? '', resourceVersion, observedAtMs: this.options.clock().getTime() };
+    } else {
+      this.observation = undefined;
+    }
+    this.wake?.();
+  }
+
   private leaseName(): string {
     return `${this.options.namespace}/${this.options.name}`;
+  }
+
+  /** The Lease as the API server has it now, taken in by observe (undefined: there is none). */
+  private async readLease(): Promise<V1Lease | undefined> {
+    const { coordination, namespace, name } = this.options;
+    try {
+      const lease = await coordination.readNamespacedLease({ name, namespace });
+      this.observe(lease);
+      return lease;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 
   /** One round of client-go's tryAcquireOrRenew: true if this process holds the Lease now. */
@@ -143,26 +269,20 @@ export class LeaderElector {
       };
     };
     try {
-      let lease: V1Lease;
-      try {
-        lease = await coordination.readNamespacedLease({ name, namespace });
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
+      let lease = await this.readLease();
+      // Answered before a change the watch brought first: asked again, for the version to write over.
+      if (lease && lease.metadata?.resourceVersion !== this.observation?.resourceVersion) lease = await this.readLease();
+      if (!lease) {
         const created = await coordination.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: spec() } });
         // Remembered as for a replace: a renewal that fails must not read as another holder's lease.
-        this.observation = { holder: identity, resourceVersion: created.metadata?.resourceVersion ?? '', observedAtMs: this.options.clock().getTime() };
+        this.observe(created);
         this.lastRenewMs = requestedMs;
         return true;
       }
-      const holder = lease.spec?.holderIdentity ?? '';
-      const resourceVersion = lease.metadata?.resourceVersion ?? '';
-      if (this.observation?.resourceVersion !== resourceVersion) {
-        this.observation = { holder, resourceVersion, observedAtMs: this.options.clock().getTime() };
-      }
-      if (holder !== identity && !leaseExpired(this.observation, leaseDurationMs, this.options.clock().getTime())) return false;
+      if (this.observation?.holder !== identity && !leaseExpired(this.observation, leaseDurationMs, this.options.clock().getTime())) return false;
       lease.spec = spec(lease.spec);
       const updated = await coordination.replaceNamespacedLease({ name, namespace, body: lease });
-      this.observation = { holder: identity, resourceVersion: updated.metadata?.resourceVersion ?? '', observedAtMs: this.options.clock().getTime() };
+      this.observe(updated);
       this.lastRenewMs = requestedMs;
       return true;
     } catch (error) {

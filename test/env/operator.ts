@@ -9,6 +9,16 @@ import { waitFor } from './net.ts';
 import { secretMaterialIn } from './cluster.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+/** The Lease the operator elects its leader with, in its namespace (src/cli/main.ts). */
+export const LEADER_LEASE = 'workspace-nats-operator';
+/**
+ * How long after its due time a waiting replica may come to hold the Lease: it sees the leader's
+ * last renewal through its watch, and at the expiry (a timer of its own) reads and writes the Lease.
+ * Those are requests to the API server, and a moment of its event loop each: milliseconds on an
+ * idle machine, up to hundreds when the cores are shared with the control plane, NATS and other
+ * suites. The lease duration is not stretched by load: it is a span of the clock.
+ */
+export const TAKEOVER_ALLOWANCE_MS = 1_000;
 /** Node's flags for the operator, as the image (Dockerfile) and `npm start` give them. */
 export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=1'];
 let started = 0;
