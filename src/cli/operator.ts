@@ -31,6 +31,7 @@ import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import { Binder } from '../binder/binder.ts';
 import { AccessController, SECRETS } from '../controller/access-controller.ts';
 import { IssuerController } from '../controller/issuer-controller.ts';
+import { trimCreds } from '../controller/secret-creds.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
@@ -127,6 +128,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
               : core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
           log,
           onChange: (secret, type) => {
+            // The cache keeps what was read of the creds, not their text.
+            if (type !== 'delete') trimCreds(secret);
             secretsByAccess.update(secret, type);
             const key = accessKeyOfSecret(secret);
             if (key) ownWrites.onChange(SECRETS, secret, type, () => queue.add(key));

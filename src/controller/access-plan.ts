@@ -19,7 +19,8 @@ import { resolveGrant, type ResolvedGrant } from '../policy/grant.ts';
 import { desiredSecret, isControlledBy, secretDiffers, secretNameOf } from './access-secret.ts';
 import { planRetirement, skipsRevocation, userNames, type RevocationQuery, type RevokeRequest } from './access-revocation.ts';
 import { retireReplaced, stillValid, type RetiredUser } from './access-users.ts';
-import { issuedCredentials, IssueReason, issueTrigger, renewalTime } from './issuance-policies.ts';
+import { IssueReason, issueTrigger, renewalTime } from './issuance-policies.ts';
+import { issuedCredentials } from './secret-creds.ts';
 
 /** Everything a reconcile of one access reads, from the caches unless said otherwise. */
 export interface AccessObservation {
@@ -209,11 +210,13 @@ async function decideIssuance(observed: AccessObservation, mint: Mint, base: Acc
     // The user replaced by a renewal expires on its own; one replaced for any other reason is revoked.
     retired = retireReplaced({ access, replacedSecret: existing, account: grant.accountPublicKey, revoke: trigger.reason !== IssueReason.Renewal, now });
   } else {
-    // No trigger fired, so the Secret exists with trusted, expiring creds; put back anything else edited.
+    // No trigger fired, so the Secret exists with trusted, expiring creds; put back anything else
+    // edited. The cached Secret no longer holds the creds text the write keeps: the API server's does.
     const current = existing as V1Secret;
-    const wanted = desiredSecret(access, grant, current.data?.[CREDS_KEY] ?? '', current);
-    if (secretDiffers(current, wanted)) {
-      plan.writeSecret = { wanted, existing: current };
+    if (secretDiffers(current, desiredSecret(access, grant, '', current))) {
+      const creds = current.data?.[CREDS_KEY] ?? observed.liveSecrets?.find((secret) => secret.metadata?.name === secretName)?.data?.[CREDS_KEY];
+      if (creds === undefined) return NEEDS_LIVE_SECRETS;
+      plan.writeSecret = { wanted: desiredSecret(access, grant, creds, current), existing: current };
       plan.events = [{ type: 'Normal', reason: EventReason.SecretRestored, message: `Restored Secret ${secretName}` }];
     }
     const read = issuedCredentials(current);

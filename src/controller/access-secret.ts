@@ -12,6 +12,7 @@ import {
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { ResolvedGrant } from '../policy/grant.ts';
+import { hasCredsKey } from './secret-creds.ts';
 
 export function secretNameOf(access: WorkspaceNatsAccess): string {
   return access.spec.secret?.name ?? `${access.metadata.name}-nats`;
@@ -77,13 +78,15 @@ export function desiredSecret(
   };
 }
 
-/** True when `existing` differs from `wanted` in anything the operator owns. */
+/**
+ * True when `existing` differs from `wanted` in anything the operator owns, besides the creds
+ * file: the caller keeps that as it is or replaces it, and a cached Secret no longer holds its text.
+ */
 export function secretDiffers(existing: V1Secret, wanted: V1Secret): boolean {
   const sameEntries = (have: Record<string, string> = {}, want: Record<string, string> = {}) =>
-    Object.entries(want).every(([key, value]) => have[key] === value);
-  const sameData =
-    sameEntries(existing.data, wanted.data) &&
-    Object.keys(existing.data ?? {}).length === Object.keys(wanted.data ?? {}).length;
+    Object.entries(want).every(([key, value]) => key === CREDS_KEY || have[key] === value);
+  const keys = (secret: V1Secret) => Object.keys(secret.data ?? {}).filter((key) => key !== CREDS_KEY).length + (hasCredsKey(secret) ? 1 : 0);
+  const sameData = sameEntries(existing.data, wanted.data) && keys(existing) === keys(wanted);
   const ownRef = wanted.metadata?.ownerReferences?.[0];
   const sameOwner =
     existing.metadata?.ownerReferences?.length === 1 &&

@@ -5,7 +5,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { WorkspaceNatsAccess, WorkspaceNatsAccessStatus } from '../api/workspace-nats-access.ts';
 import { timestamp } from '../kube/conditions.ts';
-import { issuedCredentials } from './issuance-policies.ts';
+import { issuedCredentials } from './secret-creds.ts';
 
 export type RetiredUser = NonNullable<WorkspaceNatsAccessStatus['retiredUsers']>[number];
 

@@ -2,10 +2,10 @@
 // cert-manager's trigger policies: the first that fires gives the reason and a message.
 
 import type { V1Secret } from '@kubernetes/client-node';
-import { CREDS_KEY, ISSUED_FOR_ANNOTATION } from '../api/constants.ts';
-import { notOk, ok, type Result } from '../api/failure.ts';
-import { readCredentials, type IssuedCredentials } from '../nats/credentials.ts';
+import { ISSUED_FOR_ANNOTATION } from '../api/constants.ts';
+import type { IssuedCredentials } from '../nats/credentials.ts';
 import type { ResolvedGrant } from '../policy/grant.ts';
+import { issuedCredentials } from './secret-creds.ts';
 
 export const IssueReason = {
   SecretMissing: 'SecretMissing',
@@ -27,33 +27,6 @@ export interface IssuanceInput {
   /** The issuer's current signing key. */
   signingKeyPublicKey: string;
   now: Date;
-}
-
-/**
- * Reading creds derives the seed's public key, which costs milliseconds of pure-JS curve math.
- * Informer caches hand out the same object until the Secret changes, so results are kept per
- * object: a resync of thousands of unchanged Secrets reads each one once.
- */
-const readByObject = new WeakMap<V1Secret, Result<IssuedCredentials>>();
-
-/** The creds in a Secret, or why they cannot be read. */
-export function issuedCredentials(secret: V1Secret): Result<IssuedCredentials> {
-  let issued = readByObject.get(secret);
-  if (!issued) {
-    const encoded = secret.data?.[CREDS_KEY];
-    issued = encoded ? readCreds(Buffer.from(encoded, 'base64').toString('utf8')) : notOk(`key ${CREDS_KEY} is missing`);
-    readByObject.set(secret, issued);
-  }
-  return issued;
-}
-
-function readCreds(text: string): Result<IssuedCredentials> {
-  try {
-    return ok(readCredentials(text));
-  } catch (error) {
-    // readCredentials throws only messages of its own, which quote nothing from the file.
-    return notOk((error as Error).message);
-  }
 }
 
 /**

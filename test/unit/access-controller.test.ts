@@ -12,6 +12,7 @@ import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { AccessController, type RevocationRequests } from '../../src/controller/access-controller.ts';
 import type { IssuedUser } from '../../src/controller/access-users.ts';
+import { trimCreds } from '../../src/controller/secret-creds.ts';
 import { ApiEventRecorder } from '../../src/kube/events.ts';
 import { OwnWrites } from '../../src/kube/own-writes.ts';
 import { createLogger } from '../../src/log.ts';
@@ -72,14 +73,33 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
     fieldManager: 'test',
     clock: () => clock.now,
   });
+  /** The Secrets as the API server has them, whole; the cache holds them as the operator's does. */
+  const stored = new Map<string, V1Secret>();
+  api.on('readNamespacedSecret', ({ name }) => {
+    const secret = stored.get(name as string);
+    if (!secret) throw apiError(404);
+    return structuredClone(secret);
+  });
+  api.on('listNamespacedSecret', () => ({ items: [...stored.values()].map((secret) => structuredClone(secret)) }));
+  /** Stores `secret` in the API server and, as its watch event, in the cache (creds text dropped). */
+  const put = (secret: V1Secret) => {
+    const name = secret.metadata?.name;
+    stored.set(name ?? '', structuredClone(secret));
+    const cached = structuredClone(secret);
+    trimCreds(cached);
+    secrets.objects = [...secrets.objects.filter((s) => s.metadata?.name !== name), cached];
+  };
   /** Puts what the last reconcile wrote into the caches, as the watches would. */
   const settle = () => {
     for (const { method, args } of api.calls.splice(0)) {
       const body = args.body as { metadata: { name: string; uid?: string } } & Record<string, unknown>;
       if (method === 'createNamespacedSecret' || method === 'replaceNamespacedSecret') {
-        secrets.objects = [...secrets.objects.filter((s) => s.metadata?.name !== body.metadata.name), { ...body, metadata: { ...body.metadata, uid: `secret-${body.metadata.name}` } } as V1Secret];
+        put({ ...body, metadata: { ...body.metadata, uid: `secret-${body.metadata.name}` } } as V1Secret);
       }
-      if (method === 'deleteNamespacedSecret') secrets.objects = secrets.objects.filter((s) => s.metadata?.name !== args.name);
+      if (method === 'deleteNamespacedSecret') {
+        stored.delete(args.name as string);
+        secrets.objects = secrets.objects.filter((s) => s.metadata?.name !== args.name);
+      }
       if (method === 'replaceNamespacedCustomObject' || method === 'replaceNamespacedCustomObjectStatus') {
         accesses.objects = [body as unknown as WorkspaceNatsAccess];
       }
@@ -87,11 +107,12 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
   };
   const reconcile = () => controller.reconcile('team-a/ws1');
   const current = () => accesses.objects[0]!;
+  /** The user in the Secret as the API server has it. */
   const secretUser = () => {
-    const creds = secrets.get('ws1-nats', 'team-a')?.data?.[CREDS_KEY];
+    const creds = stored.get('ws1-nats')?.data?.[CREDS_KEY];
     return creds ? readCredentials(Buffer.from(creds, 'base64').toString('utf8')) : undefined;
   };
-  return { api, accesses, issuers, secrets, revoker, clock, ownWrites, reconcile, settle, current, secretUser };
+  return { api, accesses, issuers, secrets, stored, put, revoker, clock, ownWrites, reconcile, settle, current, secretUser };
 }
 
 /** An access issued and settled: finalizer, Secret and Ready status in the caches. */
@@ -159,13 +180,15 @@ describe('AccessController: issuance', () => {
     expect(env.current().status?.retiredUsers).toBeUndefined();
   });
 
-  test('an edited Secret label is put back without minting', async () => {
+  test('an edited Secret label is put back without minting, with the creds read from the API server', async () => {
     const env = await issued();
     const user = env.secretUser()!.userPublicKey;
-    const secret = env.secrets.objects[0]!;
-    env.secrets.objects = [{ ...secret, metadata: { ...secret.metadata, labels: { 'natsaccess.io/managed-by': 'someone' } } }];
+    const secret = env.stored.get('ws1-nats')!;
+    env.put({ ...secret, metadata: { ...secret.metadata, labels: { 'natsaccess.io/managed-by': 'someone' } } });
+    expect(env.secrets.objects[0]?.data?.[CREDS_KEY]).toBeUndefined();
     await env.reconcile();
-    expect(env.api.writes()).toEqual(['replaceNamespacedSecret ws1-nats', 'createNamespacedEvent ws1.']);
+    expect(env.api.summary()).toEqual(['listNamespacedSecret', 'readNamespacedSecret ws1-nats', 'replaceNamespacedSecret ws1-nats', 'createNamespacedEvent ws1.']);
+    expect(env.api.bodies<V1Secret>('replaceNamespacedSecret')[0]?.data?.[CREDS_KEY]).toBe(secret.data?.[CREDS_KEY]);
     env.settle();
     expect(env.secretUser()!.userPublicKey).toBe(user);
   });
@@ -239,7 +262,7 @@ describe('AccessController: failures are reported once, with their reason', () =
 
   test('a Secret of its own that the cache lacks (its label removed) is taken back after the create is refused', async () => {
     const first = await issued();
-    const ours = first.secrets.objects[0]!;
+    const ours = first.stored.get('ws1-nats')!;
     const env = setup({ access: first.current() });
     env.api.on('createNamespacedSecret', () => {
       throw apiError(409, 'secrets "ws1-nats" already exists');

@@ -7,6 +7,7 @@ import {
   issueTrigger,
   renewalTime,
 } from '../../src/controller/issuance-policies.ts';
+import { issuedCredentials, trimCreds } from '../../src/controller/secret-creds.ts';
 import { setCondition } from '../../src/kube/conditions.ts';
 import { resolveGrant } from '../../src/policy/grant.ts';
 import { access, issuer } from './fixtures.ts';
@@ -156,5 +157,39 @@ describe('setCondition', () => {
     const a = setCondition(undefined, { type: 'Ready', status: 'True', reason: 'R', message: '' }, t1);
     const b = setCondition(a, { type: 'Degraded', status: 'False', reason: 'D', message: '' }, t1);
     expect(b.map((c) => c.type)).toEqual(['Degraded', 'Ready']);
+  });
+});
+
+describe('a Secret kept in the cache without its creds text', () => {
+  test('reads as before, and holds nothing of the creds file', async () => {
+    const secret = await secretWith({ expiresAt: new Date(now.getTime() + 3_600_000) });
+    const whole = structuredClone(secret);
+    trimCreds(secret);
+    expect(secret.data?.[CREDS_KEY]).toBeUndefined();
+    expect(JSON.stringify(secret)).not.toContain(whole.data?.[CREDS_KEY]);
+    expect(issuedCredentials(secret)).toEqual(issuedCredentials(whole));
+    expect(issueTrigger({ secretName: 'ws1-nats', secret, desired, signingKeyPublicKey: signingKey.getPublicKey(), now })).toEqual(
+      issueTrigger({ secretName: 'ws1-nats', secret: whole, desired, signingKeyPublicKey: signingKey.getPublicKey(), now }),
+    );
+  });
+
+  test('a copy of it that lost the creds key reads as missing creds', async () => {
+    const secret = await secretWith();
+    trimCreds(secret);
+    const copy = structuredClone(secret);
+    expect(issuedCredentials(copy)).toEqual({ ok: false, message: `key ${CREDS_KEY} is missing` });
+  });
+
+  test('differs from what is wanted as the whole Secret would, the creds aside', async () => {
+    const secret = await secretWith();
+    const wanted = desiredSecret(theAccess, desired, 'b3RoZXI=', secret);
+    trimCreds(secret);
+    expect(secretDiffers(secret, wanted)).toBe(false);
+    const labelled = structuredClone(wanted);
+    labelled.metadata!.labels!['app.kubernetes.io/managed-by'] = 'someone';
+    expect(secretDiffers(secret, labelled)).toBe(true);
+    const withoutCreds = structuredClone(wanted);
+    delete withoutCreds.data![CREDS_KEY];
+    expect(secretDiffers(secret, withoutCreds)).toBe(true);
   });
 });
