@@ -105,7 +105,7 @@ export async function runBurst<S>(
   // its whole burst would wait in its work queue together, timed from the create, where the plain
   // client's accesses wait for a free place before they start (and before their clocks do).
   const observed = async (milestone: Milestone, send: (name: string) => Promise<unknown>, untilReached: boolean) => {
-    const observer = await observe(admin.kubeConfig, namespace);
+    const observer = await observe(admin.kubeconfigPath, namespace);
     const placeHeld = async (name: string) => {
       await send(name);
       await observer.arrival(name, milestone);

@@ -53,7 +53,7 @@ try {
   }
   const createInBench = (name: string) => createAccess(admin.custom, BENCH, accessBody(name, SPEC));
 
-  const singleObserver = await observe(admin.kubeConfig, BENCH);
+  const singleObserver = await observe(admin.kubeconfigPath, BENCH);
   const singleNames = Array.from({ length: SINGLE_RUNS }, (_, i) => `single-${i}`);
   const oneAtATime = async (name: string) => {
     await createInBench(name);

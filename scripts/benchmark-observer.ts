@@ -4,11 +4,14 @@
 // observer times the operator and the plain client, so the two are measured alike: only the
 // writer differs.
 
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import { ACCESS_NAME_LABEL, ACCESS_PLURAL, GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE, VERSION } from '../src/api/constants.ts';
 import { READY } from '../src/api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../src/api/workspace-nats-access.ts';
-import { customResourceScope, ResilientInformer } from '../src/kube/informer.ts';
+import { KubeClient } from '../src/kube/api.ts';
+import { ResilientInformer } from '../src/kube/informer.ts';
+import { kubeconfigFromFiles } from '../src/kube/kubeconfig.ts';
+import { customResourcePath } from '../src/kube/merged-informers.ts';
 import { benchLog } from './benchmark-setup.ts';
 
 /** First arrival time (performance.now()) per name. */
@@ -56,14 +59,14 @@ export const isReady = (access: WorkspaceNatsAccess) =>
   access.status?.conditions?.some((c) => c.type === READY && c.status === 'True') ?? false;
 
 /** Starts watching the accesses and the operator-labelled Secrets of `namespace`. */
-export async function observe(kubeConfig: KubeConfig, namespace: string): Promise<Observer> {
+export async function observe(kubeconfigPath: string, namespace: string): Promise<Observer> {
   const [readyAt, secretAt, goneAt] = [new Arrivals(), new Arrivals(), new Arrivals()];
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const client = new KubeClient(kubeconfigFromFiles([kubeconfigPath]));
   const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   const informers = [
-    new ResilientInformer<WorkspaceNatsAccess>(kubeConfig, {
+    new ResilientInformer<WorkspaceNatsAccess>(client, {
       name: `benchmark: accesses in ${namespace}`,
-      ...customResourceScope<WorkspaceNatsAccess>(kubeConfig.makeApiClient(CustomObjectsApi), { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, namespace),
+      path: customResourcePath({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, namespace),
       log: benchLog,
       onChange: (access, type) => {
         const at = performance.now();
@@ -71,11 +74,10 @@ export async function observe(kubeConfig: KubeConfig, namespace: string): Promis
         else if (isReady(access)) readyAt.mark(access.metadata.name, at);
       },
     }),
-    new ResilientInformer<V1Secret>(kubeConfig, {
+    new ResilientInformer<V1Secret>(client, {
       name: `benchmark: Secrets in ${namespace}`,
       path: `/api/v1/namespaces/${namespace}/secrets`,
       labelSelector,
-      list: () => core.listNamespacedSecret({ namespace, labelSelector }),
       log: benchLog,
       onChange: (secret, type) => {
         const name = secret.metadata?.labels?.[ACCESS_NAME_LABEL];
@@ -93,6 +95,9 @@ export async function observe(kubeConfig: KubeConfig, namespace: string): Promis
       return Math.max(...(await Promise.all([readyAt.when(name), secretAt.when(name)])));
     },
     count: (names, milestone) => names.filter((name) => reached(name, milestone)).length,
-    stop: () => Promise.all(informers.map((informer) => informer.stop())).then(() => undefined),
+    stop: async () => {
+      await Promise.all(informers.map((informer) => informer.stop()));
+      await client.transport.close();
+    },
   };
 }

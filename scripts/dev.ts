@@ -3,10 +3,11 @@
 // installs the CRDs, an issuer named "local" for the environment's NATS account and a namespace
 // "demo", then runs the operator in this process until Ctrl-C.
 
-import { KubeConfig } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { loadRunConfig } from '../src/cli/config.ts';
 import { startOperator } from '../src/cli/operator.ts';
+import { KubeClient } from '../src/kube/api.ts';
+import { kubeconfigFromFiles } from '../src/kube/kubeconfig.ts';
 import { createLogger } from '../src/log.ts';
 import { startEnvironment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState } from '../test/env/state.ts';
@@ -36,10 +37,8 @@ try {
   const state = loadEnvState(await writeEnvState(env));
   await prepareCluster(state, { issuer: 'local', namespaces: ['demo'] });
 
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(env.kubeconfigPath);
   const operator = await startOperator({
-    kubeConfig,
+    client: new KubeClient(kubeconfigFromFiles([env.kubeconfigPath])),
     namespace: OPERATOR_NAMESPACE,
     workers: 4,
     resyncPeriodMs: 600_000,

@@ -7,13 +7,14 @@
 // Each reconcile reads (read: caches only), decides (planBinding: pure, a BinderPlan) and applies
 // (apply: the only writes, in a fixed order). Unit tests assert the plans.
 
-import type { CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { systemClock, type Clock } from '../api/clock.ts';
 import { ACCESS_PLURAL, BINDING_LABEL, BINDING_PLURAL } from '../api/constants.ts';
 import { READY, Reason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
+import type { CustomObjectsApi } from '../kube/api.ts';
 import type { ConditionUpdate } from '../kube/conditions.ts';
 import { describeError, isConflict, isNotFound, statusCode } from '../kube/errors.ts';
 import type { Lister, OnDemandLister } from '../kube/lister.ts';

@@ -2,12 +2,12 @@
 // Command-line entry point: `run` starts the operator, `crds` prints the CRDs. Parses arguments and
 // wires the pieces; owns no logic of its own.
 
-import { CoordinationV1Api } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { renderCrdFiles } from '../api/crds.ts';
 import { startOperator, type RunningOperator } from './operator.ts';
-import { PooledKubeConfig } from '../kube/kube-config.ts';
+import { KubeClient } from '../kube/api.ts';
+import { loadClusterConfig } from '../kube/kubeconfig.ts';
 import { LeaderElector, leaseInformer } from '../kube/leader-election.ts';
 import { createLogger } from '../log.ts';
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
@@ -49,9 +49,8 @@ async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: runFlags, strict: true });
   const config = loadRunConfig(values, process.env);
   const log = createLogger(config.logLevel);
-  const kubeConfig = new PooledKubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const cluster = loadClusterConfig(config.kubeconfig);
+  const client = new KubeClient(cluster);
   const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
 
   const stopping = new AbortController();
@@ -76,7 +75,7 @@ async function run(args: string[]): Promise<void> {
   // Every replica serves the webhook (it only reads); only the leader reconciles.
   if (config.webhook) {
     webhook = await startPodWebhook({
-      kubeConfig,
+      client,
       namespace: config.namespace,
       workspaceNamespaces: config.namespaces,
       ...config.webhook,
@@ -85,11 +84,11 @@ async function run(args: string[]): Promise<void> {
   }
   if (config.leaderElect) {
     elector = new LeaderElector({
-      coordination: kubeConfig.makeApiClient(CoordinationV1Api),
+      coordination: client.coordination,
       namespace: config.namespace,
       name: LEASE_NAME,
       identity,
-      watchLease: leaseInformer(kubeConfig, log),
+      watchLease: leaseInformer(client, log),
       log,
     });
     if (!(await elector.acquire(stopping.signal))) return;
@@ -98,7 +97,7 @@ async function run(args: string[]): Promise<void> {
     elector.keepRenewing(() => process.exit(1));
   }
   operator = await startOperator({
-    kubeConfig,
+    client,
     namespace: config.namespace,
     workers: config.workers,
     resyncPeriodMs: config.resyncPeriodMs,
@@ -107,7 +106,7 @@ async function run(args: string[]): Promise<void> {
     instance: identity,
     revocation: config.revocation,
   });
-  log.info({ namespace: config.namespace, server: kubeConfig.getCurrentCluster()?.server }, 'started');
+  log.info({ namespace: config.namespace, server: client.server, cluster: cluster.source }, 'started');
 }
 
 async function main(argv: string[]): Promise<void> {

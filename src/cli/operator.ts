@@ -3,16 +3,7 @@
 // (binder), the account revokers push revocations to NATS and wake the first two, and a periodic
 // resync re-checks every object. Owns start-up and orderly shutdown; decides nothing itself.
 
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesObject,
-  type KubernetesListObject,
-  type V1Namespace,
-  type V1Pod,
-  type V1Secret,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import {
   ACCESS_PLURAL,
@@ -33,11 +24,13 @@ import { AccessController, SECRETS } from '../controller/access-controller.ts';
 import { IssuerController } from '../controller/issuer-controller.ts';
 import { trimCreds } from '../controller/secret-creds.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
+import type { KubeClient } from '../kube/api.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
 import { ObjectIndex } from '../kube/object-index.ts';
 import { OwnWrites } from '../kube/own-writes.ts';
-import { customResourceInformers, customResourceScope, OnDemandInformers, ResilientInformer, MergedLister } from '../kube/informer.ts';
+import { ResilientInformer } from '../kube/informer.ts';
+import { customResourceInformers, customResourcePath, MergedLister, OnDemandInformers } from '../kube/merged-informers.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import type { GitpodWorkspace } from '../policy/bound-workspaces.ts';
@@ -55,7 +48,7 @@ import {
 } from './routing.ts';
 
 export interface OperatorOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   /** The operator's own namespace, where issuers' key Secrets live. */
   namespace: string;
   workers: number;
@@ -73,9 +66,8 @@ export interface RunningOperator {
 }
 
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
-  const { kubeConfig, log } = options;
-  const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const { client, log } = options;
+  const { customObjects, core } = client;
   const queue = new WorkQueue();
   const issuerQueue = new WorkQueue();
   const bindingQueue = new WorkQueue();
@@ -86,7 +78,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   // The access controller's own writes, whose watch events do not wake it again; the binder still
   // sees them (an access's status is what a binding reports).
   const ownWrites = new OwnWrites();
-  const accesses = customResourceInformers<WorkspaceNatsAccess>(kubeConfig, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
+  const accesses = customResourceInformers<WorkspaceNatsAccess>(client, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
     log,
     onChange: (access, type) => {
       ownWrites.onChange(ACCESS_PLURAL, access, type, () => queue.add(objectKey(access)));
@@ -98,15 +90,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     for (const key of accessKeysOfIssuer(accesses.list(), issuerName)) queue.add(key);
   };
   const issuerVersions = new IssuerVersions();
-  const issuers = new ResilientInformer<ClusterNatsIssuer>(kubeConfig, {
+  const issuers = new ResilientInformer<ClusterNatsIssuer>(client, {
     name: ISSUER_PLURAL,
-    path: `/apis/${GROUP}/${VERSION}/${ISSUER_PLURAL}`,
-    list: async () =>
-      (await customObjects.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: ISSUER_PLURAL,
-      })) as KubernetesListObject<ClusterNatsIssuer>,
+    path: customResourcePath({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL }, undefined),
     log,
     onChange: (issuer, type) => {
       issuerQueue.add(issuer.metadata.name);
@@ -118,14 +104,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const secrets = new MergedLister(
     scopes.map(
       (namespace) =>
-        new ResilientInformer<V1Secret>(kubeConfig, {
+        new ResilientInformer<V1Secret>(client, {
           name: namespace ? `secrets in ${namespace}` : 'secrets',
           path: namespace ? `/api/v1/namespaces/${namespace}/secrets` : '/api/v1/secrets',
           labelSelector: managedSecrets,
-          list: () =>
-            namespace
-              ? core.listNamespacedSecret({ namespace, labelSelector: managedSecrets })
-              : core.listSecretForAllNamespaces({ labelSelector: managedSecrets }),
           log,
           onChange: (secret, type) => {
             // The cache keeps what was read of the creds, not their text.
@@ -140,10 +122,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
 
   // The operator's namespace, where issuers' keys and creds live: a rotated key re-checks the
   // issuer and re-issues its accesses' credentials.
-  const keySecrets = new ResilientInformer<V1Secret>(kubeConfig, {
+  const keySecrets = new ResilientInformer<V1Secret>(client, {
     name: 'issuer-secrets',
     path: `/api/v1/namespaces/${options.namespace}/secrets`,
-    list: () => core.listNamespacedSecret({ namespace: options.namespace }),
     log,
     onChange: (secret) => {
       for (const name of issuersReadingSecret(issuers.list(), secret.metadata?.name ?? '')) {
@@ -167,10 +148,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     timing: options.revocation,
   });
   const events = new ApiEventRecorder(core, log, options.instance);
-  const namespaces = new ResilientInformer<V1Namespace>(kubeConfig, {
+  const namespaces = new ResilientInformer<V1Namespace>(client, {
     name: 'namespaces',
     path: '/api/v1/namespaces',
-    list: () => core.listNamespace(),
     log,
     // Issuers may select namespaces by label: a relabelled namespace re-checks its accesses.
     onChange: (namespace) => {
@@ -180,29 +160,18 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
 
   // Workspace bindings, and the sources they read, each started when a binding first needs it:
   // pods can be many, and a cluster without GitPod has no Workspace kind to watch.
-  const bindings = customResourceInformers<WorkspaceNatsBinding>(kubeConfig, { group: GROUP, version: VERSION, plural: BINDING_PLURAL }, scopes, {
+  const bindings = customResourceInformers<WorkspaceNatsBinding>(client, { group: GROUP, version: VERSION, plural: BINDING_PLURAL }, scopes, {
     log,
     onChange: (binding) => bindingQueue.add(objectKey(binding)),
   });
   const enqueueBindingsIn = (namespace: string | undefined) => {
     for (const binding of bindings.list(namespace)) bindingQueue.add(objectKey(binding));
   };
-  const onDemand = <T extends { metadata?: { namespace?: string } }>(
-    name: string,
-    path: (namespace: string | undefined) => string,
-    list: (namespace: string | undefined) => Promise<KubernetesListObject<T>>,
-  ) => new OnDemandInformers<T>(kubeConfig, scopes, { name, path, list, log, onChange: (object) => enqueueBindingsIn(object.metadata?.namespace) }, () => enqueueBindingsIn(undefined));
-  const pods = onDemand<V1Pod>(
-    'pods',
-    (namespace) => (namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods'),
-    (namespace) => (namespace ? core.listNamespacedPod({ namespace }) : core.listPodForAllNamespaces()),
-  );
+  const onDemand = <T extends { metadata?: { namespace?: string } }>(name: string, path: (namespace: string | undefined) => string) =>
+    new OnDemandInformers<T>(client, scopes, { name, path, log, onChange: (object) => enqueueBindingsIn(object.metadata?.namespace) }, () => enqueueBindingsIn(undefined));
+  const pods = onDemand<V1Pod>('pods', (namespace) => (namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods'));
   const gitpod = { group: GITPOD_GROUP, version: GITPOD_VERSION, plural: GITPOD_WORKSPACE_PLURAL };
-  const gitpodWorkspaces = onDemand<GitpodWorkspace & KubernetesObject>(
-    'gitpod workspaces',
-    (namespace) => customResourceScope(customObjects, gitpod, namespace).path,
-    (namespace) => customResourceScope<GitpodWorkspace & KubernetesObject>(customObjects, gitpod, namespace).list(),
-  );
+  const gitpodWorkspaces = onDemand<GitpodWorkspace & KubernetesObject>('gitpod workspaces', (namespace) => customResourcePath(gitpod, namespace));
   const binder = new Binder({ customObjects, bindings, accesses, gitpodWorkspaces, pods, log, fieldManager: COMPONENT });
 
   const controller = new AccessController({

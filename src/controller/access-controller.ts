@@ -5,7 +5,7 @@
 // (access-plan.ts, pure), apply the plan (here, the only place that writes, in a fixed order). It
 // does not watch workspaces or mutate pods.
 
-import type { CoreV1Api, CustomObjectsApi, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
@@ -13,6 +13,7 @@ import { ACCESS_FINALIZER, ACCESS_PLURAL } from '../api/constants.ts';
 import { Failure, type Result } from '../api/failure.ts';
 import { EventReason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
+import type { CoreApi, CustomObjectsApi } from '../kube/api.ts';
 import { isConflict, succeeded } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Lister } from '../kube/lister.ts';
@@ -42,7 +43,7 @@ export interface SecretCache {
 
 export interface AccessControllerDeps {
   customObjects: CustomObjectsApi;
-  core: CoreV1Api;
+  core: CoreApi;
   accesses: Lister<WorkspaceNatsAccess>;
   issuers: Lister<ClusterNatsIssuer>;
   secrets: SecretCache;

@@ -7,7 +7,6 @@
 // Each reconcile reads (read: caches and the revoker's last observation), decides (planIssuer:
 // pure, an IssuerPlan) and applies (apply: the only writes, in a fixed order).
 
-import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../api/clock.ts';
 import type { ClusterNatsIssuer, ClusterNatsIssuerStatus } from '../api/cluster-nats-issuer.ts';
 import { ISSUER_PLURAL } from '../api/constants.ts';
@@ -21,6 +20,7 @@ import {
   type ConditionUpdate,
   type StatusFields,
 } from '../kube/conditions.ts';
+import type { CustomObjectsApi } from '../kube/api.ts';
 import type { EventRecorder, EventType } from '../kube/events.ts';
 import type { Lister } from '../kube/lister.ts';
 import { updateStatus } from '../kube/status.ts';

@@ -2,19 +2,20 @@
 // server has them, write one (create, replace, or delete-and-create when someone made it
 // immutable) and delete one guarded by its uid. No decisions: the plan says what to write.
 
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import { ACCESS_NAME_LABEL } from '../api/constants.ts';
 import { Failure } from '../api/failure.ts';
 import { Reason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
+import type { CoreApi } from '../kube/api.ts';
 import { describeError, statusCode, succeeded, unlessNotFound } from '../kube/errors.ts';
 import { secretNameOf } from './access-secret.ts';
 
 export class SecretClient {
-  private readonly core: CoreV1Api;
+  private readonly core: CoreApi;
   private readonly fieldManager: string;
 
-  constructor(core: CoreV1Api, fieldManager: string) {
+  constructor(core: CoreApi, fieldManager: string) {
     this.core = core;
     this.fieldManager = fieldManager;
   }

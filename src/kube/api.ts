@@ -11,7 +11,7 @@
 // client-node; godaddy's kubernetes-client is archived). The package remains a dependency for its
 // object types (type-only imports, erased at run time) and the tests' own clients.
 
-import type { CoreV1Event, V1ConfigMap, V1DeleteOptions, V1Lease, V1MutatingWebhookConfiguration, V1Secret, V1SecretList } from '@kubernetes/client-node';
+import type { CoreV1Event, V1ConfigMap, V1ConfigMapList, V1DeleteOptions, V1Lease, V1MutatingWebhookConfiguration, V1Secret, V1SecretList } from '@kubernetes/client-node';
 import type { ClusterConfig } from './kubeconfig.ts';
 import { KubeTransport, type Query } from './transport.ts';
 
@@ -37,9 +37,10 @@ export interface CoreApi {
   createNamespacedSecret(request: InNamespace & Write<V1Secret>): Promise<V1Secret>;
   replaceNamespacedSecret(request: Named & InNamespace & Write<V1Secret>): Promise<V1Secret>;
   deleteNamespacedSecret(request: Named & InNamespace & { body?: V1DeleteOptions }): Promise<unknown>;
-  readNamespacedConfigMap(request: Named & InNamespace): Promise<V1ConfigMap>;
+  listNamespacedConfigMap(request: InNamespace & { labelSelector?: string }): Promise<V1ConfigMapList>;
   createNamespacedConfigMap(request: InNamespace & Write<V1ConfigMap>): Promise<V1ConfigMap>;
   replaceNamespacedConfigMap(request: Named & InNamespace & Write<V1ConfigMap>): Promise<V1ConfigMap>;
+  deleteNamespacedConfigMap(request: Named & InNamespace & { body?: V1DeleteOptions }): Promise<unknown>;
   createNamespacedEvent(request: InNamespace & Write<CoreV1Event>): Promise<CoreV1Event>;
 }
 
@@ -92,9 +93,10 @@ export class KubeClient {
       createNamespacedSecret: (r) => t.request('POST', core('secrets', r), { query: query(r), body: r.body }),
       replaceNamespacedSecret: (r) => t.request('PUT', core('secrets', r), { query: query(r), body: r.body }),
       deleteNamespacedSecret: (r) => t.request('DELETE', core('secrets', r), { body: r.body }),
-      readNamespacedConfigMap: (r) => t.request('GET', core('configmaps', r)),
+      listNamespacedConfigMap: (r) => t.request('GET', core('configmaps', { namespace: r.namespace }), { query: { labelSelector: r.labelSelector } }),
       createNamespacedConfigMap: (r) => t.request('POST', core('configmaps', r), { query: query(r), body: r.body }),
       replaceNamespacedConfigMap: (r) => t.request('PUT', core('configmaps', r), { query: query(r), body: r.body }),
+      deleteNamespacedConfigMap: (r) => t.request('DELETE', core('configmaps', r), { body: r.body }),
       createNamespacedEvent: (r) => t.request('POST', core('events', r), { query: query(r), body: r.body }),
     };
     const custom = (r: CustomResource & { namespace?: string; name?: string }, subresource?: string) =>

@@ -1,7 +1,8 @@
 // Kubernetes Events about the objects this operator manages, so `kubectl describe` shows what
 // happened and why. Messages are written by the controller and never carry secret material.
 
-import type { CoreV1Api, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { CoreApi } from './api.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
 import type { Logger } from '../log.ts';
 import { describeError } from './errors.ts';
@@ -18,12 +19,12 @@ export const COMPONENT = 'workspace-nats-operator';
 export const CLUSTER_EVENTS_NAMESPACE = 'default';
 
 export class ApiEventRecorder implements EventRecorder {
-  private readonly core: CoreV1Api;
+  private readonly core: CoreApi;
   private readonly log: Logger;
   private readonly instance: string;
   private readonly clock: Clock;
 
-  constructor(core: CoreV1Api, log: Logger, instance: string, clock: Clock = systemClock) {
+  constructor(core: CoreApi, log: Logger, instance: string, clock: Clock = systemClock) {
     this.core = core;
     this.log = log;
     this.instance = instance;

@@ -1,24 +1,25 @@
-// Watch-backed caches. ResilientInformer caches one resource and never gives up:
-// @kubernetes/client-node's informer relists after 410 Gone but stops on any other error; this one
-// restarts it with exponential backoff after every error (API server restarts, network loss,
-// expired credentials, ...). MergedLister reads several as one (one per served namespace), and
-// OnDemandInformers starts them when first asked for.
+// Watch-backed caches. ResilientInformer caches one resource and never gives up: it lists (in pages
+// of 500, so that 10,000 objects never arrive as one response), then watches from the list's
+// resourceVersion with bookmarks, and resumes the watch from the last resourceVersion it saw when
+// the API server ends it. It lists again on 410 Gone (a resourceVersion too old to resume from), or
+// after an error the API server answered; after a network error it resumes the watch. Every
+// restart after an error waits, with exponential backoff (API server restarts, network loss,
+// expired credentials, ...). merged-informers.ts groups several.
 
-import {
-  CustomObjectsApi,
-  ListWatch,
-  Watch,
-  type Informer,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type ObjectCache,
-} from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
-import type { OnDemandLister } from './lister.ts';
-import { describeError } from './errors.ts';
+import type { KubeClient } from './api.ts';
+import { describeError, statusCode } from './errors.ts';
+import { ObjectCache, Relist, type ChangeType } from './object-cache.ts';
+import { ApiError, type KubeTransport } from './transport.ts';
+import { parseWatchEvent, type WatchEvent } from './watch-events.ts';
 
-export type ChangeType = 'add' | 'update' | 'delete';
+export type { ChangeType };
+
+/** Objects per list page. */
+export const PAGE_SIZE = 500;
+/** A watch that ends sooner than this without an event is an error (backoff), not a normal end. */
+const SHORT_WATCH_MS = 1000;
 
 /**
  * `object` without its managedFields: the API server's bookkeeping of who set which field, often
@@ -30,233 +31,183 @@ function trimmed<T extends KubernetesObject>(object: T): T {
   return object;
 }
 
+/** A page of a list response, as the API server sends it. */
+interface ListPage<T> {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   /** Name for logs, such as "secrets". */
   name: string;
-  /** API path watched, such as /api/v1/secrets. */
+  /** API path listed and watched, such as /api/v1/secrets. */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
   /** Such as metadata.name=x, to watch one object. */
   fieldSelector?: string;
   log: Logger;
-  /** Called for every added, changed or deleted object (also for the objects of a relist). */
+  /** Called for every added, changed or deleted object (also for the changes a relist finds). */
   onChange: (object: T, type: ChangeType) => void;
   minRestartDelayMs?: number;
   maxRestartDelayMs?: number;
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
-  private readonly informer: Informer<T> & ObjectCache<T>;
+  private readonly transport: KubeTransport;
   private readonly options: ResilientInformerOptions<T>;
-  private stopped = false;
+  private readonly cache = new ObjectCache<T>();
   private restartDelayMs: number;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** Set by the first successful list; the cache is filled once start() resolves after it. */
-  private listed = false;
-  private synced: Promise<void>;
+  /** Where the watch resumes; undefined: list first. */
+  private resourceVersion: string | undefined;
+  private running: Promise<void> | undefined;
+  private stopping = new AbortController();
+  private readonly synced: Promise<void>;
   private markSynced: () => void = () => {};
 
-  constructor(kubeConfig: KubeConfig, options: ResilientInformerOptions<T>) {
+  constructor(client: KubeClient, options: ResilientInformerOptions<T>) {
+    this.transport = client.transport;
     this.options = options;
     this.restartDelayMs = options.minRestartDelayMs ?? 500;
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
-    const list = async () => {
-      const result = await options.list();
-      // Stopped meanwhile: failing here keeps the ListWatch from going on to watch (see stop()).
-      if (this.stopped) throw new Error(`informer ${options.name} stopped`);
-      // A successful list means the API server is back: the next error starts a fresh backoff.
-      this.restartDelayMs = options.minRestartDelayMs ?? 500;
-      this.listed = true;
-      return result;
-    };
-    // makeInformer, with the field selector it does not pass on.
-    this.informer = new ListWatch(options.path, new Watch(kubeConfig), list, false, options.labelSelector, options.fieldSelector);
-    const handle = (type: ChangeType, object: T) => {
-      if (this.stopped) {
-        // A watch that was still connecting when stop() ran (see there): stopped now that it is known.
-        void this.informer.stop();
-        return;
-      }
-      options.onChange(type === 'delete' ? object : trimmed(object), type);
-    };
-    // The cache holds the very object passed to these handlers, registered first: trimmed here, it
-    // is trimmed in the cache.
-    this.informer.on('add', (object) => handle('add', object));
-    this.informer.on('update', (object) => handle('update', object));
-    this.informer.on('delete', (object) => handle('delete', object));
-    this.informer.on('error', (error: unknown) => this.scheduleRestart(error));
   }
 
-  /** Starts watching; resolves once a list has filled the cache (after restarts, if need be). */
+  /** Starts listing and watching; resolves once a list has filled the cache (after restarts, if need be). */
   async start(): Promise<void> {
-    this.stopped = false;
-    await this.run();
+    if (this.stopping.signal.aborted) this.stopping = new AbortController();
+    this.running ??= this.run(this.stopping.signal);
     await this.synced;
   }
 
-  /**
-   * Stops watching; no change is reported after. The ListWatch can only abort a watch once it is
-   * connected: one still connecting goes on, and is stopped at its first event.
-   */
+  /** Stops listing and watching; no change is reported after (what arrives later is dropped). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.restartTimer);
-    await this.informer.stop();
+    this.stopping.abort();
+    await this.running;
+    this.running = undefined;
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.informer.get(name, namespace);
+    return this.cache.get(name, namespace);
   }
 
   list(namespace?: string): readonly T[] {
-    return this.informer.list(namespace);
+    return this.cache.list(namespace);
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        if (this.resourceVersion === undefined) await this.relist(signal);
+        if (!(await this.watch(signal))) await this.backOff(new Error('the API server ended the watch at once'), signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        // Too old to resume from: list again, at once.
+        if (statusCode(error) === 410) {
+          this.resourceVersion = undefined;
+          continue;
+        }
+        // An answer from the API server (403, 404, 5xx...) may mean it lost what we watched from.
+        if (error instanceof ApiError) this.resourceVersion = undefined;
+        await this.backOff(error, signal);
+      }
+    }
+  }
+
+  /** Lists page by page into the cache, calling onChange for what changed, and for what vanished. */
+  private async relist(signal: AbortSignal): Promise<void> {
+    const { path, labelSelector, fieldSelector, onChange } = this.options;
+    let relist = new Relist(this.cache);
+    let next: string | undefined;
+    let resourceVersion = '';
+    for (;;) {
+      let page: ListPage<T>;
+      try {
+        page = await this.transport.request<ListPage<T>>('GET', path, { query: { limit: PAGE_SIZE, continue: next, labelSelector, fieldSelector }, signal });
+      } catch (error) {
+        // The continue token expired (its snapshot was compacted): list again from the start.
+        if (next === undefined || statusCode(error) !== 410) throw error;
+        relist = new Relist(this.cache);
+        next = undefined;
+        continue;
+      }
+      if (signal.aborted) throw new Error(`informer ${this.options.name} stopped`);
+      // Items of a list carry no kind or apiVersion; watch events do: the cache has them alike.
+      const kind = page.kind?.replace(/List$/, '');
+      for (const item of page.items) {
+        item.kind ??= kind;
+        item.apiVersion ??= page.apiVersion;
+        const change = relist.see(trimmed(item));
+        if (change) onChange(item, change);
+      }
+      next = page.metadata?.continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+      if (next === undefined) break;
+    }
+    for (const object of relist.vanished()) onChange(object, 'delete');
+    this.resourceVersion = resourceVersion;
+    this.markSynced();
   }
 
   /**
-   * One start of the underlying informer. It reports list and watch failures through 'error'
-   * (scheduleRestart), but can also reject, for example when refreshing credentials fails.
+   * Watches from this.resourceVersion until the API server ends the watch: true when that was a
+   * normal end (after events, or after a while), false when it ended at once without any. A watch
+   * that delivers events or lasts resets the backoff, however it ends.
    */
-  private async run(): Promise<void> {
+  private async watch(signal: AbortSignal): Promise<boolean> {
+    const { path, labelSelector, fieldSelector } = this.options;
+    // As client-go: the API server ends each watch after 5 to 10 minutes, spreading the restarts.
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    const startedMs = Date.now();
+    let healthy = false;
+    const resetBackoff = () => {
+      healthy = true;
+      this.restartDelayMs = this.options.minRestartDelayMs ?? 500;
+    };
+    const lasting = setTimeout(resetBackoff, SHORT_WATCH_MS);
+    const query = { watch: 1, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, labelSelector, fieldSelector };
     try {
-      await this.informer.start();
-    } catch (error) {
-      this.scheduleRestart(error);
-      return;
+      // No data for longer than the API server's own timeout means a dead connection.
+      await this.transport.stream(path, query, { signal, idleMs: (timeoutSeconds + 60) * 1000 }, (line) => {
+        if (signal.aborted) return;
+        this.apply(parseWatchEvent<T>(line));
+        if (!healthy) resetBackoff();
+      });
+    } finally {
+      clearTimeout(lasting);
     }
-    if (this.listed) this.markSynced();
+    return healthy || Date.now() - startedMs >= SHORT_WATCH_MS;
   }
 
-  private scheduleRestart(error: unknown): void {
-    if (this.stopped) return;
+  private apply(event: WatchEvent<T>): void {
+    const { object } = event;
+    switch (event.type) {
+      case 'ADDED':
+      case 'MODIFIED': {
+        const change = this.cache.put(trimmed(object));
+        if (change) this.options.onChange(object, change);
+        break;
+      }
+      case 'DELETED':
+        this.cache.remove(object);
+        this.options.onChange(trimmed(object), 'delete');
+        break;
+      case 'ERROR': {
+        const { code } = object as { code?: unknown };
+        throw new ApiError(`watch ${this.options.path}`, typeof code === 'number' ? code : 500, object);
+      }
+    }
+    // Set once the event is in the cache: a resumed watch starts after it (BOOKMARK: only this).
+    this.resourceVersion = object.metadata?.resourceVersion || this.resourceVersion;
+  }
+
+  private async backOff(error: unknown, signal: AbortSignal): Promise<void> {
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(delay * 2, this.options.maxRestartDelayMs ?? 30_000);
-    this.options.log.warn(
-      { informer: this.options.name, error: describeError(error), retryInMs: delay },
-      'watch failed, restarting',
-    );
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      if (!this.stopped) void this.run();
-    }, delay);
-  }
-}
-
-/** One cache over several informers of one resource, such as one per namespace. */
-export class MergedLister<T extends KubernetesObject> {
-  readonly informers: readonly ResilientInformer<T>[];
-
-  constructor(informers: readonly ResilientInformer<T>[]) {
-    this.informers = informers;
-  }
-
-  get(name: string, namespace?: string): T | undefined {
-    for (const informer of this.informers) {
-      const object = informer.get(name, namespace);
-      if (object) return object;
-    }
-    return undefined;
-  }
-
-  list(namespace?: string): readonly T[] {
-    return this.informers.flatMap((informer) => informer.list(namespace));
-  }
-}
-
-/** A custom resource, and how it is listed in one namespace or in all. */
-export interface CustomResource {
-  group: string;
-  version: string;
-  plural: string;
-}
-
-/** The API path and list call of `resource` in `namespace` (all namespaces when undefined). */
-export function customResourceScope<T extends KubernetesObject>(
-  customObjects: CustomObjectsApi,
-  resource: CustomResource,
-  namespace: string | undefined,
-): { path: string; list: () => Promise<KubernetesListObject<T>> } {
-  const { group, version, plural } = resource;
-  return {
-    path: `/apis/${group}/${version}/${namespace ? `namespaces/${namespace}/` : ''}${plural}`,
-    list: async () =>
-      (await (namespace
-        ? customObjects.listNamespacedCustomObject({ group, version, plural, namespace })
-        : customObjects.listClusterCustomObject({ group, version, plural }))) as KubernetesListObject<T>,
-  };
-}
-
-/** One informer of `resource` per namespace in `scopes` (undefined: all namespaces), merged. */
-export function customResourceInformers<T extends KubernetesObject>(
-  kubeConfig: KubeConfig,
-  resource: CustomResource,
-  scopes: readonly (string | undefined)[],
-  options: { log: Logger; onChange: (object: T, type: ChangeType) => void },
-): MergedLister<T> {
-  const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
-  return new MergedLister(
-    scopes.map(
-      (namespace) =>
-        new ResilientInformer<T>(kubeConfig, {
-          name: namespace ? `${resource.plural} in ${namespace}` : resource.plural,
-          ...customResourceScope<T>(customObjects, resource, namespace),
-          ...options,
-        }),
-    ),
-  );
-}
-
-/**
- * Informers of one resource, one per served namespace, started on the first ready() call; ready()
- * answers once all have synced (calling `onSynced` then), and undefined until.
- */
-export class OnDemandInformers<T extends { metadata?: { namespace?: string } }> implements OnDemandLister<T> {
-  private lister: MergedLister<T & KubernetesObject> | undefined;
-  private synced = false;
-  private readonly create: () => MergedLister<T & KubernetesObject>;
-  private readonly onSynced: () => void;
-
-  constructor(
-    kubeConfig: KubeConfig,
-    scopes: (string | undefined)[],
-    options: {
-      name: string;
-      path: (namespace: string | undefined) => string;
-      list: (namespace: string | undefined) => Promise<KubernetesListObject<T>>;
-      log: Logger;
-      onChange: (object: T) => void;
-    },
-    onSynced: () => void,
-  ) {
-    this.onSynced = onSynced;
-    this.create = () =>
-      new MergedLister(
-        scopes.map(
-          (namespace) =>
-            new ResilientInformer<T & KubernetesObject>(kubeConfig, {
-              name: namespace ? `${options.name} in ${namespace}` : options.name,
-              path: options.path(namespace),
-              list: () => options.list(namespace) as Promise<KubernetesListObject<T & KubernetesObject>>,
-              log: options.log,
-              onChange: options.onChange,
-            }),
-        ),
-      );
-  }
-
-  ready(): MergedLister<T & KubernetesObject> | undefined {
-    if (!this.lister) {
-      const lister = this.create();
-      this.lister = lister;
-      void Promise.all(lister.informers.map((informer) => informer.start())).then(() => {
-        this.synced = true;
-        this.onSynced();
-      });
-    }
-    return this.synced ? this.lister : undefined;
-  }
-
-  informers(): readonly ResilientInformer<T & KubernetesObject>[] {
-    return this.lister?.informers ?? [];
+    this.options.log.warn({ informer: this.options.name, error: describeError(error), retryInMs: delay }, 'watch failed, restarting');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
   }
 }

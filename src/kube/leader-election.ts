@@ -15,9 +15,10 @@
 // The candidate still polls every retryPeriod, which covers a watch that is down (an API server
 // restart) or stalled.
 
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../api/clock.ts';
 import type { Logger } from '../log.ts';
+import type { CoordinationApi, KubeClient } from './api.ts';
 import { describeError, isConflict, isNotFound } from './errors.ts';
 import { ResilientInformer } from './informer.ts';
 
@@ -31,7 +32,7 @@ export type LeaseWatcher = (
 ) => { stop(): Promise<void> };
 
 export interface LeaderElectionOptions {
-  coordination: CoordinationV1Api;
+  coordination: CoordinationApi;
   namespace: string;
   name: string;
   /** Unique per process: the pod name, or host name and pid. */
@@ -69,15 +70,12 @@ export function leaseExpired(observation: Observation | undefined, leaseDuration
 }
 
 /** A LeaseWatcher that keeps an informer on the one Lease (restarted after every error). */
-export function leaseInformer(kubeConfig: KubeConfig, log: Logger): LeaseWatcher {
-  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+export function leaseInformer(client: KubeClient, log: Logger): LeaseWatcher {
   return ({ namespace, name, maxRestartDelayMs }, onChange) => {
-    const fieldSelector = `metadata.name=${name}`;
-    const informer = new ResilientInformer<V1Lease>(kubeConfig, {
+    const informer = new ResilientInformer<V1Lease>(client, {
       name: `lease ${namespace}/${name}`,
       path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-      fieldSelector,
-      list: () => coordination.listNamespacedLease({ namespace, fieldSelector }),
+      fieldSelector: `metadata.name=${name}`,
       maxRestartDelayMs,
       log,
       onChange: (lease, type) => onChange(type === 'delete' ? undefined : lease),

@@ -3,7 +3,7 @@
 // namespace's, which at 10,000 objects would make every reconcile touch all of them.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ChangeType } from './informer.ts';
+import type { ChangeType } from './object-cache.ts';
 
 const idOf = (object: KubernetesObject) => `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
 

@@ -2,7 +2,7 @@
 // custom-objects API: the group, version, plural and field manager said once, not at every call.
 // Status writes go through status.ts.
 
-import type { CustomObjectsApi } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from './api.ts';
 import { GROUP, VERSION } from '../api/constants.ts';
 import type { ObjectMeta } from '../api/object-meta.ts';
 import { succeeded } from './errors.ts';

@@ -6,7 +6,7 @@
 // so events of an object with a write in flight wait for that write's answer.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ChangeType } from './informer.ts';
+import type { ChangeType } from './object-cache.ts';
 
 interface Change {
   version: string | undefined;

@@ -2,7 +2,7 @@
 // fields, written through the status subresource only when it differs from what is stored, so that
 // a reconcile that changes nothing writes nothing.
 
-import type { CustomObjectsApi } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from './api.ts';
 import { isDeepStrictEqual } from 'node:util';
 import { GROUP, VERSION } from '../api/constants.ts';
 import type { ObjectMeta } from '../api/object-meta.ts';

@@ -5,8 +5,9 @@
 // entries may need more room than one ConfigMap has: they are spread over shards (see
 // revocation-shards.ts), found again by the account label.
 
-import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { GROUP, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../api/constants.ts';
+import type { CoreApi } from '../kube/api.ts';
 import { succeeded } from '../kube/errors.ts';
 import { planShards, type Shard } from './revocation-shards.ts';
 
@@ -36,13 +37,13 @@ interface KnownShard extends Shard {
 }
 
 export class RevocationStore {
-  private readonly core: CoreV1Api;
+  private readonly core: CoreApi;
   private readonly namespace: string;
   private readonly fieldManager: string;
   /** Each account's shards as last read or written, by index. */
   private readonly shards = new Map<string, Map<number, KnownShard>>();
 
-  constructor(core: CoreV1Api, namespace: string, fieldManager: string) {
+  constructor(core: CoreApi, namespace: string, fieldManager: string) {
     this.core = core;
     this.namespace = namespace;
     this.fieldManager = fieldManager;

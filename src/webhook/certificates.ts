@@ -9,13 +9,14 @@
 // Certificates are generated with @peculiar/x509 over Node's WebCrypto (Node cannot make X.509
 // certificates itself).
 
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import 'reflect-metadata'; // @peculiar/x509 (through tsyringe) needs a Reflect polyfill loaded first
 import * as x509 from '@peculiar/x509';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
+import type { AdmissionApi, CoreApi, KubeClient } from '../kube/api.ts';
 import { isConflict, unlessNotFound } from '../kube/errors.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
 import type { Logger } from '../log.ts';
@@ -52,7 +53,7 @@ export function watchCertDir(
 }
 
 export interface SelfSignedOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   namespace: string;
   /** Secret holding ca.crt, ca.key, tls.crt and tls.key. */
   secretName: string;
@@ -67,13 +68,13 @@ export interface SelfSignedOptions {
 /** Keeps a self-made CA and serving certificate in a Secret, and the CA in the webhook configuration. */
 export class SelfSignedCertificates {
   private readonly options: SelfSignedOptions;
-  private readonly core: CoreV1Api;
-  private readonly admission: AdmissionregistrationV1Api;
+  private readonly core: CoreApi;
+  private readonly admission: AdmissionApi;
 
   constructor(options: SelfSignedOptions) {
     this.options = options;
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = options.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    this.core = options.client.core;
+    this.admission = options.client.admission;
   }
 
   /** A valid serving certificate: the stored one, or a new one stored for every replica. */

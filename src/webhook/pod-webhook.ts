@@ -2,19 +2,19 @@
 // bindings it serves, its serving certificate (from a directory, or made and rotated by the
 // operator), and the HTTPS server.
 
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { BINDING_PLURAL, GITPOD_GROUP, GITPOD_VERSION, GITPOD_WORKSPACE_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import type { GitpodWorkspace } from '../policy/bound-workspaces.ts';
+import type { CustomObjectsApi, KubeClient } from '../kube/api.ts';
 import { unlessNotFound } from '../kube/errors.ts';
-import { customResourceInformers } from '../kube/informer.ts';
+import { customResourceInformers } from '../kube/merged-informers.ts';
 import type { Logger } from '../log.ts';
 import { readCertDir, SelfSignedCertificates, watchCertDir } from './certificates.ts';
 import { mountFor, mountPatch } from './pod-mutation.ts';
 import { WebhookServer } from './server.ts';
 
 export interface PodWebhookOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   /** The operator's namespace (for the self-made certificate's Secret). */
   namespace: string;
   /** Namespaces served; empty means all. */
@@ -38,10 +38,10 @@ const CERT_SECRET = 'workspace-nats-operator-webhook-tls';
 const ROTATION_CHECK_MS = 3600_000;
 
 export async function startPodWebhook(options: PodWebhookOptions): Promise<RunningWebhook> {
-  const { kubeConfig, log } = options;
-  const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+  const { client, log } = options;
+  const { customObjects } = client;
   const scopes = options.workspaceNamespaces.length > 0 ? options.workspaceNamespaces : [undefined];
-  const bindings = customResourceInformers<WorkspaceNatsBinding>(kubeConfig, { group: GROUP, version: VERSION, plural: BINDING_PLURAL }, scopes, {
+  const bindings = customResourceInformers<WorkspaceNatsBinding>(client, { group: GROUP, version: VERSION, plural: BINDING_PLURAL }, scopes, {
     log,
     onChange: () => undefined,
   });
@@ -49,7 +49,7 @@ export async function startPodWebhook(options: PodWebhookOptions): Promise<Runni
 
   const selfSigned = options.certDir
     ? undefined
-    : new SelfSignedCertificates({ kubeConfig, namespace: options.namespace, secretName: CERT_SECRET, configName: options.configName, hosts: options.hosts, log });
+    : new SelfSignedCertificates({ client, namespace: options.namespace, secretName: CERT_SECRET, configName: options.configName, hosts: options.hosts, log });
   const certificate = options.certDir ? readCertDir(options.certDir) : await selfSigned!.ensure();
 
   const server = new WebhookServer({

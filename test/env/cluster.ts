@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
-import { PooledKubeConfig } from '../../src/kube/kube-config.ts';
+import { PooledKubeConfig } from './pooled-kube-config.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { waitFor } from './net.ts';
 import type { EnvState } from './state.ts';
@@ -24,6 +24,8 @@ import type { EnvState } from './state.ts';
 export { waitFor };
 
 export interface Clients {
+  /** The kubeconfig file they were made from. */
+  kubeconfigPath: string;
   kubeConfig: KubeConfig;
   core: CoreV1Api;
   custom: CustomObjectsApi;
@@ -33,6 +35,7 @@ export function clientsFor(kubeconfigPath: string): Clients {
   const kubeConfig = new PooledKubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
   return {
+    kubeconfigPath,
     kubeConfig,
     core: kubeConfig.makeApiClient(CoreV1Api),
     custom: kubeConfig.makeApiClient(CustomObjectsApi),

@@ -2,7 +2,8 @@
 // from what the caches hold, and the calls apply() makes from them, against in-memory listers and a
 // recording fake of the API server.
 
-import type { CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '../../src/kube/api.ts';
 import { pino } from 'pino';
 import { BINDING_LABEL, BINDING_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';

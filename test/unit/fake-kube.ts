@@ -3,7 +3,7 @@
 // would (creates and replaces echo the body with a new resourceVersion, reads are 404, lists are
 // empty) unless a test says otherwise. Tests assert the recorded calls: what a reconcile writes.
 
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError } from '../../src/kube/transport.ts';
 import type { Lister } from '../../src/kube/lister.ts';
 
 /** A cache holding `objects`, looked up by name and namespace. */
@@ -40,8 +40,8 @@ export interface RecordedCall {
 
 type Handler = (args: Record<string, unknown>) => unknown;
 
-/** An API error as @kubernetes/client-node throws it. */
-export const apiError = (code: number, message = `HTTP ${code}`) => new ApiException(code, message, { message }, {});
+/** An API error as the operator's client throws it: the HTTP status, and the API server's Status. */
+export const apiError = (code: number, message = `HTTP ${code}`) => new ApiError('GET /fake', code, { kind: 'Status', code, message });
 
 export class RecordingApi {
   readonly calls: RecordedCall[] = [];
@@ -54,7 +54,7 @@ export class RecordingApi {
     return this;
   }
 
-  /** The client API, typed as `T` (CoreV1Api, CustomObjectsApi, ...). */
+  /** The client API, typed as `T` (CoreApi, CustomObjectsApi, ...). */
   client<T>(): T {
     return new Proxy(
       {},

@@ -3,7 +3,8 @@
 // recording fake of the API server and a stand-in for the account revokers. Keys are made fresh on
 // every run.
 
-import type { CoreV1Api, CustomObjectsApi, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CoreApi, CustomObjectsApi } from '../../src/kube/api.ts';
 import { createAccount, createOperator, type KeyPair } from '@nats-io/nkeys';
 import { pino } from 'pino';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
@@ -108,7 +109,7 @@ function setup(options: { issuer?: ClusterNatsIssuer; secrets?: V1Secret[]; obse
     issuers,
     keys,
     revocations,
-    events: new ApiEventRecorder(api.client<CoreV1Api>(), log, 'test'),
+    events: new ApiEventRecorder(api.client<CoreApi>(), log, 'test'),
     log,
     fieldManager: 'test',
     clock: options.clock ?? (() => NOW),

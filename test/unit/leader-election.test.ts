@@ -2,7 +2,8 @@
 // leader steps down, and when a candidate takes over.
 
 import { jest } from '@jest/globals';
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
+import type { CoordinationApi } from '../../src/kube/api.ts';
 import { pino } from 'pino';
 import { LeaderElector, leaseExpired, type LeaseWatcher } from '../../src/kube/leader-election.ts';
 import { apiError, RecordingApi } from './fake-kube.ts';
@@ -82,7 +83,7 @@ describe('LeaderElector', () => {
     };
     const elector = (identity: string, options: { watch?: boolean } = {}) =>
       new LeaderElector({
-        coordination: api(identity).client<CoordinationV1Api>(),
+        coordination: api(identity).client<CoordinationApi>(),
         namespace: 'wno-system',
         name: 'wno-leader',
         identity,

@@ -1,4 +1,5 @@
-// A KubeConfig whose API clients and watches share one connection pool per cluster.
+// For the tests' and scripts' own @kubernetes/client-node clients (the operator has its own client,
+// src/kube/api.ts): a KubeConfig whose API clients and watches share one connection pool per cluster.
 // @kubernetes/client-node 2.0.1 builds a new undici dispatcher for every request
 // (applySecurityAuthentication -> createDispatcher), so each API call opens a new TLS connection
 // and the API server pays for a handshake every time. No release shares them, hence this class.

@@ -1,10 +1,10 @@
-// PooledKubeConfig: every request to a cluster goes through one dispatcher, and a new one is made
+// PooledKubeConfig (the test clients' pool): every request to a cluster goes through one dispatcher, and a new one is made
 // only when what it connects with changes (endpoint, CA, client certificate). No network: a
 // dispatcher connects on its first request, and none is sent here.
 
 import { expect, test } from '@jest/globals';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node';
-import { PooledKubeConfig } from '../../src/kube/kube-config.ts';
+import { PooledKubeConfig } from '../env/pooled-kube-config.ts';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
