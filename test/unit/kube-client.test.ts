@@ -61,6 +61,7 @@ test('a refused call is an ApiError with the status and the Status, and never qu
   stub = await startHttpStub((request, response) => {
     if (request.path.endsWith('/gone')) return json(response, 404, status(404, 'secrets "gone" not found'));
     if (request.path.endsWith('/proxy')) return void response.writeHead(502).end('<html>bad gateway</html>');
+    if (request.path.endsWith('/cut')) return void response.writeHead(200).end('{"data":{"nats.creds":"SUAEXAMPLESEEDcut-off');
     json(response, 409, status(409, 'the object has been modified'));
   });
   const client = stub.client();
@@ -78,6 +79,9 @@ test('a refused call is an ApiError with the status and the Status, and never qu
   const proxied = await client.core.readNamespacedSecret({ name: 'proxy', namespace: 'ns' }).catch((caught: unknown) => caught);
   expect([statusCode(proxied), (proxied as ApiError).body]).toEqual([502, '<html>bad gateway</html>']);
   expect(describeError(proxied)).toBe('HTTP 502: no message');
+  await expect(client.core.readNamespacedSecret({ name: 'cut', namespace: 'ns' })).rejects.toThrow(
+    new Error('GET /api/v1/namespaces/ns/secrets/cut: the answer (44 characters) is not JSON'),
+  );
 });
 
 test('an unreachable API server: an error naming the call, without a status', async () => {
