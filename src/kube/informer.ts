@@ -1,10 +1,10 @@
 // Watch-backed caches. ResilientInformer caches one resource and never gives up: it lists (in pages
 // of 500, so that 10,000 objects never arrive as one response), then watches from the list's
 // resourceVersion with bookmarks, and resumes the watch from the last resourceVersion it saw when
-// the API server ends it. It lists again on 410 Gone (a resourceVersion too old to resume from), or
-// after an error the API server answered; after a network error it resumes the watch. Every
-// restart after an error waits, with exponential backoff (API server restarts, network loss,
-// expired credentials, ...). merged-informers.ts groups several.
+// the API server ends it. It lists again on 410 Gone (a resourceVersion too old to resume from: at
+// once if the watch had been working), or after an error the API server answered; after a network
+// error it resumes the watch. Other restarts after an error wait, with exponential backoff (API
+// server restarts, network loss, expired credentials, ...). merged-informers.ts groups several.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
@@ -61,6 +61,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   private restartDelayMs: number;
   /** Where the watch resumes; undefined: list first. */
   private resourceVersion: string | undefined;
+  /** Whether the last watch delivered events or lasted (see watch()). */
+  private watchWorked = false;
   private running: Promise<void> | undefined;
   private stopping = new AbortController();
   private readonly synced: Promise<void>;
@@ -102,10 +104,11 @@ export class ResilientInformer<T extends KubernetesObject> {
         if (!(await this.watch(signal))) await this.backOff(new Error('the API server ended the watch at once'), signal);
       } catch (error) {
         if (signal.aborted) return;
-        // Too old to resume from: list again, at once.
         if (statusCode(error) === 410) {
+          // Too old to resume from: list again, at once after a watch that had been working; after
+          // one that failed at once, only after a pause, so that no loop of lists can start.
           this.resourceVersion = undefined;
-          continue;
+          if (this.watchWorked) continue;
         }
         // An answer from the API server (403, 404, 5xx...) may mean it lost what we watched from.
         if (error instanceof ApiError) this.resourceVersion = undefined;
@@ -159,9 +162,9 @@ export class ResilientInformer<T extends KubernetesObject> {
     // As client-go: the API server ends each watch after 5 to 10 minutes, spreading the restarts.
     const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
     const startedMs = Date.now();
-    let healthy = false;
+    this.watchWorked = false;
     const resetBackoff = () => {
-      healthy = true;
+      this.watchWorked = true;
       this.restartDelayMs = this.options.minRestartDelayMs ?? 500;
     };
     const lasting = setTimeout(resetBackoff, SHORT_WATCH_MS);
@@ -171,12 +174,12 @@ export class ResilientInformer<T extends KubernetesObject> {
       await this.transport.stream(path, query, { signal, idleMs: (timeoutSeconds + 60) * 1000 }, (line) => {
         if (signal.aborted) return;
         this.apply(parseWatchEvent<T>(line));
-        if (!healthy) resetBackoff();
+        if (!this.watchWorked) resetBackoff();
       });
     } finally {
       clearTimeout(lasting);
     }
-    return healthy || Date.now() - startedMs >= SHORT_WATCH_MS;
+    return this.watchWorked || Date.now() - startedMs >= SHORT_WATCH_MS;
   }
 
   private apply(event: WatchEvent<T>): void {

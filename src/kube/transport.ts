@@ -93,7 +93,12 @@ export class KubeTransport {
     if (response.statusCode !== 200) throw this.failure('GET', path, response.statusCode, await response.body.text());
     response.body.setEncoding('utf8');
     let pending = '';
-    for await (const chunk of response.body as AsyncIterable<string>) pending = splitLines(pending, chunk, onLine);
+    try {
+      for await (const chunk of response.body as AsyncIterable<string>) pending = splitLines(pending, chunk, onLine);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw new Error(`GET ${path}: ${(error as Error).message}`, { cause: error });
+    }
     splitLines(pending, '\n', onLine);
   }
 

@@ -160,20 +160,34 @@ describe('ResilientInformer', () => {
     expect(lists()).toHaveLength(1);
   });
 
-  test('410 Gone lists again, and reports only what changed meanwhile', async () => {
+  const gone = { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' };
+
+  test('410 Gone lists again at once, and reports only what changed meanwhile', async () => {
     const collection = new FakeCollection();
     for (const name of ['same', 'changed', 'vanished']) collection.put(name);
-    const { changes, lists } = await started(collection);
+    const { changes, lists, warnings } = await started(collection);
     changes.length = 0;
     await until(() => collection.watches.length === 1, 'the watch');
+    collection.send('BOOKMARK', { metadata: { resourceVersion: collection.resourceVersion } });
     // Missed while the watch was away: only a relist sees these.
     collection.put('changed');
     collection.put('new');
     collection.objects.delete('vanished');
-    collection.send('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' });
+    collection.send('ERROR', gone);
     await until(() => changes.length === 3, 'the relist');
     expect(changes).toEqual(['update changed', 'add new', 'delete vanished']);
     expect(lists()).toHaveLength(2);
+    expect(warnings).toEqual([]);
+  });
+
+  test('a watch refused with 410 before it delivered anything lists again only after a pause', async () => {
+    const collection = new FakeCollection();
+    collection.put('a');
+    const { lists, warnings } = await started(collection, { minRestartDelayMs: 10 });
+    await until(() => collection.watches.length === 1, 'the watch');
+    collection.send('ERROR', gone);
+    await until(() => lists().length === 2, 'the relist');
+    expect(warnings).toEqual([{ informer: 'secrets', error: 'HTTP 410: too old resource version', retryInMs: 10 }]);
   });
 
   test('a dropped connection resumes the watch where it was, after a pause, without listing again', async () => {
