@@ -37,6 +37,8 @@ test('calls go to the paths of client-node, with their query, and JSON both ways
   await client.customObjects.replaceClusterCustomObjectStatus({ group: 'natsaccess.io', version: 'v1alpha1', plural: 'clusternatsissuers', name: 'i', body: {} });
   await client.coordination.replaceNamespacedLease({ name: 'l', namespace: 'wno-system', body: {} });
   await client.admission.readMutatingWebhookConfiguration({ name: 'wno' });
+  await client.core.listNamespacedConfigMap({ namespace: 'wno-system', labelSelector: 'natsaccess.io/account=A' });
+  await client.core.deleteNamespacedConfigMap({ name: 'wno-revocations-a-1', namespace: 'wno-system', body: { preconditions: { resourceVersion: '7' } } });
   expect(stub.requests.map(({ method, path, query }) => [method, path, query])).toEqual([
     ['GET', '/api/v1/namespaces/ns/secrets/a', {}],
     ['GET', '/api/v1/namespaces/ns/secrets', { labelSelector: 'natsaccess.io/access=x' }],
@@ -46,6 +48,8 @@ test('calls go to the paths of client-node, with their query, and JSON both ways
     ['PUT', '/apis/natsaccess.io/v1alpha1/clusternatsissuers/i/status', {}],
     ['PUT', '/apis/coordination.k8s.io/v1/namespaces/wno-system/leases/l', {}],
     ['GET', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/wno', {}],
+    ['GET', '/api/v1/namespaces/wno-system/configmaps', { labelSelector: 'natsaccess.io/account=A' }],
+    ['DELETE', '/api/v1/namespaces/wno-system/configmaps/wno-revocations-a-1', {}],
   ]);
   const [, , create, remove] = stub.requests;
   expect(JSON.parse(create?.body ?? '')).toEqual(secret);
