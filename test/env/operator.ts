@@ -20,7 +20,9 @@ export const LEADER_LEASE = 'workspace-nats-operator';
  */
 export const TAKEOVER_ALLOWANCE_MS = 1_000;
 /** Node's flags for the operator, as the image (Dockerfile) and `npm start` give them. */
-export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=1'];
+export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
+/** The C library's allocator settings for the operator, as the image (Dockerfile) and `npm start` give them. */
+export const OPERATOR_MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 let started = 0;
 
 export interface OperatorOptions {
@@ -70,6 +72,7 @@ export class OperatorProcess {
         ...(this.options.args ?? []),
       ],
       logFile: this.logFile,
+      env: OPERATOR_MALLOC_ENV,
     });
     await this.waitForLog(readyMessage, 60_000);
   }
