@@ -7,6 +7,7 @@
 // server restarts, network loss, expired credentials, ...). merged-informers.ts groups several.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { KubeClient } from './api.ts';
 import { describeError, statusCode } from './errors.ts';
@@ -208,9 +209,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(delay * 2, this.options.maxRestartDelayMs ?? 30_000);
     this.options.log.warn({ informer: this.options.name, error: describeError(error), retryInMs: delay }, 'watch failed, restarting');
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delay);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
+    // Ends early when stopped; the abort listener goes with the timer, so that backoffs over a long
+    // outage do not pile listeners up on the informer's signal.
+    await sleep(delay, undefined, { signal }).catch(() => undefined);
   }
 }
