@@ -11,7 +11,7 @@ import type { WorkspaceNatsAccess } from '../src/api/workspace-nats-access.ts';
 import { KubeClient } from '../src/kube/api.ts';
 import { ResilientInformer } from '../src/kube/informer.ts';
 import { kubeconfigFromFiles } from '../src/kube/kubeconfig.ts';
-import { customResourcePath } from '../src/kube/merged-informers.ts';
+import { customResourcePath } from '../src/kube/api.ts';
 import { benchLog } from './benchmark-setup.ts';
 
 /** First arrival time (performance.now()) per name. */

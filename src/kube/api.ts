@@ -25,7 +25,8 @@ interface Write<T> {
   body: T;
   fieldManager?: string;
 }
-interface CustomResource {
+/** A custom resource's group, version and plural. */
+export interface CustomResource {
   group: string;
   version: string;
   plural: string;
@@ -73,6 +74,10 @@ export function resourcePath(base: string, plural: string, namespace?: string, n
 }
 
 const customBase = ({ group, version }: CustomResource) => `/apis/${segment(group)}/${segment(version)}`;
+
+/** The API path of `resource` in `namespace` (all namespaces when undefined). */
+export const customResourcePath = (resource: CustomResource, namespace: string | undefined): string =>
+  resourcePath(customBase(resource), segment(resource.plural), namespace);
 
 /** The operator's client of one cluster: the APIs above, and the transport its informers use. */
 export class KubeClient {

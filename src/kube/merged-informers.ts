@@ -3,7 +3,7 @@
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
-import type { KubeClient } from './api.ts';
+import { customResourcePath, type CustomResource, type KubeClient } from './api.ts';
 import { ResilientInformer, type ChangeType } from './informer.ts';
 import type { OnDemandLister } from './lister.ts';
 
@@ -26,19 +26,6 @@ export class MergedLister<T extends KubernetesObject> {
   list(namespace?: string): readonly T[] {
     return this.informers.flatMap((informer) => informer.list(namespace));
   }
-}
-
-/** A custom resource, listed in one namespace or in all. */
-export interface CustomResource {
-  group: string;
-  version: string;
-  plural: string;
-}
-
-/** The API path of `resource` in `namespace` (all namespaces when undefined). */
-export function customResourcePath(resource: CustomResource, namespace: string | undefined): string {
-  const { group, version, plural } = resource;
-  return `/apis/${group}/${version}/${namespace ? `namespaces/${namespace}/` : ''}${plural}`;
 }
 
 /** One informer of `resource` per namespace in `scopes` (undefined: all namespaces), merged. */
