@@ -1,10 +1,11 @@
 // Owns NATS for the tests: trust material generated at run time (operator with a signing key, the
-// SYS account and its user, the workspace account WS with an account signing key), and nats-server
-// processes in operator mode with the full resolver, as one node or a 3-node cluster whose nodes can
-// be stopped and restarted on the same ports.
+// SYS account and its user, the workspace account WS with an account signing key, the auth callout
+// account AUTH with its callout user and sentinel), and nats-server processes in operator mode with
+// the full resolver, as one node or a 3-node cluster whose nodes can be stopped and restarted on the
+// same ports.
 import { Algorithms, encodeAccount, encodeOperator, encodeUser, fmtCreds, newScopedSigner } from '@nats-io/jwt';
 import type { Account } from '@nats-io/jwt';
-import { createAccount, createOperator, createUser } from '@nats-io/nkeys';
+import { createAccount, createCurve, createOperator, createUser } from '@nats-io/nkeys';
 import type { KeyPair } from '@nats-io/nkeys';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,6 +35,26 @@ export interface NatsTrust {
     signingKey: NKeyMaterial;
     scopedSigningKey: NKeyMaterial & { role: string };
   };
+  /**
+   * The auth callout account: its JWT (signed by the operator signing key) names `authUser` as the
+   * one user that answers `$SYS.REQ.USER.AUTH`, WS as the account the answers may place users in,
+   * and `xkey` as the curve key the servers encrypt requests to. Any other user of AUTH, such as
+   * the sentinel, is sent to the callout to be authorized.
+   */
+  calloutAccount: NKeyMaterial & {
+    name: 'AUTH';
+    jwt: string;
+    signingKey: NKeyMaterial;
+    /** Curve key pair (public X..., seed SX...). */
+    xkey: NKeyMaterial;
+    /** The callout service's user, allowed everything; signed by the AUTH signing key. */
+    authUser: NKeyMaterial & { jwt: string; creds: string };
+    /**
+     * A bearer user allowed nothing, signed by the AUTH signing key: what a workspace logs in with,
+     * its OIDC or ServiceAccount token in CONNECT's auth_token; the callout decides who it becomes.
+     */
+    sentinel: NKeyMaterial & { jwt: string; creds: string };
+  };
 }
 
 /** The scoped signing key's role and template in the WS account JWT. */
@@ -52,6 +73,7 @@ const material = (kp: KeyPair): NKeyMaterial => ({
 // Without explicit limits an account JWT reads as "0 connections allowed".
 const UNLIMITED: Account['limits'] = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
 const v2 = { algorithm: Algorithms.v2 };
+const credsText = (jwt: string, kp: KeyPair) => new TextDecoder().decode(fmtCreds(jwt, kp));
 
 export async function createNatsTrust(): Promise<NatsTrust> {
   const operator = createOperator();
@@ -61,6 +83,11 @@ export async function createNatsTrust(): Promise<NatsTrust> {
   const wsSigner = createAccount();
   const wsScopedSigner = createAccount();
   const sysUser = createUser();
+  const auth = createAccount();
+  const authSigner = createAccount();
+  const authXkey = createCurve();
+  const authUser = createUser();
+  const sentinel = createUser();
 
   const operatorJwt = await encodeOperator(
     'wno-test-operator',
@@ -81,16 +108,45 @@ export async function createNatsTrust(): Promise<NatsTrust> {
     { ...v2, signer: operatorSigner },
   );
   const sysUserJwt = await encodeUser('sys', sysUser, sys, {}, v2);
+  const authJwt = await encodeAccount(
+    'AUTH',
+    auth.getPublicKey(),
+    {
+      limits: UNLIMITED,
+      signing_keys: [authSigner.getPublicKey()],
+      authorization: { auth_users: [authUser.getPublicKey()], allowed_accounts: [ws.getPublicKey()], xkey: authXkey.getPublicKey() },
+    },
+    { ...v2, signer: operatorSigner },
+  );
+  // Both users are signed by the AUTH signing key (encodeUser then sets issuer_account to AUTH).
+  const authUserJwt = await encodeUser('auth-callout', authUser, auth, {}, { ...v2, signer: authSigner });
+  const denyAll = { deny: ['>'] };
+  const sentinelJwt = await encodeUser(
+    'sentinel',
+    sentinel,
+    auth,
+    { bearer_token: true, pub: denyAll, sub: denyAll },
+    { ...v2, signer: authSigner },
+  );
   return {
     operator: { ...material(operator), name: 'wno-test-operator', jwt: operatorJwt, signingKey: material(operatorSigner) },
     systemAccount: { ...material(sys), name: 'SYS', jwt: sysJwt },
-    systemUser: { ...material(sysUser), jwt: sysUserJwt, creds: new TextDecoder().decode(fmtCreds(sysUserJwt, sysUser)) },
+    systemUser: { ...material(sysUser), jwt: sysUserJwt, creds: credsText(sysUserJwt, sysUser) },
     workspaceAccount: {
       ...material(ws),
       name: 'WS',
       jwt: wsJwt,
       signingKey: material(wsSigner),
       scopedSigningKey: { ...material(wsScopedSigner), role: SCOPED_ROLE },
+    },
+    calloutAccount: {
+      ...material(auth),
+      name: 'AUTH',
+      jwt: authJwt,
+      signingKey: material(authSigner),
+      xkey: material(authXkey),
+      authUser: { ...material(authUser), jwt: authUserJwt, creds: credsText(authUserJwt, authUser) },
+      sentinel: { ...material(sentinel), jwt: sentinelJwt, creds: credsText(sentinelJwt, sentinel) },
     },
   };
 }
@@ -150,6 +206,7 @@ function nodeConfig(i: number, trust: NatsTrust, ports: NodePorts[], resolverDir
     'resolver_preload: {',
     `  ${trust.systemAccount.publicKey}: ${JSON.stringify(trust.systemAccount.jwt)}`,
     `  ${trust.workspaceAccount.publicKey}: ${JSON.stringify(trust.workspaceAccount.jwt)}`,
+    `  ${trust.calloutAccount.publicKey}: ${JSON.stringify(trust.calloutAccount.jwt)}`,
     '}',
   ];
   if (ports.length > 1) {
