@@ -1,8 +1,9 @@
-// NATS client helpers for e2e tests and benchmarks: connect with a creds file from a Secret, and
-// observe what the server allows and refuses. "Allowed" is always shown by a message that made it
-// through (a round trip, or a request answered), never by the absence of an error; "refused" is
-// always the server's own reason (its -ERR line), never any failure: a server that cannot be
-// reached, while it restarts say, refuses nothing.
+// NATS client helpers for e2e tests and benchmarks: connect with a creds file from a Secret, or with
+// the auth callout's sentinel creds and a token, and observe what the server allows and refuses.
+// "Allowed" is always shown by a message that made it through (a round trip, or a request
+// answered), never by the absence of an error; "refused" is always the server's own reason (its
+// -ERR line), never any failure: a server that cannot be reached, while it restarts say, refuses
+// nothing.
 
 import { nativeCredsAuthenticator } from '../../src/nats/native-creds.ts';
 import {
@@ -10,7 +11,9 @@ import {
   connect,
   PermissionViolationError,
   ProtocolError,
+  tokenAuthenticator,
   UserAuthenticationExpiredError,
+  type Authenticator,
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { waitFor } from './net.ts';
@@ -48,25 +51,43 @@ const worthRetrying = (error: unknown) => {
   return reason === undefined || reason === 'Authentication Timeout';
 };
 
+/** Options for connectWithCreds and connectWithToken. */
+export interface ConnectOptions {
+  inboxPrefix?: string;
+}
+
 /**
  * Connects with `creds` (no reconnects). A login the server refuses fails at once with the
  * server's reason; while no server answers, it tries again, for up to 30 s.
  */
-export async function connectWithCreds(
+export function connectWithCreds(servers: string[], creds: string, options: ConnectOptions = {}): Promise<NatsConnection> {
+  return connectRetrying(servers, nativeCredsAuthenticator(creds), options);
+}
+
+/**
+ * Connects as the auth callout's sentinel (`sentinelCreds`) with `token` (an OIDC ID token, a
+ * ServiceAccount token) in CONNECT's auth_token, for the callout to judge; otherwise as
+ * connectWithCreds. nats.js merges the fields of every authenticator in the list into CONNECT, so
+ * it carries the sentinel's jwt, nkey and nonce signature and the token side by side.
+ */
+export function connectWithToken(
   servers: string[],
-  creds: string,
-  options: { inboxPrefix?: string } = {},
+  sentinelCreds: string,
+  token: string,
+  options: ConnectOptions = {},
+): Promise<NatsConnection> {
+  return connectRetrying(servers, [nativeCredsAuthenticator(sentinelCreds), tokenAuthenticator(token)], options);
+}
+
+async function connectRetrying(
+  servers: string[],
+  authenticator: Authenticator | Authenticator[],
+  options: ConnectOptions,
 ): Promise<NatsConnection> {
   const deadline = Date.now() + UNREACHABLE_RETRY_MS;
   for (;;) {
     try {
-      return await connect({
-        servers,
-        authenticator: nativeCredsAuthenticator(creds),
-        reconnect: false,
-        timeout: ANSWER_MS,
-        ...options,
-      });
+      return await connect({ servers, authenticator, reconnect: false, timeout: ANSWER_MS, ...options });
     } catch (error) {
       if (!worthRetrying(error) || Date.now() >= deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -79,9 +100,18 @@ export async function connectWithCreds(
  * so it let them in), or the reason it gave for refusing them. Unreachable servers are retried
  * (connectWithCreds), and an error that is no answer from a server is thrown, not returned.
  */
-export async function loginOutcome(servers: string[], creds: string): Promise<string> {
+export function loginOutcome(servers: string[], creds: string): Promise<string> {
+  return outcomeOf(connectWithCreds(servers, creds));
+}
+
+/** As loginOutcome, for the sentinel with `token` (connectWithToken): how the callout judged it. */
+export function tokenLoginOutcome(servers: string[], sentinelCreds: string, token: string): Promise<string> {
+  return outcomeOf(connectWithToken(servers, sentinelCreds, token));
+}
+
+async function outcomeOf(connecting: Promise<NatsConnection>): Promise<string> {
   try {
-    await (await connectWithCreds(servers, creds)).close();
+    await (await connecting).close();
     return ACCEPTED;
   } catch (error) {
     const reason = serverReason(error);
