@@ -1,14 +1,17 @@
 // Proves the test harness itself: the control plane answers through @kubernetes/client-node, its
-// garbage collector runs, the audit log records who wrote what, and NATS in operator mode accepts a
-// user signed by the WS account signing key but refuses one signed by an unknown key.
+// garbage collector runs, the audit log records who wrote what, NATS in operator mode accepts a
+// user signed by the WS account signing key but refuses one signed by an unknown key, and the auth
+// callout account AUTH is in force: the servers hand a sentinel's login, sealed to AUTH's xkey, to
+// its callout user, and refuse it when nobody answers.
 import { nativeCredsAuthenticator } from '../../src/nats/native-creds.ts';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { encodeUser, fmtCreds } from '@nats-io/jwt';
-import { createAccount, createUser, fromSeed } from '@nats-io/nkeys';
-import { ConnectionError, connect } from '@nats-io/transport-node';
+import { decode, encodeUser, fmtCreds } from '@nats-io/jwt';
+import type { AuthorizationRequest } from '@nats-io/jwt';
+import { createAccount, createUser, fromCurveSeed, fromSeed } from '@nats-io/nkeys';
+import { ConnectionError, connect, type Msg } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { loginOutcome } from '../env/nats-client.ts';
+import { ACCEPTED, connectWithCreds, loginOutcome, tokenLoginOutcome } from '../env/nats-client.ts';
 import { startNats } from '../env/nats.ts';
 import type { NatsEnv } from '../env/nats.ts';
 import { waitFor } from '../env/net.ts';
@@ -140,6 +143,47 @@ describe('nats', () => {
     const rogue = createAccount();
     const creds = await credsFor(new TextDecoder().decode(rogue.getSeed()), ws.publicKey);
     expect(await loginOutcome(env.nats.urls, new TextDecoder().decode(creds))).toBe('Authorization Violation');
+  });
+
+  describe('auth callout account AUTH', () => {
+    const auth = env.trust.calloutAccount;
+
+    it('lets its callout user in', async () => {
+      expect(await loginOutcome(env.nats.urls, auth.authUser.creds)).toBe(ACCEPTED);
+    });
+
+    it('refuses the sentinel with a token when no callout service answers (after the auth timeout)', async () => {
+      expect(await tokenLoginOutcome(env.nats.urls, auth.sentinel.creds, 'nobody-checks-this')).toBe('Authorization Violation');
+    });
+
+    it('sends the callout user the login, sealed to the xkey, with the token in connect_opts', async () => {
+      const service = await connectWithCreds(env.nats.urls, auth.authUser.creds);
+      try {
+        const requests: Msg[] = [];
+        service.subscribe('$SYS.REQ.USER.AUTH', {
+          callback: (error, msg) => {
+            if (!error) requests.push(msg);
+          },
+        });
+        await service.flush();
+        const token = `probe-${randomUUID()}`;
+        // Nobody answers, so the login is refused; the server sent the request before giving up.
+        expect(await tokenLoginOutcome(env.nats.urls, auth.sentinel.creds, token)).toBe('Authorization Violation');
+        await service.flush();
+        expect(requests).toHaveLength(1);
+        const msg = requests[0]!;
+        const serverXkey = msg.headers?.get('Nats-Server-Xkey') ?? '';
+        expect(serverXkey).toMatch(/^X/);
+        const opened = fromCurveSeed(new TextEncoder().encode(auth.xkey.seed)).open(msg.data, serverXkey);
+        if (!opened) throw new Error('the request could not be opened with the AUTH xkey');
+        const request = decode<AuthorizationRequest>(new TextDecoder().decode(opened)).nats;
+        // The public key, not the JWT: a failed expectation prints both sides.
+        expect(request.connect_opts?.nkey).toBe(auth.sentinel.publicKey);
+        expect(request.connect_opts?.auth_token).toBe(token);
+      } finally {
+        await service.close();
+      }
+    });
   });
 });
 
