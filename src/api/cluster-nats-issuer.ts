@@ -11,25 +11,10 @@ import {
   observedGenerationSchema,
   secretKeyRefSchema,
   subjectPermissionSchema,
+  urlListSchema,
 } from './common-schemas.ts';
 import { ACCOUNT_PUBLIC_KEY_PATTERN, DURATION_PATTERN, USER_TAG_PATTERN } from './patterns.ts';
 import type { ObjectMeta } from './object-meta.ts';
-
-const urlListSchema = (description: string) =>
-  ({
-    type: 'array',
-    description,
-    minItems: 1,
-    maxItems: 16,
-    'x-kubernetes-list-type': 'atomic',
-    items: {
-      type: 'string',
-      description:
-        'A NATS URL such as nats://nats.nats.svc:4222, tls://host:4222 or wss://host/nats (no commas).',
-      maxLength: 512,
-      pattern: '^(nats|tls|ws|wss)://[^\\s,/]+(/[^\\s,]*)?$',
-    },
-  }) as const;
 
 export const clusterNatsIssuerSpecSchema = {
   type: 'object',

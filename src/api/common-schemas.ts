@@ -169,3 +169,20 @@ export const labelSelectorSchema = (description: string, of: string) =>
       },
     },
   }) as const;
+
+/** NATS server URLs (NATS_URL joins them with commas, so none may hold one). */
+export const urlListSchema = (description: string) =>
+  ({
+    type: 'array',
+    description,
+    minItems: 1,
+    maxItems: 16,
+    'x-kubernetes-list-type': 'atomic',
+    items: {
+      type: 'string',
+      description:
+        'A NATS URL such as nats://nats.nats.svc:4222, tls://host:4222 or wss://host/nats (no commas).',
+      maxLength: 512,
+      pattern: '^(nats|tls|ws|wss)://[^\\s,/]+(/[^\\s,]*)?$',
+    },
+  }) as const;

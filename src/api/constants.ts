@@ -10,6 +10,8 @@ export const ACCESS_KIND = 'WorkspaceNatsAccess';
 export const ACCESS_PLURAL = 'workspacenatsaccesses';
 export const ISSUER_KIND = 'ClusterNatsIssuer';
 export const ISSUER_PLURAL = 'clusternatsissuers';
+export const CALLOUT_KIND = 'ClusterNatsAuthCallout';
+export const CALLOUT_PLURAL = 'clusternatsauthcallouts';
 export const BINDING_KIND = 'WorkspaceNatsBinding';
 export const BINDING_PLURAL = 'workspacenatsbindings';
 

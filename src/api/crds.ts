@@ -7,6 +7,8 @@ import {
   ACCESS_PLURAL,
   BINDING_KIND,
   BINDING_PLURAL,
+  CALLOUT_KIND,
+  CALLOUT_PLURAL,
   GROUP,
   ISSUER_KIND,
   ISSUER_PLURAL,
@@ -20,6 +22,7 @@ import {
   workspaceNatsAccessSpecSchema,
   workspaceNatsAccessStatusSchema,
 } from './workspace-nats-access.ts';
+import { clusterNatsAuthCalloutSpecSchema, clusterNatsAuthCalloutStatusSchema } from './cluster-nats-auth-callout.ts';
 import { workspaceNatsBindingSpecSchema, workspaceNatsBindingStatusSchema } from './workspace-nats-binding.ts';
 
 type Json = null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
@@ -199,6 +202,30 @@ export const workspaceNatsBindingCrd = crd(
   ],
 );
 
+export const clusterNatsAuthCalloutCrd = crd(
+  {
+    kind: CALLOUT_KIND,
+    plural: CALLOUT_PLURAL,
+    singular: CALLOUT_KIND.toLowerCase(),
+    shortNames: ['cncallout'],
+  },
+  'Cluster',
+  rootSchema(
+    CALLOUT_KIND,
+    'A NATS auth callout served by the operator: workspaces log in with an identity token (OIDC or ' +
+      'ServiceAccount), and get the grant of their live WorkspaceNatsAccess for as long as it lives.',
+    clusterNatsAuthCalloutSpecSchema,
+    clusterNatsAuthCalloutStatusSchema,
+  ),
+  [
+    { name: 'Account', type: 'string', jsonPath: '.spec.account.publicKey' },
+    readyColumn,
+    { name: 'Servers', type: 'integer', jsonPath: '.status.servers' },
+    ageColumn,
+    reasonColumn,
+  ],
+);
+
 /** The CRD files as written to crds/: file name to YAML text. */
 export function renderCrdFiles(): Record<string, string> {
   const header = '# Generated from src/api by `npm run generate:crds`. Do not edit.\n';
@@ -206,5 +233,6 @@ export function renderCrdFiles(): Record<string, string> {
     [`${GROUP}_${ACCESS_PLURAL}.yaml`]: header + stringify(workspaceNatsAccessCrd),
     [`${GROUP}_${ISSUER_PLURAL}.yaml`]: header + stringify(clusterNatsIssuerCrd),
     [`${GROUP}_${BINDING_PLURAL}.yaml`]: header + stringify(workspaceNatsBindingCrd),
+    [`${GROUP}_${CALLOUT_PLURAL}.yaml`]: header + stringify(clusterNatsAuthCalloutCrd),
   };
 }

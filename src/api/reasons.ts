@@ -37,6 +37,16 @@ export const Reason = {
   SourceNotReady: 'SourceNotReady',
   /** Binding: the API server refused to store an access the binding wants. */
   AccessRefused: 'AccessRefused',
+  /** Access Ready=True in callout mode: the Secret holds the callout's sentinel creds and NATS_URL. */
+  CalloutReady: 'CalloutReady',
+  /** The authCalloutRef names no ClusterNatsAuthCallout, or one whose providers do not serve the issuer. */
+  CalloutNotFound: 'CalloutNotFound',
+  /** Callout Ready=True: keys load, every provider's keys were fetched, the subscription is on every server. */
+  Serving: 'Serving',
+  /** Callout: an identity provider's signing keys (JWKS) could not be fetched yet. */
+  IdentityProviderUnavailable: 'IdentityProviderUnavailable',
+  /** Callout: the NATS servers do not all have the callout's subscription (no replica connected). */
+  NotSubscribed: 'NotSubscribed',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
@@ -55,3 +65,46 @@ export const EventReason = {
 } as const;
 
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];
+
+/**
+ * Why the auth callout denied a login: in the operator's log (never sent to the client, as NATS
+ * does not) and, with issue 12's metrics, a label. Never carries the token.
+ */
+export const DenyReason = {
+  /** CONNECT had no auth_token. */
+  NoToken: 'NoToken',
+  /** The token is not a JWT, or its header or claims do not parse. */
+  MalformedToken: 'MalformedToken',
+  /** No identity provider of the callout has the token's iss. */
+  UnknownIssuer: 'UnknownIssuer',
+  /** The token's alg is not in the provider's algorithms (alg none never is). */
+  AlgorithmNotAllowed: 'AlgorithmNotAllowed',
+  /** The token's kid is not in the provider's JWKS, even after fetching it again. */
+  UnknownKey: 'UnknownKey',
+  /** The signature does not verify with the provider's key. */
+  BadSignature: 'BadSignature',
+  /** The token names none of the provider's audiences. */
+  WrongAudience: 'WrongAudience',
+  TokenExpired: 'TokenExpired',
+  TokenNotYetValid: 'TokenNotYetValid',
+  /** A claim the provider needs (workspace id, pod) is missing or not a string. */
+  ClaimMissing: 'ClaimMissing',
+  /** The token's org claim is not one of the provider's orgs. */
+  OrgNotAllowed: 'OrgNotAllowed',
+  /** The same token came from another client host while it was in use (a copied token). */
+  TokenReplayed: 'TokenReplayed',
+  /** No live WorkspaceNatsAccess of this callout and the provider's issuers is the token's workspace. */
+  NoAccess: 'NoAccess',
+  /** The workspace's access is being deleted (the workspace is stopping). */
+  AccessDeleting: 'AccessDeleting',
+  /** More than one access matches the token. */
+  AmbiguousAccess: 'AmbiguousAccess',
+  /** The token's owner claim is not the access's spec.workspace.owner. */
+  OwnerMismatch: 'OwnerMismatch',
+  /** The access's issuer is missing, its key does not load, or its policy refuses the access. */
+  IssuerRefused: 'IssuerRefused',
+  /** Anything else: a bug, logged with its message. */
+  InternalError: 'InternalError',
+} as const;
+
+export type DenyReason = (typeof DenyReason)[keyof typeof DenyReason];

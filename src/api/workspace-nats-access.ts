@@ -37,6 +37,12 @@ export const workspaceNatsAccessSpecSchema = {
       fieldPath: '.workspace.id',
     },
     {
+      // Switching ways in would leave minted users unrevoked, or callout logins uncut.
+      rule: 'has(self.authCalloutRef) == has(oldSelf.authCalloutRef) && (!has(self.authCalloutRef) || self.authCalloutRef.name == oldSelf.authCalloutRef.name)',
+      message: 'spec.authCalloutRef is immutable: another way in needs a new WorkspaceNatsAccess',
+      fieldPath: '.authCalloutRef',
+    },
+    {
       rule: 'self.issuerRef.name == oldSelf.issuerRef.name',
       message: 'spec.issuerRef is immutable: credentials of another issuer need a new WorkspaceNatsAccess',
       fieldPath: '.issuerRef.name',
@@ -52,6 +58,24 @@ export const workspaceNatsAccessSpecSchema = {
         name: {
           type: 'string',
           description: 'Name of the ClusterNatsIssuer.',
+          minLength: 1,
+          maxLength: 253,
+          pattern: OBJECT_NAME_PATTERN,
+        },
+      },
+    },
+    authCalloutRef: {
+      type: 'object',
+      description:
+        'When set, the workspace logs in with its own identity token through this ClusterNatsAuthCallout ' +
+        'instead of a minted creds file: the Secret holds the callout\'s sentinel creds and NATS_URL, ' +
+        'each login gets a user JWT with this access\'s grant, and deleting the access cuts those logins.',
+      additionalProperties: false,
+      required: ['name'],
+      properties: {
+        name: {
+          type: 'string',
+          description: 'Name of the ClusterNatsAuthCallout.',
           minLength: 1,
           maxLength: 253,
           pattern: OBJECT_NAME_PATTERN,
