@@ -15,7 +15,7 @@ import { conditionChanged, findCondition, timestamp, type ConditionUpdate, type 
 import type { EventType } from '../kube/events.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { MintedCredentials, MintRequest } from '../nats/credentials.ts';
-import { resolveGrant, type ResolvedGrant } from '../policy/grant.ts';
+import { accessUserName, resolveGrant, type ResolvedGrant } from '../policy/grant.ts';
 import { desiredSecret, isControlledBy, secretDiffers, secretNameOf } from './access-secret.ts';
 import { planRetirement, skipsRevocation, userNames, type RevocationQuery, type RevokeRequest } from './access-revocation.ts';
 import { retireReplaced, stillValid, type RetiredUser } from './access-users.ts';
@@ -196,7 +196,7 @@ async function decideIssuance(observed: AccessObservation, mint: Mint, base: Acc
   const trigger = issueTrigger({ secretName, secret: existing, desired: grant, signingKeyPublicKey: signingKey.getPublicKey(), now });
   if (trigger) {
     const minted = await mint({
-      name: `${access.metadata.namespace}/${access.metadata.name}`,
+      name: accessUserName(access),
       accountPublicKey: grant.accountPublicKey,
       signingKey,
       grant: grant.grant,

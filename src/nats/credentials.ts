@@ -50,23 +50,25 @@ export interface MintedCredentials {
   expiresAt: Date;
 }
 
+/**
+ * A user JWT for the user key `user` (a key pair, or a public key such as the one an auth callout
+ * request names), carrying `grant`; signed by the account key or one of its signing keys.
+ */
+export async function signUserJwt(request: MintRequest, user: KeyPair | string): Promise<string> {
+  const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
+  return encodeUser(request.name, user, signedByAccountKey ? request.signingKey : request.accountPublicKey, request.grant as Partial<User>, {
+    algorithm: Algorithms.v2,
+    exp: Math.floor(request.expiresAt.getTime() / 1000),
+    // A scoped user's claims are its tags alone, without the library's default limits.
+    scopedUser: isScoped(request.grant),
+    ...(signedByAccountKey ? {} : { signer: request.signingKey }),
+  });
+}
+
 /** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */
 export async function mintUserCredentials(request: MintRequest): Promise<MintedCredentials> {
   const user = createNativeUser();
-  const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
-  const jwt = await encodeUser(
-    request.name,
-    user,
-    signedByAccountKey ? request.signingKey : request.accountPublicKey,
-    request.grant as Partial<User>,
-    {
-      algorithm: Algorithms.v2,
-      exp: Math.floor(request.expiresAt.getTime() / 1000),
-      // A scoped user's claims are its tags alone, without the library's default limits.
-      scopedUser: isScoped(request.grant),
-      ...(signedByAccountKey ? {} : { signer: request.signingKey }),
-    },
-  );
+  const jwt = await signUserJwt(request, user);
   const creds = new TextDecoder().decode(fmtCreds(jwt, user));
   // The library stamps iat itself: read it back from the payload we just signed (no verification
   // needed, and none of its cost).

@@ -1,7 +1,8 @@
 // A connection to NATS as a user of the system account, and the few system requests the operator
 // makes with it: which servers are there ($SYS.REQ.SERVER.PING), what account JWT each server holds
 // ($SYS.REQ.ACCOUNT.<account>.CLAIMS.LOOKUP) and storing a new one on every server
-// ($SYS.REQ.CLAIMS.UPDATE, answered by each server running the full resolver). It also tells when
+// ($SYS.REQ.CLAIMS.UPDATE, answered by each server running the full resolver), and finding and
+// closing an account's connections of one user (CONNZ, KICK). It also tells when
 // something may have changed under the operator: a server it has not seen before (a restart gives
 // a server a new id, and possibly an empty resolver directory) or its own reconnect.
 
@@ -161,6 +162,33 @@ export class NatsSystemClient {
       out.push({ server, ok, message: (ok ? body.data?.message : body.error?.description) ?? 'no answer' });
     }
     return out;
+  }
+
+  /**
+   * The client ids of `account`'s connections whose user is `user` (a user JWT's name, which
+   * nats-server shows as the user of an auth callout login), per answering server.
+   */
+  async connectionsOf(account: string, user: string, expected: number): Promise<{ server: NatsServerRef; cids: number[] }[]> {
+    const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, JSON.stringify({ user, limit: 100_000 }), {
+      strategy: 'count',
+      maxMessages: expected,
+      maxWait: this.requestTimeoutMs,
+    });
+    const out: { server: NatsServerRef; cids: number[] }[] = [];
+    for await (const msg of replies) {
+      const server = serverOf(msg);
+      const body = msg.json<{ data?: { connections?: { cid?: number }[] }; error?: { description?: string } }>();
+      if (!server) continue;
+      if (body.error) throw new Error(`${server.name} refused the connection listing: ${body.error.description ?? 'no reason'}`);
+      out.push({ server, cids: (body.data?.connections ?? []).flatMap((connection) => (connection.cid === undefined ? [] : [connection.cid])) });
+    }
+    return out;
+  }
+
+  /** Closes connection `cid` on server `serverId` ($SYS.REQ.SERVER.<id>.KICK); false if refused. */
+  async kick(serverId: string, cid: number): Promise<boolean> {
+    const msg = await this.nc.request(`$SYS.REQ.SERVER.${serverId}.KICK`, JSON.stringify({ cid }), { timeout: this.requestTimeoutMs });
+    return !msg.json<{ error?: unknown }>().error;
   }
 
   async close(): Promise<void> {

@@ -79,6 +79,9 @@ function expandBounds(bounds: readonly string[], values: TemplateValues): string
   });
 }
 
+/** The name in every user JWT of `access` (shown by nats-server; callout logins are found by it). */
+export const accessUserName = (access: WorkspaceNatsAccess): string => `${access.metadata.namespace}/${access.metadata.name}`;
+
 export interface GrantInput {
   access: WorkspaceNatsAccess;
   issuer: ClusterNatsIssuer;
