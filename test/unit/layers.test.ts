@@ -1,5 +1,5 @@
 // The shape of src/ that design.md promises, checked on every run: imports point down the layers
-// (api 1; policy, nats 2; kube 3; revocation, issuer 4; controller, binder, webhook, callout,
+// (api 1; policy, nats 2; kube 3; revocation, issuer, identity 4; controller, binder, webhook, callout,
 // audit 5; cli 6; files directly in src/ are layer-1 utilities), never sideways between layer-5
 // folders, and no file-level cycle; and no file over 300 lines unless its header says why it must
 // be one piece.
@@ -14,6 +14,7 @@ const LAYERS: Record<string, number> = {
   kube: 3,
   revocation: 4,
   issuer: 4,
+  identity: 4,
   controller: 5,
   binder: 5,
   webhook: 5,
