@@ -1,11 +1,12 @@
-// Reads what an issuer keeps in Secrets of the operator's own namespace (the account signing key,
-// the operator signing key, the system account creds) through a watched cache of that namespace's
+// Reads what an issuer or an auth callout keeps in Secrets of the operator's own namespace (account
+// and operator signing keys, creds files, a callout's curve key) through a watched cache of that namespace's
 // Secrets, so a rotated key is noticed at once and a reconcile costs no API call. Parsed keys stay
 // in memory (never logged or written anywhere) until the Secret's resourceVersion changes. Errors
 // name the Secret and key, never any part of the value.
 
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
+import type { ClusterNatsAuthCallout } from '../api/cluster-nats-auth-callout.ts';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { Failure } from '../api/failure.ts';
 import { Reason } from '../api/reasons.ts';
@@ -13,6 +14,7 @@ import type { Lister } from '../kube/lister.ts';
 import { readCredentials } from '../nats/credentials.ts';
 import { parseSeed, SeedError, type SeedKind } from '../nats/seeds.ts';
 import type { NatsSettings } from '../nats/system-client.ts';
+import { XKey } from '../nats/xkey.ts';
 import type { SecretKeyRef } from '../policy/grant.ts';
 
 /**
@@ -39,6 +41,8 @@ export class IssuerKeys {
   readonly namespace: string;
   /** Parsed keys by Secret, key and kind, valid while the Secret's resourceVersion is unchanged. */
   private readonly parsed = new Map<string, { version: string; pair: KeyPair }>();
+  /** Parsed curve keys likewise (each keeps its shared keys with the servers). */
+  private readonly curves = new Map<string, { version: string; key: XKey }>();
 
   /** `secrets` caches the Secrets of `namespace`. */
   constructor(secrets: Lister<V1Secret>, namespace: string) {
@@ -59,20 +63,46 @@ export class IssuerKeys {
   /** Everything the operator needs to push the issuer's account JWT. */
   natsSettings(issuer: ClusterNatsIssuer): NatsSettings {
     const { nats } = issuer.spec;
-    const creds = this.value(nats.systemCredentialsSecretRef, 'nats.creds', Reason.NatsCredentialsInvalid);
-    // Checked on every call: with native curve math it costs a fraction of a millisecond.
-    try {
-      readCredentials(creds.bytes.toString('utf8'));
-    } catch (error) {
-      throw new IssuerKeyError(Reason.NatsCredentialsInvalid, `${creds.source}: ${(error as Error).message}`);
-    }
+    const creds = this.credentials(nats.systemCredentialsSecretRef);
     const servers = nats.operatorUrls ?? nats.urls;
     return {
       servers: [...servers],
-      creds: new Uint8Array(creds.bytes),
+      creds: creds.creds,
       connectionVersion: `${servers.join(',')}|${creds.version}`,
       operatorSigner: this.operatorSigningKey(issuer),
     };
+  }
+
+  /** The key that signs a callout's responses: its account key or a signing key of the account. */
+  calloutSigningKey(callout: ClusterNatsAuthCallout): KeyPair {
+    return this.seed(callout.spec.account.signingKeySecretRef, 'account');
+  }
+
+  /** The curve key that requests to a callout are sealed to. */
+  calloutXkey(callout: ClusterNatsAuthCallout): XKey {
+    const ref = callout.spec.xkeySecretRef;
+    const value = this.value(ref, 'seed', Reason.SigningKeyNotFound);
+    const cached = this.curves.get(ref.name);
+    if (cached && cached.version === value.version) return cached.key;
+    let key: XKey;
+    try {
+      key = new XKey(value.bytes.toString('utf8').trim());
+    } catch {
+      throw new IssuerKeyError(Reason.SigningKeyInvalid, `${value.source} does not hold a curve seed (SX...)`);
+    }
+    this.curves.set(ref.name, { version: value.version, key });
+    return key;
+  }
+
+  /** A creds file (checked to read), and a version that changes whenever it may have. */
+  credentials(ref: SecretKeyRef): { creds: Uint8Array; version: string } {
+    const value = this.value(ref, 'nats.creds', Reason.NatsCredentialsInvalid);
+    try {
+      readCredentials(value.bytes.toString('utf8'));
+    } catch (error) {
+      throw new IssuerKeyError(Reason.NatsCredentialsInvalid, `${value.source}: ${(error as Error).message}`);
+    }
+    return { creds: new Uint8Array(value.bytes), version: value.version };
   }
 
   private seed(ref: SecretKeyRef, kind: SeedKind): KeyPair {

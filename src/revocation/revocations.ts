@@ -20,7 +20,9 @@ import {
   type RevokeUser,
 } from './account-revoker.ts';
 import type { Timers } from './cycle-scheduler.ts';
+import { cutLogins } from './login-cuts.ts';
 import type { RevocationStore } from './revocation-store.ts';
+import { SystemConnection } from './system-connection.ts';
 import { byCodeUnits } from '../api/order.ts';
 
 export interface RevocationsDeps {
@@ -42,6 +44,8 @@ export class Revocations {
   private readonly deps: RevocationsDeps;
   private readonly clock: Clock;
   private readonly revokers = new Map<string, AccountRevoker>();
+  /** Connections for cutting logins, per account: kept apart from the revokers' serialized cycles. */
+  private readonly cutters = new Map<string, SystemConnection>();
 
   constructor(deps: RevocationsDeps) {
     this.deps = deps;
@@ -74,8 +78,22 @@ export class Revocations {
     return this.revokers.get(account)?.summary() ?? { active: 0, pushes: 0 };
   }
 
+  /**
+   * Closes, on every server, the connections in `account` whose user is `userName` (the auth
+   * callout's logins of an access); resolves with how many were closed, throws if not all could be.
+   */
+  async cutLogins(account: string, userName: string): Promise<number> {
+    let connection = this.cutters.get(account);
+    if (!connection) {
+      connection = new SystemConnection(this.deps.connect ?? ((options) => NatsSystemClient.connect(options)), () => undefined);
+      this.cutters.set(account, connection);
+    }
+    return cutLogins(await connection.client(this.settings(account)), account, userName);
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.revokers.values()].map((revoker) => revoker.stop()));
+    await Promise.all([...this.cutters.values()].map((connection) => connection.close()));
   }
 
   private revoker(account: string): AccountRevoker {

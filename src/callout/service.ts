@@ -1,0 +1,341 @@
+// The auth callout service, run by every replica (like the webhook, it only reads caches): for each
+// ClusterNatsAuthCallout it connects to NATS as the callout account's auth user and answers
+// $SYS.REQ.USER.AUTH in a queue group, so the replicas share the load and any one of them keeps
+// logins working. A request is opened with the callout's xkey and checked (request.ts of the wire
+// protocol), the token verified against the provider's keys, the live access found and its grant
+// signed into a user JWT for the connection's own user key. Denials carry only a reason to the
+// server (which logs it and tells the client "Authorization Violation"); the log has the details.
+//
+// The caches (accesses, issuers, namespaces) start when the first callout appears, so a cluster
+// without callouts pays for one small watch only.
+
+import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { KeyPair } from '@nats-io/nkeys';
+import type { JSONWebKeySet } from 'jose';
+import { IdentityProviderKind, type ClusterNatsAuthCallout, type IdentityProvider } from '../api/cluster-nats-auth-callout.ts';
+import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { systemClock, type Clock } from '../api/clock.ts';
+import { ACCESS_PLURAL, CALLOUT_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../api/constants.ts';
+import { DenyReason } from '../api/reasons.ts';
+import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
+import { DEFAULT_KEY_SET_TIMING, KeySet, oidcJwksFetcher, type KeySetState, type KeySetTiming } from '../identity/key-set.ts';
+import { Denial, verifyIdentityToken, type ProviderKeys } from '../identity/tokens.ts';
+import { IssuerKeys } from '../issuer/issuer-keys.ts';
+import { customResourcePath, type KubeClient } from '../kube/api.ts';
+import { ResilientInformer } from '../kube/informer.ts';
+import { customResourceInformers, type MergedLister } from '../kube/merged-informers.ts';
+import { ObjectIndex } from '../kube/object-index.ts';
+import type { Logger } from '../log.ts';
+import {
+  encodeAuthorizationReply,
+  readAuthorizationRequest,
+  RequestRefused,
+  SERVER_XKEY_HEADER,
+  type AuthorizationRequest,
+  type ResponseSigner,
+} from '../nats/callout.ts';
+import { signUserJwt } from '../nats/credentials.ts';
+import { nativeCredsAuthenticator } from '../nats/native-creds.ts';
+import type { XKey } from '../nats/xkey.ts';
+import { authorize, type CalloutView } from './authorize.ts';
+import { ReplayGuard } from './replay-guard.ts';
+
+/** The subject nats-server sends authorization requests to, in the callout account. */
+export const AUTH_REQUEST_SUBJECT = '$SYS.REQ.USER.AUTH';
+const QUEUE_GROUP = 'workspace-nats-operator';
+/** How soon a callout that could not start (keys missing, NATS down) is tried again. */
+const RETRY_MS = 5000;
+
+/** What this replica knows of one callout, for its status. */
+export interface CalloutState {
+  /** Why the callout is not serving here (keys, NATS); undefined when it is. */
+  problem: { reason: 'keys' | 'nats'; message: string } | undefined;
+  providers: (KeySetState & { name: string })[];
+}
+
+export interface CalloutServiceOptions {
+  client: KubeClient;
+  /** The operator's namespace, where the callouts' and issuers' Secrets live. */
+  namespace: string;
+  /** Namespaces whose accesses are served; empty means all. */
+  workspaceNamespaces: readonly string[];
+  log: Logger;
+  clock?: Clock;
+  keySetTiming?: KeySetTiming;
+  /** Called when a callout's state here changes (keys fetched, connected, failed). */
+  onStateChange?: (name: string) => void;
+}
+
+interface Runtime {
+  version: string;
+  nc: NatsConnection;
+  sub: Subscription;
+  signer: ResponseSigner;
+  xkey: XKey;
+  providers: ProviderKeys[];
+}
+
+/** The caches a callout decides from; made when the first callout appears. */
+interface Caches {
+  accesses: MergedLister<WorkspaceNatsAccess>;
+  byWorkspace: ObjectIndex<WorkspaceNatsAccess>;
+  byObject: ObjectIndex<WorkspaceNatsAccess>;
+  issuers: ResilientInformer<ClusterNatsIssuer>;
+  namespaces: ResilientInformer<V1Namespace>;
+  informers: { start(): Promise<void>; stop(): Promise<void> }[];
+  synced: Promise<void>;
+}
+
+export class CalloutService {
+  readonly #options: CalloutServiceOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #callouts: ResilientInformer<ClusterNatsAuthCallout>;
+  readonly #secrets: ResilientInformer<V1Secret>;
+  readonly #keys: IssuerKeys;
+  readonly #runtimes = new Map<string, Runtime>();
+  readonly #states = new Map<string, CalloutState>();
+  readonly #keySets = new Map<string, KeySet>();
+  readonly #replays = new ReplayGuard();
+  #caches: Caches | undefined;
+  #syncing: Promise<void> = Promise.resolve();
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: CalloutServiceOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
+    const { client, log } = options;
+    this.#callouts = new ResilientInformer<ClusterNatsAuthCallout>(client, {
+      name: CALLOUT_PLURAL,
+      path: customResourcePath({ group: GROUP, version: VERSION, plural: CALLOUT_PLURAL }, undefined),
+      log,
+      onChange: () => this.#sync(),
+    });
+    this.#secrets = new ResilientInformer<V1Secret>(client, {
+      name: 'callout-secrets',
+      path: `/api/v1/namespaces/${options.namespace}/secrets`,
+      log,
+      onChange: () => this.#sync(),
+    });
+    this.#keys = new IssuerKeys(this.#secrets, options.namespace);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.#callouts.start(), this.#secrets.start()]);
+    this.#sync();
+    await this.#syncing;
+  }
+
+  /** This replica's view of callout `name`; undefined when it does not serve it (yet). */
+  state(name: string): CalloutState | undefined {
+    const state = this.#states.get(name);
+    const runtime = this.#runtimes.get(name);
+    if (!state) return undefined;
+    return {
+      problem: state.problem,
+      providers: runtime ? runtime.providers.map(({ provider, keys }) => ({ name: provider.name, ...keys.state() })) : state.providers,
+    };
+  }
+
+  /** Whether this replica's connection for callout `name` is up. */
+  connected(name: string): boolean {
+    const runtime = this.#runtimes.get(name);
+    return runtime !== undefined && !runtime.nc.isClosed();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    await this.#syncing;
+    await Promise.all([...this.#runtimes.values()].map((runtime) => this.#close(runtime)));
+    this.#runtimes.clear();
+    await Promise.all([this.#callouts, this.#secrets, ...(this.#caches?.informers ?? [])].map((informer) => informer.stop()));
+  }
+
+  /** Brings the runtimes in line with the callouts and their Secrets (one pass at a time). */
+  #sync(): void {
+    if (this.#stopped) return;
+    this.#syncing = this.#syncing.then(() => this.#syncOnce()).catch((error: unknown) => {
+      this.#log.error({ error: (error as Error).message }, 'callout sync failed');
+    });
+  }
+
+  async #syncOnce(): Promise<void> {
+    if (this.#stopped) return;
+    const callouts = this.#callouts.list();
+    if (callouts.length > 0) await this.#ensureCaches();
+    let retry = false;
+    for (const callout of callouts) {
+      const name = callout.metadata.name;
+      const before = JSON.stringify(this.#states.get(name));
+      retry = !(await this.#syncCallout(callout)) || retry;
+      if (JSON.stringify(this.#states.get(name)) !== before) this.#options.onStateChange?.(name);
+    }
+    const names = new Set(callouts.map((callout) => callout.metadata.name));
+    for (const [name, runtime] of this.#runtimes) {
+      if (names.has(name)) continue;
+      this.#runtimes.delete(name);
+      this.#states.delete(name);
+      await this.#close(runtime);
+      this.#log.info({ callout: name }, 'callout stopped');
+    }
+    clearTimeout(this.#retry);
+    if (retry && !this.#stopped) this.#retry = setTimeout(() => this.#sync(), RETRY_MS);
+  }
+
+  /** Starts or restarts `callout`'s runtime when its spec or Secrets changed; false: retry later. */
+  async #syncCallout(callout: ClusterNatsAuthCallout): Promise<boolean> {
+    const name = callout.metadata.name;
+    let signer: KeyPair;
+    let xkey: XKey;
+    let auth: { creds: Uint8Array; version: string };
+    try {
+      signer = this.#keys.calloutSigningKey(callout);
+      xkey = this.#keys.calloutXkey(callout);
+      auth = this.#keys.credentials(callout.spec.nats.authUserCredentialsSecretRef);
+    } catch (error) {
+      this.#states.set(name, { problem: { reason: 'keys', message: (error as Error).message }, providers: [] });
+      return false;
+    }
+    const version = JSON.stringify([callout.metadata.uid, callout.spec, signer.getPublicKey(), xkey.publicKey, auth.version]);
+    const current = this.#runtimes.get(name);
+    if (current?.version === version) return true;
+    const providers = callout.spec.identityProviders.map((provider) => ({ provider, keys: this.#keySet(callout, provider) }));
+    // Keys first: a fresh replica should not answer with no keys to check tokens against.
+    await Promise.all(providers.map(({ keys }) => (keys.state().lastFetchTime ? undefined : keys.refresh())));
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: [...callout.spec.nats.urls],
+        authenticator: nativeCredsAuthenticator(auth.creds),
+        name: `workspace-nats-operator-callout-${name}`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        timeout: 5000,
+      });
+    } catch (error) {
+      this.#states.set(name, { problem: { reason: 'nats', message: `cannot connect as the auth user: ${(error as Error).message}` }, providers: [] });
+      return false;
+    }
+    const runtime: Runtime = { version, nc, signer: { accountPublicKey: callout.spec.account.publicKey, key: signer }, xkey, providers, sub: undefined as unknown as Subscription };
+    runtime.sub = nc.subscribe(AUTH_REQUEST_SUBJECT, {
+      queue: QUEUE_GROUP,
+      callback: (error, msg) => {
+        if (!error) void this.#answer(name, runtime, msg);
+      },
+    });
+    await nc.flush();
+    this.#runtimes.set(name, runtime);
+    this.#states.set(name, { problem: undefined, providers: [] });
+    if (current) await this.#close(current);
+    this.#log.info({ callout: name, servers: callout.spec.nats.urls, xkey: xkey.publicKey }, 'callout serving');
+    // A key set older than a new provider list is dropped.
+    const inUse = new Set([...this.#runtimes.values()].flatMap((r) => r.providers.map((p) => p.keys)));
+    for (const [key, keys] of this.#keySets) if (!inUse.has(keys)) this.#keySets.delete(key);
+    return true;
+  }
+
+  #keySet(callout: ClusterNatsAuthCallout, provider: IdentityProvider): KeySet {
+    const key = JSON.stringify([callout.metadata.uid, provider.name, provider.kind, provider.issuerURL, provider.jwksURL]);
+    let keys = this.#keySets.get(key);
+    if (!keys) {
+      const fetcher =
+        provider.kind === IdentityProviderKind.KubernetesServiceAccount
+          ? // The API server serves its ServiceAccount token keys to any authenticated client.
+            () => this.#options.client.transport.request<JSONWebKeySet>('GET', '/openid/v1/jwks')
+          : oidcJwksFetcher(provider.issuerURL, provider.jwksURL);
+      keys = new KeySet(fetcher, this.#clock, this.#options.keySetTiming ?? DEFAULT_KEY_SET_TIMING);
+      this.#keySets.set(key, keys);
+    }
+    return keys;
+  }
+
+  async #close(runtime: Runtime): Promise<void> {
+    if (runtime.nc.isClosed()) return;
+    // Drained: requests already taken are answered first.
+    await runtime.nc.drain().catch(() => runtime.nc.close());
+  }
+
+  async #ensureCaches(): Promise<void> {
+    if (!this.#caches) {
+      const { client, log } = this.#options;
+      const scopes = this.#options.workspaceNamespaces.length > 0 ? this.#options.workspaceNamespaces : [undefined];
+      const byWorkspace = new ObjectIndex<WorkspaceNatsAccess>((access) => (access.spec.authCalloutRef ? access.spec.workspace.id : undefined));
+      const byObject = new ObjectIndex<WorkspaceNatsAccess>((access) => (access.spec.authCalloutRef ? access.spec.workspace.ref?.uid : undefined));
+      const accesses = customResourceInformers<WorkspaceNatsAccess>(client, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
+        log,
+        onChange: (access, type) => {
+          byWorkspace.update(access, type);
+          byObject.update(access, type);
+        },
+      });
+      const issuers = new ResilientInformer<ClusterNatsIssuer>(client, {
+        name: `callout ${ISSUER_PLURAL}`,
+        path: customResourcePath({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL }, undefined),
+        log,
+        onChange: () => undefined,
+      });
+      const namespaces = new ResilientInformer<V1Namespace>(client, { name: 'callout namespaces', path: '/api/v1/namespaces', log, onChange: () => undefined });
+      const informers = [...accesses.informers, issuers, namespaces];
+      this.#caches = { accesses, byWorkspace, byObject, issuers, namespaces, informers, synced: Promise.all(informers.map((informer) => informer.start())).then(() => undefined) };
+    }
+    await this.#caches.synced;
+  }
+
+  #view(calloutName: string): CalloutView {
+    const caches = this.#caches;
+    if (!caches) throw new Error('callout caches not started');
+    return {
+      calloutName,
+      accessesOfWorkspace: (id) => caches.byWorkspace.get(id),
+      accessesOfObject: (uid) => caches.byObject.get(uid),
+      issuer: (name) => caches.issuers.get(name),
+      namespaceLabels: (namespace) => caches.namespaces.get(namespace)?.metadata?.labels ?? {},
+    };
+  }
+
+  async #answer(calloutName: string, runtime: Runtime, msg: Msg): Promise<void> {
+    const now = this.#clock();
+    let request: AuthorizationRequest;
+    try {
+      request = readAuthorizationRequest(msg.data, msg.headers?.get(SERVER_XKEY_HEADER) || undefined, runtime.xkey, now);
+    } catch (error) {
+      // Not from a server we can trust: no answer at all (the server times the client out).
+      const message = error instanceof RequestRefused ? error.message : `unreadable request: ${(error as Error).message}`;
+      this.#log.warn({ callout: calloutName, message }, 'callout request dropped');
+      return;
+    }
+    const context = { callout: calloutName, server: request.serverName, client: { host: request.client.host, id: request.client.id, name: request.client.name } };
+    let answer: { jwt: string } | { error: string };
+    try {
+      if (!request.token) throw new Denial(DenyReason.NoToken, 'CONNECT has no auth_token');
+      const identity = await verifyIdentityToken(request.token, runtime.providers, now);
+      this.#replays.check(identity, request.client.host, now);
+      const decision = authorize(identity, this.#view(calloutName), now);
+      let signingKey: KeyPair;
+      try {
+        signingKey = this.#keys.accountSigningKey(decision.issuer);
+      } catch (error) {
+        throw new Denial(DenyReason.IssuerRefused, `issuer ${decision.issuer.metadata.name}: ${(error as Error).message}`);
+      }
+      const jwt = await signUserJwt(
+        { name: decision.userName, accountPublicKey: decision.grant.accountPublicKey, signingKey, grant: decision.grant.grant, expiresAt: decision.expiresAt },
+        request.userNkey,
+      );
+      answer = { jwt };
+      this.#log.debug({ ...context, provider: identity.provider.name, access: decision.userName, expiresAt: decision.expiresAt.toISOString() }, 'callout login allowed');
+    } catch (error) {
+      const denial = error instanceof Denial ? error : new Denial(DenyReason.InternalError, (error as Error).message);
+      answer = { error: denial.reason };
+      this.#log.info({ ...context, reason: denial.reason, message: denial.message }, 'callout login denied');
+    }
+    try {
+      msg.respond(await encodeAuthorizationReply(request, runtime.signer, answer, runtime.xkey));
+    } catch (error) {
+      this.#log.error({ ...context, error: (error as Error).message }, 'callout answer failed');
+    }
+  }
+}
