@@ -3,15 +3,17 @@
 // on deletion revokes every user it issued on the NATS servers before the Secret and the finalizer
 // go. Level-triggered, in three steps: read what it needs (caches first), decide a plan
 // (access-plan.ts, pure), apply the plan (here, the only place that writes, in a fixed order). It
-// does not watch workspaces or mutate pods.
+// does not watch workspaces or mutate pods. Accesses that log in through an auth callout get the
+// callout's sentinel creds instead (access-callout.ts), and their logins are cut on deletion.
 
 import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
+import type { ClusterNatsAuthCallout } from '../api/cluster-nats-auth-callout.ts';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
 import { ACCESS_FINALIZER, ACCESS_PLURAL } from '../api/constants.ts';
 import { Failure, type Result } from '../api/failure.ts';
-import { EventReason } from '../api/reasons.ts';
+import { EventReason, Reason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { CoreApi, CustomObjectsApi } from '../kube/api.ts';
 import { isConflict, succeeded } from '../kube/errors.ts';
@@ -23,7 +25,8 @@ import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
 import { mintUserCredentials } from '../nats/credentials.ts';
-import { decide, NEEDS_LIVE_SECRETS, planFailure, type AccessObservation, type AccessPlan, type Mint, type PlannedEvent } from './access-plan.ts';
+import { decide } from './access-plan.ts';
+import { NEEDS_LIVE_SECRETS, planFailure, type AccessObservation, type AccessPlan, type CalloutObservation, type Mint, type PlannedEvent } from './access-decision.ts';
 import { secretNameOf } from './access-secret.ts';
 import type { IssuedUser } from './access-users.ts';
 import { SecretClient } from './secret-client.ts';
@@ -32,6 +35,8 @@ import { SecretClient } from './secret-client.ts';
 export interface RevocationRequests {
   state(account: string, users: readonly IssuedUser[]): Result<'revoked' | 'pending'>;
   request(account: string, accessKey: string, users: readonly IssuedUser[]): void;
+  /** Closes the auth callout logins of `userName` in `account` on every server; resolves with how many. */
+  cutLogins(account: string, userName: string): Promise<number>;
 }
 
 /** The cached Secrets with the operator's label: by name, and those that belong to an access. */
@@ -50,6 +55,9 @@ export interface AccessControllerDeps {
   namespaces: Lister<V1Namespace>;
   /** The issuer's account signing key; throws a Failure saying what is wrong with its Secret. */
   signingKey: (issuer: ClusterNatsIssuer) => KeyPair;
+  callouts: Lister<ClusterNatsAuthCallout>;
+  /** A callout's sentinel creds file; throws a Failure saying what is wrong with its Secret. */
+  sentinelCreds: (callout: ClusterNatsAuthCallout) => Uint8Array;
   revocations: RevocationRequests;
   events: EventRecorder;
   /** Where the objects it writes are recorded, so that their watch events do not wake it again. */
@@ -121,10 +129,23 @@ export class AccessController {
       // API server's "already exists" sends the reconcile to the real object (reconcile()).
       secret: this.deps.secrets.get(secretNameOf(access), namespace),
       cachedSecrets: this.deps.secrets.ofAccess(namespace, name),
-      signingKey: issuer ? this.loadSigningKey(issuer) : undefined,
+      signingKey: issuer && !access.spec.authCalloutRef ? this.loadSigningKey(issuer) : undefined,
+      callout: this.observeCallout(access),
       revocation: (account, users) => this.deps.revocations.state(account, users),
       now: this.clock(),
     };
+  }
+
+  private observeCallout(access: WorkspaceNatsAccess): CalloutObservation | undefined {
+    const name = access.spec.authCalloutRef?.name;
+    const callout = name === undefined ? undefined : this.deps.callouts.get(name);
+    if (!callout) return undefined;
+    try {
+      return { name: callout.metadata.name, sentinel: { creds: this.deps.sentinelCreds(callout) } };
+    } catch (error) {
+      if (error instanceof Failure) return { name: callout.metadata.name, sentinel: error };
+      throw error;
+    }
   }
 
   private loadSigningKey(issuer: ClusterNatsIssuer): KeyPair | Failure {
@@ -172,6 +193,17 @@ export class AccessController {
     }
     await recorded;
     await this.record(access, plan.eventsAfterStatus);
+    if (plan.cutLogins) {
+      const { account, userName } = plan.cutLogins;
+      let cut: number;
+      try {
+        cut = await this.deps.revocations.cutLogins(account, userName);
+      } catch (error) {
+        const failure = new Failure(Reason.RevocationFailed, `Cannot close the callout logins of ${userName} yet: ${(error as Error).message}`, { retry: true });
+        return this.apply(access, planFailure(access, failure));
+      }
+      if (cut > 0) await this.record(access, [{ type: 'Normal', reason: EventReason.LoginsCut, message: `Closed ${cut} callout logins of ${userName} on the NATS servers` }]);
+    }
     for (const secret of plan.deleteSecrets) {
       if (await this.deps.ownWrites.remove(SECRETS, secret, () => this.secretClient.delete(secret))) {
         await this.record(access, [{ type: 'Normal', reason: EventReason.Deleted, message: `Deleted Secret ${secret.metadata?.name}` }]);

@@ -6,83 +6,21 @@
 
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
-import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { ACCESS_FINALIZER, CREDS_KEY, SKIP_REVOCATION_ANNOTATION } from '../api/constants.ts';
 import { Failure } from '../api/failure.ts';
 import { EventReason, READY, Reason } from '../api/reasons.ts';
-import type { WorkspaceNatsAccess, WorkspaceNatsAccessStatus } from '../api/workspace-nats-access.ts';
-import { conditionChanged, findCondition, timestamp, type ConditionUpdate, type StatusFields } from '../kube/conditions.ts';
-import type { EventType } from '../kube/events.ts';
-import type { ReconcileResult } from '../kube/workqueue.ts';
-import type { MintedCredentials, MintRequest } from '../nats/credentials.ts';
+import { findCondition, timestamp } from '../kube/conditions.ts';
 import { accessUserName, resolveGrant, type ResolvedGrant } from '../policy/grant.ts';
+import { decideCalloutAccess, decideCalloutDeletion, usesCallout } from './access-callout.ts';
+import { NEEDS_LIVE_SECRETS, nothing, planFailure, type AccessObservation, type AccessPlan, type Decision, type Mint, type PlannedEvent } from './access-decision.ts';
 import { desiredSecret, isControlledBy, secretDiffers, secretNameOf } from './access-secret.ts';
-import { planRetirement, skipsRevocation, userNames, type RevocationQuery, type RevokeRequest } from './access-revocation.ts';
+import { planRetirement, skipsRevocation, userNames } from './access-revocation.ts';
 import { retireReplaced, stillValid, type RetiredUser } from './access-users.ts';
 import { IssueReason, issueTrigger, renewalTime } from './issuance-policies.ts';
 import { issuedCredentials } from './secret-creds.ts';
 
-/** Everything a reconcile of one access reads, from the caches unless said otherwise. */
-export interface AccessObservation {
-  access: WorkspaceNatsAccess;
-  issuer: ClusterNatsIssuer | undefined;
-  namespaceLabels: Record<string, string>;
-  /** The Secret the access names: from the cache, else as the API server has it. */
-  secret: V1Secret | undefined;
-  /** The cached Secrets that belong to the access (by owner reference, or label). */
-  cachedSecrets: readonly V1Secret[];
-  /** The access's Secrets as the API server has them; read only when a decision asks for them. */
-  liveSecrets?: readonly V1Secret[];
-  /** The issuer's account signing key, or why it cannot be loaded (undefined without issuer). */
-  signingKey: KeyPair | Failure | undefined;
-  revocation: RevocationQuery;
-  now: Date;
-}
-
-export interface PlannedEvent {
-  type: EventType;
-  reason: string;
-  message: string;
-}
-
-export interface AccessPlan {
-  addFinalizer: boolean;
-  /** Users to ask the revoker for (before anything else is written). */
-  revoke?: RevokeRequest;
-  writeSecret?: { wanted: V1Secret; existing: V1Secret | undefined };
-  /** Sent with the status write, not before it: whoever sees the new status may see its Event a moment later. */
-  events: PlannedEvent[];
-  status?: { ready: ConditionUpdate; fields: StatusFields<WorkspaceNatsAccessStatus> };
-  /** Recorded after the status: a Warning whose status write conflicts is not repeated by the retry. */
-  eventsAfterStatus: PlannedEvent[];
-  /** Each deleted with a CredentialsDeleted Event. */
-  deleteSecrets: V1Secret[];
-  removeFinalizer: boolean;
-  result: ReconcileResult;
-}
-
-/** The plan cannot be made from the caches alone: read the access's live Secrets and decide again. */
-export const NEEDS_LIVE_SECRETS = 'needsLiveSecrets';
-export type Decision = AccessPlan | typeof NEEDS_LIVE_SECRETS;
-
-export type Mint = (request: MintRequest) => Promise<MintedCredentials>;
-
-const nothing = (): AccessPlan => ({ addFinalizer: false, events: [], eventsAfterStatus: [], deleteSecrets: [], removeFinalizer: false, result: {} });
-
-/** Reports `failure` in the Ready condition and, when that changes it, as a Warning Event. */
-export function planFailure(access: WorkspaceNatsAccess, failure: Failure, base: AccessPlan = nothing()): AccessPlan {
-  const ready: ConditionUpdate = { type: READY, status: 'False', reason: failure.reason, message: failure.message };
-  const changed = conditionChanged(findCondition(access.status?.conditions, READY), ready);
-  return {
-    ...base,
-    status: { ready, fields: {} },
-    eventsAfterStatus: changed ? [{ type: 'Warning', reason: failure.reason, message: failure.message }] : [],
-    result: failure.retry ? { retry: true } : {},
-  };
-}
-
 export async function decide(observed: AccessObservation, mint: Mint): Promise<Decision> {
-  if (observed.access.metadata.deletionTimestamp) return decideDeletion(observed);
+  if (observed.access.metadata.deletionTimestamp) return usesCallout(observed.access) ? decideCalloutDeletion(observed) : decideDeletion(observed);
   const base = { ...nothing(), addFinalizer: !observed.access.metadata.finalizers?.includes(ACCESS_FINALIZER) };
   try {
     return await decideIssuance(observed, mint, base);
@@ -172,6 +110,7 @@ async function decideIssuance(observed: AccessObservation, mint: Mint, base: Acc
   try {
     grant = resolveGrant({ access, issuer, namespaceLabels: observed.namespaceLabels, now });
   } catch (error) {
+    if (usesCallout(access) && error instanceof Failure) return decideCalloutAccess(observed, error, base);
     // Only a change of the access, its issuer or its namespace can fix either, and each of them
     // triggers a reconcile: no retry.
     if (error instanceof Failure && error.reason === Reason.PolicyViolation) {
@@ -180,6 +119,7 @@ async function decideIssuance(observed: AccessObservation, mint: Mint, base: Acc
     throw error;
   }
 
+  if (usesCallout(access)) return decideCalloutAccess(observed, grant, base);
   const secretName = secretNameOf(access);
   const existing = observed.secret;
   if (existing && !isControlledBy(existing, access)) {

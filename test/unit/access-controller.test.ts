@@ -8,6 +8,7 @@ import { ok, notOk, type Result } from '../../src/api/failure.ts';
 import { Failure } from '../../src/api/failure.ts';
 import { ACCESS_FINALIZER, CREDS_KEY, SKIP_REVOCATION_ANNOTATION } from '../../src/api/constants.ts';
 import { Reason } from '../../src/api/reasons.ts';
+import type { ClusterNatsAuthCallout } from '../../src/api/cluster-nats-auth-callout.ts';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { AccessController, type RevocationRequests } from '../../src/controller/access-controller.ts';
@@ -27,6 +28,9 @@ class FakeRevoker implements RevocationRequests {
   confirmed = new Set<string>();
   failure: string | undefined;
   readonly requests: { account: string; accessKey: string; users: string[] }[] = [];
+  readonly cuts: { account: string; userName: string }[] = [];
+  /** Connections cutLogins reports closed; a string makes it fail with that message. */
+  cutResult: number | string = 0;
 
   state(_account: string, users: readonly IssuedUser[]): Result<'revoked' | 'pending'> {
     if (users.every((user) => this.confirmed.has(user.userPublicKey))) return ok('revoked');
@@ -37,6 +41,12 @@ class FakeRevoker implements RevocationRequests {
     this.requests.push({ account, accessKey, users: users.map((user) => user.userPublicKey) });
   }
 
+  async cutLogins(account: string, userName: string): Promise<number> {
+    this.cuts.push({ account, userName });
+    if (typeof this.cutResult === 'string') throw new Error(this.cutResult);
+    return this.cutResult;
+  }
+
   confirmAll() {
     for (const request of this.requests) for (const user of request.users) this.confirmed.add(user);
   }
@@ -44,7 +54,15 @@ class FakeRevoker implements RevocationRequests {
 
 const signingKey = createAccount();
 
-function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssuer | undefined; signingKeyFails?: Error } = {}) {
+function setup(
+  options: {
+    access?: WorkspaceNatsAccess;
+    issuer?: ClusterNatsIssuer | undefined;
+    signingKeyFails?: Error;
+    callouts?: ClusterNatsAuthCallout[];
+    sentinelCreds?: Uint8Array;
+  } = {},
+) {
   const api = new RecordingApi();
   const theIssuer = 'issuer' in options ? options.issuer : issuerFixture();
   const accesses = new MemoryLister<WorkspaceNatsAccess>([options.access ?? accessFixture({ ttl: '1h' })]);
@@ -65,6 +83,11 @@ function setup(options: { access?: WorkspaceNatsAccess; issuer?: ClusterNatsIssu
     signingKey: () => {
       if (options.signingKeyFails) throw options.signingKeyFails;
       return signingKey;
+    },
+    callouts: new MemoryLister<ClusterNatsAuthCallout>(options.callouts ?? []),
+    sentinelCreds: (callout) => {
+      if (!options.sentinelCreds) throw new Failure(Reason.NatsCredentialsInvalid, `Secret ${callout.spec.nats.sentinelCredentialsSecretRef.name} not found`);
+      return options.sentinelCreds;
     },
     revocations: revoker,
     events: new ApiEventRecorder(api.client(), log, 'test'),
