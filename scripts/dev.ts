@@ -5,6 +5,7 @@
 
 import { hostname } from 'node:os';
 import { loadRunConfig } from '../src/cli/config.ts';
+import { CalloutService } from '../src/callout/service.ts';
 import { startOperator } from '../src/cli/operator.ts';
 import { KubeClient } from '../src/kube/api.ts';
 import { kubeconfigFromFiles } from '../src/kube/kubeconfig.ts';
@@ -37,17 +38,22 @@ try {
   const state = loadEnvState(await writeEnvState(env));
   await prepareCluster(state, { issuer: 'local', namespaces: ['demo'] });
 
+  const client = new KubeClient(kubeconfigFromFiles([env.kubeconfigPath]));
+  const log = createLogger('info');
+  const callouts = new CalloutService({ client, namespace: OPERATOR_NAMESPACE, workspaceNamespaces: [], log });
+  await callouts.start();
   const operator = await startOperator({
-    client: new KubeClient(kubeconfigFromFiles([env.kubeconfigPath])),
+    client,
     namespace: OPERATOR_NAMESPACE,
     workers: 4,
     resyncPeriodMs: 600_000,
     workspaceNamespaces: [],
-    log: createLogger('info'),
+    log,
     instance: hostname(),
     revocation: loadRunConfig({}, { POD_NAMESPACE: OPERATOR_NAMESPACE }).revocation,
+    callouts,
   });
-  stopOperator = () => operator.stop();
+  stopOperator = () => operator.stop().then(() => callouts.stop());
   process.stdout.write(
     [
       '',

@@ -192,6 +192,7 @@ export const clusterNatsAuthCalloutStatusSchema = {
       'x-kubernetes-list-type': 'atomic',
       items: {
         type: 'object',
+        description: 'One identity provider\'s keys.',
         additionalProperties: false,
         required: ['name'],
         properties: {
@@ -200,7 +201,7 @@ export const clusterNatsAuthCalloutStatusSchema = {
             type: 'array',
             description: 'Key ids (kid) of the JWKS in use.',
             'x-kubernetes-list-type': 'atomic',
-            items: { type: 'string' },
+            items: { type: 'string', description: 'A key id.' },
           },
           lastFetchTime: { type: 'string', format: 'date-time', description: 'When the JWKS was last fetched.' },
           message: { type: 'string', description: 'Why the last fetch failed, if it did.' },

@@ -60,6 +60,8 @@ export const EventReason = {
   Deleted: 'CredentialsDeleted',
   /** Users were revoked on the NATS servers. */
   Revoked: 'Revoked',
+  /** The access's auth callout logins were closed on the NATS servers. */
+  LoginsCut: 'LoginsCut',
   /** An administrator removed the access without revoking its users (force annotation). */
   RevocationSkipped: 'RevocationSkipped',
 } as const;

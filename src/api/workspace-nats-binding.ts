@@ -87,6 +87,7 @@ export const workspaceNatsBindingSpecSchema = {
       'x-kubernetes-validations': [renewalMarginRule('spec.template')],
       properties: {
         issuerRef: access.issuerRef,
+        authCalloutRef: access.authCalloutRef,
         permissions: access.permissions,
         limits: access.limits,
         ttl: access.ttl,
@@ -104,6 +105,24 @@ export const workspaceNatsBindingSpecSchema = {
           minLength: 2,
           maxLength: 256,
           pattern: '^/[^:]*$',
+        },
+        serviceAccountToken: {
+          type: 'object',
+          description:
+            'Also project a ServiceAccount token for this audience into the directory (file `token`, ' +
+            'NATS_TOKEN_FILE), rotated by the kubelet: for logins through an auth callout provider of ' +
+            'kind KubernetesServiceAccount, so that the workspace holds no secret of its own.',
+          additionalProperties: false,
+          required: ['audience'],
+          properties: {
+            audience: { type: 'string', description: 'The token audience, e.g. nats.', minLength: 1, maxLength: 256 },
+            expirationSeconds: {
+              type: 'integer',
+              description: 'Requested lifetime (default 3600; the kubelet renews at 80%).',
+              minimum: 600,
+              maximum: 86400,
+            },
+          },
         },
       },
     },

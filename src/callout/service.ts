@@ -6,26 +6,23 @@
 // signed into a user JWT for the connection's own user key. Denials carry only a reason to the
 // server (which logs it and tells the client "Authorization Violation"); the log has the details.
 //
-// The caches (accesses, issuers, namespaces) start when the first callout appears, so a cluster
-// without callouts pays for one small watch only.
+// The caches (caches.ts) start when the first callout appears, so a cluster without callouts pays
+// for one small watch only.
 
-import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { JSONWebKeySet } from 'jose';
 import { IdentityProviderKind, type ClusterNatsAuthCallout, type IdentityProvider } from '../api/cluster-nats-auth-callout.ts';
-import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
-import { ACCESS_PLURAL, CALLOUT_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../api/constants.ts';
-import { DenyReason } from '../api/reasons.ts';
-import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
+import { CALLOUT_PLURAL, GROUP, VERSION } from '../api/constants.ts';
+import { Failure } from '../api/failure.ts';
+import { DenyReason, Reason } from '../api/reasons.ts';
 import { DEFAULT_KEY_SET_TIMING, KeySet, oidcJwksFetcher, type KeySetState, type KeySetTiming } from '../identity/key-set.ts';
 import { Denial, verifyIdentityToken, type ProviderKeys } from '../identity/tokens.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { customResourcePath, type KubeClient } from '../kube/api.ts';
 import { ResilientInformer } from '../kube/informer.ts';
-import { customResourceInformers, type MergedLister } from '../kube/merged-informers.ts';
-import { ObjectIndex } from '../kube/object-index.ts';
 import type { Logger } from '../log.ts';
 import {
   encodeAuthorizationReply,
@@ -38,7 +35,8 @@ import {
 import { signUserJwt } from '../nats/credentials.ts';
 import { nativeCredsAuthenticator } from '../nats/native-creds.ts';
 import type { XKey } from '../nats/xkey.ts';
-import { authorize, type CalloutView } from './authorize.ts';
+import { authorize } from './authorize.ts';
+import { CalloutCaches } from './caches.ts';
 import { ReplayGuard } from './replay-guard.ts';
 
 /** The subject nats-server sends authorization requests to, in the callout account. */
@@ -49,8 +47,8 @@ const RETRY_MS = 5000;
 
 /** What this replica knows of one callout, for its status. */
 export interface CalloutState {
-  /** Why the callout is not serving here (keys, NATS); undefined when it is. */
-  problem: { reason: 'keys' | 'nats'; message: string } | undefined;
+  /** Why the callout is not serving here (its keys, or NATS); undefined when it is. */
+  problem: { reason: Reason; message: string } | undefined;
   providers: (KeySetState & { name: string })[];
 }
 
@@ -63,8 +61,6 @@ export interface CalloutServiceOptions {
   log: Logger;
   clock?: Clock;
   keySetTiming?: KeySetTiming;
-  /** Called when a callout's state here changes (keys fetched, connected, failed). */
-  onStateChange?: (name: string) => void;
 }
 
 interface Runtime {
@@ -74,17 +70,6 @@ interface Runtime {
   signer: ResponseSigner;
   xkey: XKey;
   providers: ProviderKeys[];
-}
-
-/** The caches a callout decides from; made when the first callout appears. */
-interface Caches {
-  accesses: MergedLister<WorkspaceNatsAccess>;
-  byWorkspace: ObjectIndex<WorkspaceNatsAccess>;
-  byObject: ObjectIndex<WorkspaceNatsAccess>;
-  issuers: ResilientInformer<ClusterNatsIssuer>;
-  namespaces: ResilientInformer<V1Namespace>;
-  informers: { start(): Promise<void>; stop(): Promise<void> }[];
-  synced: Promise<void>;
 }
 
 export class CalloutService {
@@ -98,7 +83,8 @@ export class CalloutService {
   readonly #states = new Map<string, CalloutState>();
   readonly #keySets = new Map<string, KeySet>();
   readonly #replays = new ReplayGuard();
-  #caches: Caches | undefined;
+  readonly #listeners = new Set<(name: string) => void>();
+  #caches: CalloutCaches | undefined;
   #syncing: Promise<void> = Promise.resolve();
   #retry: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -140,6 +126,12 @@ export class CalloutService {
     };
   }
 
+  /** Calls `listener` with a callout's name whenever its state here changes (connected, failed). */
+  onStateChange(listener: (name: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** Whether this replica's connection for callout `name` is up. */
   connected(name: string): boolean {
     const runtime = this.#runtimes.get(name);
@@ -152,7 +144,7 @@ export class CalloutService {
     await this.#syncing;
     await Promise.all([...this.#runtimes.values()].map((runtime) => this.#close(runtime)));
     this.#runtimes.clear();
-    await Promise.all([this.#callouts, this.#secrets, ...(this.#caches?.informers ?? [])].map((informer) => informer.stop()));
+    await Promise.all([this.#callouts.stop(), this.#secrets.stop(), this.#caches?.stop()]);
   }
 
   /** Brings the runtimes in line with the callouts and their Secrets (one pass at a time). */
@@ -166,13 +158,16 @@ export class CalloutService {
   async #syncOnce(): Promise<void> {
     if (this.#stopped) return;
     const callouts = this.#callouts.list();
-    if (callouts.length > 0) await this.#ensureCaches();
+    if (callouts.length > 0) {
+      this.#caches ??= new CalloutCaches(this.#options.client, this.#options.workspaceNamespaces, this.#log);
+      await this.#caches.synced;
+    }
     let retry = false;
     for (const callout of callouts) {
       const name = callout.metadata.name;
       const before = JSON.stringify(this.#states.get(name));
       retry = !(await this.#syncCallout(callout)) || retry;
-      if (JSON.stringify(this.#states.get(name)) !== before) this.#options.onStateChange?.(name);
+      if (JSON.stringify(this.#states.get(name)) !== before) for (const listener of this.#listeners) listener(name);
     }
     const names = new Set(callouts.map((callout) => callout.metadata.name));
     for (const [name, runtime] of this.#runtimes) {
@@ -197,7 +192,8 @@ export class CalloutService {
       xkey = this.#keys.calloutXkey(callout);
       auth = this.#keys.credentials(callout.spec.nats.authUserCredentialsSecretRef);
     } catch (error) {
-      this.#states.set(name, { problem: { reason: 'keys', message: (error as Error).message }, providers: [] });
+      const reason = error instanceof Failure ? error.reason : Reason.SigningKeyInvalid;
+      this.#states.set(name, { problem: { reason, message: (error as Error).message }, providers: [] });
       return false;
     }
     const version = JSON.stringify([callout.metadata.uid, callout.spec, signer.getPublicKey(), xkey.publicKey, auth.version]);
@@ -217,7 +213,7 @@ export class CalloutService {
         timeout: 5000,
       });
     } catch (error) {
-      this.#states.set(name, { problem: { reason: 'nats', message: `cannot connect as the auth user: ${(error as Error).message}` }, providers: [] });
+      this.#states.set(name, { problem: { reason: Reason.NatsUnreachable, message: `cannot connect as the auth user: ${(error as Error).message}` }, providers: [] });
       return false;
     }
     const runtime: Runtime = { version, nc, signer: { accountPublicKey: callout.spec.account.publicKey, key: signer }, xkey, providers, sub: undefined as unknown as Subscription };
@@ -259,44 +255,6 @@ export class CalloutService {
     await runtime.nc.drain().catch(() => runtime.nc.close());
   }
 
-  async #ensureCaches(): Promise<void> {
-    if (!this.#caches) {
-      const { client, log } = this.#options;
-      const scopes = this.#options.workspaceNamespaces.length > 0 ? this.#options.workspaceNamespaces : [undefined];
-      const byWorkspace = new ObjectIndex<WorkspaceNatsAccess>((access) => (access.spec.authCalloutRef ? access.spec.workspace.id : undefined));
-      const byObject = new ObjectIndex<WorkspaceNatsAccess>((access) => (access.spec.authCalloutRef ? access.spec.workspace.ref?.uid : undefined));
-      const accesses = customResourceInformers<WorkspaceNatsAccess>(client, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
-        log,
-        onChange: (access, type) => {
-          byWorkspace.update(access, type);
-          byObject.update(access, type);
-        },
-      });
-      const issuers = new ResilientInformer<ClusterNatsIssuer>(client, {
-        name: `callout ${ISSUER_PLURAL}`,
-        path: customResourcePath({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL }, undefined),
-        log,
-        onChange: () => undefined,
-      });
-      const namespaces = new ResilientInformer<V1Namespace>(client, { name: 'callout namespaces', path: '/api/v1/namespaces', log, onChange: () => undefined });
-      const informers = [...accesses.informers, issuers, namespaces];
-      this.#caches = { accesses, byWorkspace, byObject, issuers, namespaces, informers, synced: Promise.all(informers.map((informer) => informer.start())).then(() => undefined) };
-    }
-    await this.#caches.synced;
-  }
-
-  #view(calloutName: string): CalloutView {
-    const caches = this.#caches;
-    if (!caches) throw new Error('callout caches not started');
-    return {
-      calloutName,
-      accessesOfWorkspace: (id) => caches.byWorkspace.get(id),
-      accessesOfObject: (uid) => caches.byObject.get(uid),
-      issuer: (name) => caches.issuers.get(name),
-      namespaceLabels: (namespace) => caches.namespaces.get(namespace)?.metadata?.labels ?? {},
-    };
-  }
-
   async #answer(calloutName: string, runtime: Runtime, msg: Msg): Promise<void> {
     const now = this.#clock();
     let request: AuthorizationRequest;
@@ -314,7 +272,8 @@ export class CalloutService {
       if (!request.token) throw new Denial(DenyReason.NoToken, 'CONNECT has no auth_token');
       const identity = await verifyIdentityToken(request.token, runtime.providers, now);
       this.#replays.check(identity, request.client.host, now);
-      const decision = authorize(identity, this.#view(calloutName), now);
+      if (!this.#caches) throw new Error('callout caches not started');
+      const decision = authorize(identity, this.#caches.view(calloutName), now);
       let signingKey: KeyPair;
       try {
         signingKey = this.#keys.accountSigningKey(decision.issuer);

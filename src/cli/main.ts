@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { renderCrdFiles } from '../api/crds.ts';
+import { CalloutService } from '../callout/service.ts';
 import { startOperator, type RunningOperator } from './operator.ts';
 import { KubeClient } from '../kube/api.ts';
 import { loadClusterConfig } from '../kube/kubeconfig.ts';
@@ -57,6 +58,7 @@ async function run(args: string[]): Promise<void> {
   let operator: RunningOperator | undefined;
   let elector: LeaderElector | undefined;
   let webhook: RunningWebhook | undefined;
+  const callouts = new CalloutService({ client, namespace: config.namespace, workspaceNamespaces: config.namespaces, log });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     stopping.abort();
@@ -64,6 +66,7 @@ async function run(args: string[]): Promise<void> {
       await operator?.stop();
       await elector?.release();
       await webhook?.stop();
+      await callouts.stop();
     })().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -72,7 +75,9 @@ async function run(args: string[]): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
-  // Every replica serves the webhook (it only reads); only the leader reconciles.
+  // Every replica serves the webhook and the auth callouts (both only read); only the leader
+  // reconciles.
+  await callouts.start();
   if (config.webhook) {
     webhook = await startPodWebhook({
       client,
@@ -105,6 +110,7 @@ async function run(args: string[]): Promise<void> {
     log,
     instance: identity,
     revocation: config.revocation,
+    callouts,
   });
   log.info({ namespace: config.namespace, server: client.server, cluster: cluster.source }, 'started');
 }

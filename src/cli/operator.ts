@@ -4,10 +4,12 @@
 // resync re-checks every object. Owns start-up and orderly shutdown; decides nothing itself.
 
 import type { KubernetesObject, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { ClusterNatsAuthCallout } from '../api/cluster-nats-auth-callout.ts';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import {
   ACCESS_PLURAL,
   BINDING_PLURAL,
+  CALLOUT_PLURAL,
   GITPOD_GROUP,
   GITPOD_VERSION,
   GITPOD_WORKSPACE_PLURAL,
@@ -20,6 +22,8 @@ import {
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
 import { Binder } from '../binder/binder.ts';
+import { CalloutStatusController } from '../callout/callout-status.ts';
+import type { CalloutService } from '../callout/service.ts';
 import { AccessController, SECRETS } from '../controller/access-controller.ts';
 import { IssuerController } from '../controller/issuer-controller.ts';
 import { trimCreds } from '../controller/secret-creds.ts';
@@ -40,6 +44,7 @@ import { Revocations } from '../revocation/revocations.ts';
 import {
   accessKeyOfSecret,
   accessKeysOfIssuer,
+  calloutsReadingSecret,
   bindingKeyOf,
   issuersOfAccount,
   issuersReadingSecret,
@@ -59,6 +64,8 @@ export interface OperatorOptions {
   /** Identifies this process in Events (pod name or host name). */
   instance: string;
   revocation: RevokerTiming;
+  /** This replica's auth callout service, whose view the callouts' status reports. */
+  callouts: CalloutService;
 }
 
 export interface RunningOperator {
@@ -71,6 +78,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const queue = new WorkQueue();
   const issuerQueue = new WorkQueue();
   const bindingQueue = new WorkQueue();
+  const calloutQueue = new WorkQueue();
 
   // Accesses and their Secrets are watched in every namespace, or in each configured one, so
   // that RBAC can grant Secret rights per namespace.
@@ -99,6 +107,19 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       if (issuerVersions.changed(issuer, type)) enqueueAccessesOf(issuer.metadata.name);
     },
   });
+  const callouts = new ResilientInformer<ClusterNatsAuthCallout>(client, {
+    name: CALLOUT_PLURAL,
+    path: customResourcePath({ group: GROUP, version: VERSION, plural: CALLOUT_PLURAL }, undefined),
+    log,
+    onChange: (callout) => {
+      calloutQueue.add(callout.metadata.name);
+      enqueueAccessesOfCallout(callout.metadata.name);
+    },
+  });
+  const enqueueAccessesOfCallout = (name: string) => {
+    for (const access of accesses.list()) if (access.spec.authCalloutRef?.name === name) queue.add(objectKey(access));
+  };
+  const stopWatchingStates = options.callouts.onStateChange((name) => calloutQueue.add(name));
   const managedSecrets = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   const secretsByAccess = new ObjectIndex<V1Secret>(accessKeyOfSecret);
   const secrets = new MergedLister(
@@ -130,6 +151,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       for (const name of issuersReadingSecret(issuers.list(), secret.metadata?.name ?? '')) {
         issuerQueue.add(name);
         enqueueAccessesOf(name);
+      }
+      for (const name of calloutsReadingSecret(callouts.list(), secret.metadata?.name ?? '')) {
+        calloutQueue.add(name);
+        enqueueAccessesOfCallout(name);
       }
     },
   });
@@ -182,6 +207,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     secrets: { get: (name, namespace) => secrets.get(name, namespace), ofAccess: (namespace, name) => secretsByAccess.get(`${namespace}/${name}`) },
     namespaces,
     signingKey: (issuer) => issuerKeys.accountSigningKey(issuer),
+    callouts,
+    sentinelCreds: (callout) => issuerKeys.credentials(callout.spec.nats.sentinelCredentialsSecretRef).creds,
     revocations,
     events,
     ownWrites,
@@ -198,8 +225,18 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     fieldManager: COMPONENT,
   });
 
+  const calloutStatus = new CalloutStatusController({
+    customObjects,
+    callouts,
+    issuers,
+    keys: issuerKeys,
+    state: (name) => options.callouts.state(name),
+    events,
+    fieldManager: COMPONENT,
+  });
+
   // Workers start only once every cache is filled, so no reconcile acts on a partial view.
-  const informers = [issuers, keySecrets, ...secrets.informers, namespaces, ...accesses.informers, ...bindings.informers];
+  const informers = [issuers, callouts, keySecrets, ...secrets.informers, namespaces, ...accesses.informers, ...bindings.informers];
   await Promise.all(informers.map((informer) => informer.start()));
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
   const onError = (key: string, error: unknown) => {
@@ -218,9 +255,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     runWorkers(queue, options.workers, logged((key) => controller.reconcile(key)), onError),
     runWorkers(issuerQueue, 1, logged((name) => issuerController.reconcile(name)), onError),
     runWorkers(bindingQueue, 1, logged((key) => binder.reconcile(key)), onError),
+    runWorkers(calloutQueue, 1, logged((name) => calloutStatus.reconcile(name)), onError),
   ]);
   const resync = setInterval(() => {
     for (const issuer of issuers.list()) issuerQueue.add(issuer.metadata.name);
+    for (const callout of callouts.list()) calloutQueue.add(callout.metadata.name);
     enqueueBindingsIn(undefined);
     for (const access of accesses.list()) queue.add(objectKey(access));
   }, options.resyncPeriodMs);
@@ -232,8 +271,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       queue.shutDown();
       issuerQueue.shutDown();
       bindingQueue.shutDown();
+      calloutQueue.shutDown();
+      stopWatchingStates();
       await workers;
       await revocations.stop();
+      await calloutStatus.stop();
       log.info('stopped');
     },
   };

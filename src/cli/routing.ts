@@ -2,6 +2,7 @@
 // that object" is a unit test, not a guess; the composition root (operator.ts) only calls these.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ClusterNatsAuthCallout } from '../api/cluster-nats-auth-callout.ts';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { ACCESS_KIND, ACCESS_NAME_LABEL, BINDING_LABEL } from '../api/constants.ts';
 import { READY } from '../api/reasons.ts';
@@ -44,6 +45,15 @@ export const secretNamesOf = (issuer: ClusterNatsIssuer) => [
 /** Names of the issuers that read the Secret `secretName` of the operator's namespace. */
 export function issuersReadingSecret(issuers: readonly ClusterNatsIssuer[], secretName: string): string[] {
   return issuers.filter((issuer) => secretNamesOf(issuer).includes(secretName)).map((issuer) => issuer.metadata.name);
+}
+
+/** Names of the callouts that read a Secret of this name (keys, auth user or sentinel creds). */
+export function calloutsReadingSecret(callouts: readonly ClusterNatsAuthCallout[], secretName: string): string[] {
+  return callouts
+    .filter(({ spec }) =>
+      [spec.account.signingKeySecretRef, spec.xkeySecretRef, spec.nats.authUserCredentialsSecretRef, spec.nats.sentinelCredentialsSecretRef].some((ref) => ref.name === secretName),
+    )
+    .map((callout) => callout.metadata.name);
 }
 
 /** Names of the issuers of `account`. */

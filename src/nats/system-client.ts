@@ -133,15 +133,27 @@ export class NatsSystemClient {
    * who signed it, and keeps the old claims in force if it does not trust the signer.
    */
   async accountInForce(account: string, expected: number): Promise<{ server: NatsServerRef; jwt: string | undefined }[]> {
+    return (await this.accountInfo(account, expected)).map(({ server, data }) => ({ server, jwt: data?.jwt }));
+  }
+
+  /**
+   * How many subscriptions each server has in `account`, its own clients' and those its routes
+   * brought in (a service connected to one server is reachable from all). 0 where not loaded.
+   */
+  async subscriptionCounts(account: string, expected: number): Promise<{ server: NatsServerRef; subscriptions: number }[]> {
+    return (await this.accountInfo(account, expected)).map(({ server, data }) => ({ server, subscriptions: data?.subscriptions ?? 0 }));
+  }
+
+  private async accountInfo(account: string, expected: number): Promise<{ server: NatsServerRef; data: { jwt?: string; subscriptions?: number } | undefined }[]> {
     const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.INFO`, '', {
       strategy: 'count',
       maxMessages: expected,
       maxWait: this.requestTimeoutMs,
     });
-    const out: { server: NatsServerRef; jwt: string | undefined }[] = [];
+    const out: { server: NatsServerRef; data: { jwt?: string; subscriptions?: number } | undefined }[] = [];
     for await (const msg of replies) {
       const server = serverOf(msg);
-      if (server) out.push({ server, jwt: msg.json<{ data?: { jwt?: string } }>().data?.jwt });
+      if (server) out.push({ server, data: msg.json<{ data?: { jwt?: string; subscriptions?: number } }>().data });
     }
     return out;
   }
