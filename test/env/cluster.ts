@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
-import { ACCESS_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
+import { ACCESS_PLURAL, CALLOUT_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
 import { PooledKubeConfig } from './pooled-kube-config.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { waitFor } from './net.ts';
@@ -296,11 +296,12 @@ export function secretMaterialIn(text: string): string[] {
 
 /**
  * Everything the operator says about objects in `namespace` outside Secrets, as text: the
- * accesses (with status), their Events, and every issuer (with status).
+ * accesses (with status), their Events, and every issuer and auth callout (with status).
  */
 export async function operatorOutputIn(clients: Clients, namespace: string): Promise<string> {
   const accesses = await clients.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace });
   const issuers = await clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL });
+  const callouts = await clients.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: CALLOUT_PLURAL });
   const events = await clients.core.listNamespacedEvent({ namespace });
-  return JSON.stringify([accesses, issuers, events.items]);
+  return JSON.stringify([accesses, issuers, callouts, events.items]);
 }

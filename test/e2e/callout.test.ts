@@ -1,0 +1,326 @@
+// The auth callout against a real nats-server (operator mode, full resolver, the AUTH callout account
+// configured through its account JWT with an xkey) and the real API server: a workspace logs in with
+// a GitPod-shaped ID token from a test identity provider of our own, or with a pod's ServiceAccount
+// token from the API server, and gets exactly its live access's grant; everything else is refused,
+// with the reason in the operator's log; deleting the access cuts the login.
+
+import { encode, Algorithms } from '@nats-io/jwt';
+import { createCurve, createServer, createUser } from '@nats-io/nkeys';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { IdentityProvider } from '../../src/api/cluster-nats-auth-callout.ts';
+import { BINDING_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
+import { Reason } from '../../src/api/reasons.ts';
+import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { gitpodClaims, startTestIdp, type TestIdp } from '../env/idp.ts';
+import { ACCEPTED, closeReason, connectWithCreds, connectWithToken, publishRefusal, roundTrip, subscribeRefusal, tokenLoginOutcome } from '../env/nats-client.ts';
+import type { OperatorProcess } from '../env/operator.ts';
+import type { EnvState } from '../env/state.ts';
+import { calloutBody, createCallout, createCalloutSecrets, getCallout, waitForCalloutReady } from './support/callout.ts';
+import { startSuite } from './support/suite.ts';
+
+const NS = 'e2e-callout';
+const ISSUER = 'e2e-callout';
+const CALLOUT = 'e2e-callout';
+const ORG = 'org-a';
+const AUDIENCE = 'nats';
+const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+const DENIED = 'Authorization Violation';
+const permissions = {
+  publish: { allow: ['ws.{{workspace.id}}.>'] },
+  subscribe: { allow: ['ws.{{workspace.id}}.>', '_INBOX.>'] },
+};
+
+let state: EnvState;
+let admin: Clients;
+let operator: OperatorProcess;
+let idp: TestIdp;
+let urls: string[];
+let sentinel: string;
+
+const calloutAccess = (name: string, id: string, extra: object = {}) =>
+  accessBody(name, { issuerRef: { name: ISSUER }, authCalloutRef: { name: CALLOUT }, workspace: { id, owner: 'user-1' }, permissions, ...extra });
+
+const gitpodToken = (workspaceId: string, options: Parameters<TestIdp['sign']>[1] = {}, org = ORG) =>
+  idp.sign(gitpodClaims({ workspaceId, orgId: org, userId: 'user-1', audience: AUDIENCE }), options);
+
+/** Waits until the operator has logged a denial with `reason` (its log is written asynchronously). */
+const deniedInLog = (reason: string) =>
+  waitFor(async () => (operator.log().split('\n').some((line) => line.includes('"msg":"callout login denied"') && line.includes(`"reason":"${reason}"`)) ? true : undefined), {
+    what: `a "callout login denied" line with reason ${reason}`,
+    timeoutMs: 10_000,
+  });
+
+beforeAll(async () => {
+  idp = await startTestIdp();
+  ({ state, admin, operator } = await startSuite({
+    issuer: { name: ISSUER },
+    namespaces: [NS],
+    prepare: async (clients, env) => {
+      await createCalloutSecrets(clients, env.trust);
+      const providers: IdentityProvider[] = [
+        { name: 'gitpod', kind: 'OIDC', issuerURL: idp.issuer, audiences: [AUDIENCE], orgs: [ORG], issuers: [ISSUER] },
+        { name: 'pods', kind: 'KubernetesServiceAccount', issuerURL: SA_ISSUER, audiences: [AUDIENCE], issuers: [ISSUER] },
+      ];
+      await createCallout(clients, calloutBody(CALLOUT, env.trust, env.nats.urls, providers));
+    },
+  }));
+  urls = state.nats.urls;
+  sentinel = state.trust.calloutAccount.sentinel.creds;
+  await waitForCalloutReady(admin, CALLOUT);
+}, 120_000);
+
+afterAll(async () => {
+  await operator?.stop();
+  await idp?.stop();
+});
+
+test('the callout reports Ready with the providers\' key ids and the servers holding its subscription', async () => {
+  const callout = await getCallout(admin, CALLOUT);
+  const ready = callout.status?.conditions?.find((c) => c.type === 'Ready');
+  expect(ready?.reason).toBe(Reason.Serving);
+  expect(callout.status?.servers).toBe(urls.length);
+  const gitpod = callout.status?.identityProviders?.find((provider) => provider.name === 'gitpod');
+  expect(gitpod?.keyIds).toEqual(idp.publishedKids);
+  expect(callout.status?.identityProviders?.find((provider) => provider.name === 'pods')?.keyIds?.length).toBeGreaterThan(0);
+});
+
+test("an access using the callout gets the sentinel's creds in its Secret, and no minted user", async () => {
+  await createAccess(admin.custom, NS, calloutAccess('ws-secret', 'ws-secret'));
+  const access = await waitForReady(admin.custom, NS, 'ws-secret', 'True', Reason.CalloutReady);
+  expect(access.status?.userPublicKey).toBeUndefined();
+  const secret = await admin.core.readNamespacedSecret({ name: 'ws-secret-nats', namespace: NS });
+  const creds = Buffer.from(secret.data?.[CREDS_KEY] ?? '', 'base64').toString('utf8');
+  // Compared as a boolean: a failing expectation would print the creds.
+  expect(creds === sentinel).toBe(true);
+});
+
+test("a GitPod token of a live workspace logs in with exactly its access's grant", async () => {
+  await createAccess(admin.custom, NS, calloutAccess('ws-alpha', 'ws-alpha'));
+  await waitForReady(admin.custom, NS, 'ws-alpha', 'True', Reason.CalloutReady);
+  const nc = await connectWithToken(urls, sentinel, await gitpodToken('ws-alpha'));
+  try {
+    expect(await roundTrip(nc, nc, 'ws.ws-alpha.hello')).toBe('hello');
+    expect(await publishRefusal(nc, 'ws.ws-other.hello')).toMatch(/^Permissions Violation for Publish/);
+  } finally {
+    await nc.close();
+  }
+  const wide = await connectWithToken(urls, sentinel, await gitpodToken('ws-alpha'));
+  try {
+    expect(await subscribeRefusal(wide, '>')).toMatch(/^Permissions Violation for Subscription/);
+  } finally {
+    await wide.close();
+  }
+});
+
+describe('refused, with the reason in the operator log', () => {
+  beforeAll(async () => {
+    await createAccess(admin.custom, NS, calloutAccess('ws-refused', 'ws-refused'));
+    await waitForReady(admin.custom, NS, 'ws-refused', 'True', Reason.CalloutReady);
+  });
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const cases: [string, string, () => Promise<string>][] = [
+    ['wrong audience', 'WrongAudience', () => gitpodToken('ws-refused', { audience: 'not-nats' })],
+    ['wrong issuer', 'UnknownIssuer', () => gitpodToken('ws-refused', { issuer: 'https://idp.example.com/idp' })],
+    ['expired', 'TokenExpired', () => gitpodToken('ws-refused', { issuedAt: now() - 7200, expiresAt: now() - 3600 })],
+    ['not yet valid', 'TokenNotYetValid', () => gitpodToken('ws-refused', { notBefore: now() + 600 })],
+    ['bad signature', 'BadSignature', () => gitpodToken('ws-refused', { forge: 'bad-signature' })],
+    ['alg none', 'AlgorithmNotAllowed', async () => idp.unsigned(gitpodClaims({ workspaceId: 'ws-refused', orgId: ORG, userId: 'user-1', audience: AUDIENCE }))],
+    ['a workspace with no access', 'NoAccess', () => gitpodToken('ws-nowhere')],
+    ['another org', 'OrgNotAllowed', () => gitpodToken('ws-refused', {}, 'org-b')],
+  ];
+  test.each(cases)('%s', async (_what, reason, token) => {
+    expect(await tokenLoginOutcome(urls, sentinel, await token())).toBe(DENIED);
+    await deniedInLog(reason);
+  });
+
+  test('an unknown kid, after the callout fetched the keys again (at most once per cooldown)', async () => {
+    const before = idp.requests;
+    // Each try is refused; once the cooldown since the last fetch is over, a try fetches again.
+    await waitFor(
+      async () => {
+        expect(await tokenLoginOutcome(urls, sentinel, await gitpodToken('ws-refused', { forge: 'unknown-kid' }))).toBe(DENIED);
+        return idp.requests > before ? true : undefined;
+      },
+      { what: 'the callout to fetch the JWKS again', timeoutMs: 30_000, intervalMs: 1000 },
+    );
+    await deniedInLog('UnknownKey');
+  });
+
+  test('a workspace whose access is being deleted', async () => {
+    const hold = 'e2e.natsaccess.io/hold';
+    await createAccess(admin.custom, NS, { ...calloutAccess('ws-leaving', 'ws-leaving'), metadata: { name: 'ws-leaving', finalizers: [hold] } });
+    await waitForReady(admin.custom, NS, 'ws-leaving', 'True', Reason.CalloutReady);
+    await admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'workspacenatsaccesses', namespace: NS, name: 'ws-leaving' });
+    try {
+      expect(await tokenLoginOutcome(urls, sentinel, await gitpodToken('ws-leaving'))).toBe(DENIED);
+      await deniedInLog('AccessDeleting');
+    } finally {
+      const access = await getAccess(admin.custom, NS, 'ws-leaving');
+      if (access) {
+        const finalizers = (access.metadata.finalizers ?? []).filter((f) => f !== hold);
+        await admin.custom.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'workspacenatsaccesses', namespace: NS, name: 'ws-leaving', body: { ...access, metadata: { ...access.metadata, finalizers } } });
+      }
+    }
+  });
+});
+
+test('deleting the access cuts its live login, and the same token is refused afterwards', async () => {
+  await createAccess(admin.custom, NS, calloutAccess('ws-cut', 'ws-cut'));
+  await waitForReady(admin.custom, NS, 'ws-cut', 'True', Reason.CalloutReady);
+  const token = await gitpodToken('ws-cut');
+  const nc = await connectWithToken(urls, sentinel, token);
+  expect(await roundTrip(nc, nc, 'ws.ws-cut.before')).toBe('before');
+  const closed = closeReasonOrNone(nc);
+  const started = Date.now();
+  await admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'workspacenatsaccesses', namespace: NS, name: 'ws-cut' });
+  await closed;
+  process.stderr.write(`[callout] login cut ${Date.now() - started} ms after the access was deleted\n`);
+  expect(nc.isClosed()).toBe(true);
+  expect(await tokenLoginOutcome(urls, sentinel, token)).toBe(DENIED);
+  await waitFor(async () => ((await getAccess(admin.custom, NS, 'ws-cut')) ? undefined : true), { what: 'ws-cut to be gone', timeoutMs: 30_000 });
+});
+
+/** Resolves when `nc` closes (the kick gives no -ERR, so there may be no reason). */
+async function closeReasonOrNone(nc: NatsConnection): Promise<string | undefined> {
+  return closeReason(nc).catch(() => undefined);
+}
+
+test('a token signed by a rotated-in key works at once, and known keys keep working while the provider is down', async () => {
+  await createAccess(admin.custom, NS, calloutAccess('ws-rotate', 'ws-rotate'));
+  await waitForReady(admin.custom, NS, 'ws-rotate', 'True', Reason.CalloutReady);
+  await idp.rotate();
+  // The new kid is unknown until fetched; a fetch within the cooldown is refused, so retry.
+  await waitFor(async () => ((await tokenLoginOutcome(urls, sentinel, await gitpodToken('ws-rotate'))) === ACCEPTED ? true : undefined), {
+    what: 'a token of the new key to be accepted',
+    timeoutMs: 30_000,
+    intervalMs: 1000,
+  });
+  idp.setDown(true);
+  try {
+    const before = idp.requests;
+    expect(await tokenLoginOutcome(urls, sentinel, await gitpodToken('ws-rotate'))).toBe(ACCEPTED);
+    // Asked for a key it does not know while down: refused, and the known key still works after.
+    expect(await tokenLoginOutcome(urls, sentinel, await gitpodToken('ws-rotate', { forge: 'unknown-kid' }))).toBe(DENIED);
+    expect(await tokenLoginOutcome(urls, sentinel, await gitpodToken('ws-rotate'))).toBe(ACCEPTED);
+    expect(idp.requests).toBeGreaterThanOrEqual(before);
+  } finally {
+    idp.setDown(false);
+  }
+});
+
+test("a pod's ServiceAccount token logs in while the pod is bound, and is refused once the pod is deleted", async () => {
+  await admin.core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: 'sa-ws' } } });
+  await admin.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: BINDING_PLURAL,
+    namespace: NS,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'WorkspaceNatsBinding',
+      metadata: { name: 'sa-pods' },
+      spec: {
+        source: { pods: { selector: { matchLabels: { app: 'sa-ws' } }, workspaceIdLabel: 'ws-id' } },
+        template: { issuerRef: { name: ISSUER }, authCalloutRef: { name: CALLOUT }, permissions },
+      },
+    },
+  });
+  const pod = await admin.core.createNamespacedPod({
+    namespace: NS,
+    body: {
+      metadata: { name: 'sa-pod', labels: { app: 'sa-ws', 'ws-id': 'sa-1' } },
+      spec: { serviceAccountName: 'sa-ws', containers: [{ name: 'workspace', image: 'busybox' }] },
+    },
+  });
+  const uid = pod.metadata?.uid ?? '';
+  const request = await admin.core.createNamespacedServiceAccountToken({
+    namespace: NS,
+    name: 'sa-ws',
+    body: { spec: { audiences: [AUDIENCE], expirationSeconds: 600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'sa-pod', uid } } },
+  });
+  const token = request.status?.token ?? '';
+  await waitFor(async () => ((await tokenLoginOutcome(urls, sentinel, token)) === ACCEPTED ? true : undefined), {
+    what: "the pod's token to be accepted once the binder made its access",
+    timeoutMs: 30_000,
+    intervalMs: 500,
+  });
+  const nc = await connectWithToken(urls, sentinel, token);
+  try {
+    expect(await roundTrip(nc, nc, 'ws.sa-1.hello')).toBe('hello');
+  } finally {
+    await nc.close();
+  }
+  await admin.core.deleteNamespacedPod({ namespace: NS, name: 'sa-pod', gracePeriodSeconds: 0 });
+  await waitFor(async () => ((await tokenLoginOutcome(urls, sentinel, token)) === DENIED ? true : undefined), {
+    what: "the deleted pod's token to be refused",
+    timeoutMs: 30_000,
+    intervalMs: 500,
+  });
+});
+
+test('a request whose header xkey is not the one the server signed is dropped', async () => {
+  const auth = await connectWithCreds(urls, state.trust.calloutAccount.authUser.creds);
+  try {
+    const calloutXkey = state.trust.calloutAccount.xkey.publicKey;
+    const server = createServer();
+    const [sealer, other] = [createCurve(), createCurve()];
+    const forge = async (signedXkey: string) => {
+      const claims = {
+        iss: server.getPublicKey(),
+        sub: server.getPublicKey(),
+        aud: 'nats-authorization-request',
+        iat: Math.floor(Date.now() / 1000),
+        exp: Math.floor(Date.now() / 1000) + 2,
+        jti: `forged-${Math.random()}`,
+        nats: {
+          server_id: { id: server.getPublicKey(), name: 'forger', xkey: signedXkey },
+          user_nkey: createUser().getPublicKey(),
+          client_info: { host: '127.0.0.1', id: 1, kind: 'Client', type: 'nats' },
+          connect_opts: {},
+          type: 'authorization_request',
+          version: 2,
+        },
+      };
+      const jwt = await encode(Algorithms.v2, claims as never, server);
+      const h = headers();
+      h.set('Nats-Server-Xkey', sealer.getPublicKey());
+      return { data: sealer.seal(new TextEncoder().encode(jwt), calloutXkey), headers: h };
+    };
+    // The same request with matching keys is answered (a denial: it carries no token)...
+    const honest = await forge(sealer.getPublicKey());
+    const answer = await auth.request('$SYS.REQ.USER.AUTH', honest.data, { headers: honest.headers, timeout: 5000 });
+    expect(answer.data.length).toBeGreaterThan(0);
+    await deniedInLog('NoToken');
+    // ...and one whose signed key is another is not answered at all.
+    const forged = await forge(other.getPublicKey());
+    await expect(auth.request('$SYS.REQ.USER.AUTH', forged.data, { headers: forged.headers, timeout: 1500 })).rejects.toThrow();
+    await waitFor(async () => (operator.log().includes('Nats-Server-Xkey header is not the xkey the server signed into the request') ? true : undefined), {
+      what: 'the dropped request in the log',
+      timeoutMs: 10_000,
+    });
+  } finally {
+    await auth.close();
+  }
+});
+
+test('with the callout down, logins fail closed within the auth timeout; when it is back, they work', async () => {
+  await createAccess(admin.custom, NS, calloutAccess('ws-down', 'ws-down'));
+  await waitForReady(admin.custom, NS, 'ws-down', 'True', Reason.CalloutReady);
+  const token = await gitpodToken('ws-down');
+  await operator.stop();
+  const started = Date.now();
+  expect(await tokenLoginOutcome(urls, sentinel, token)).toBe(DENIED);
+  process.stderr.write(`[callout] with no callout running, the login was refused after ${Date.now() - started} ms\n`);
+  await operator.start();
+  await waitFor(async () => ((await tokenLoginOutcome(urls, sentinel, token)) === ACCEPTED ? true : undefined), {
+    what: 'logins to work again',
+    timeoutMs: 30_000,
+    intervalMs: 500,
+  });
+});
+
+test('no seed, JWT or token in what the operator wrote about the callout and its accesses', async () => {
+  expect(secretMaterialIn(await operatorOutputIn(admin, NS))).toEqual([]);
+  expect(secretMaterialIn(JSON.stringify(await getCallout(admin, CALLOUT)))).toEqual([]);
+});
