@@ -65,7 +65,8 @@ export class KeySet {
     const now = this.#clock().getTime();
     if (!this.#keys) {
       await this.#refreshUnlessCooling(now);
-    } else if (now - this.#fetchedAt >= this.#timing.refreshMs) {
+    } else if (now - this.#fetchedAt >= this.#timing.refreshMs && now - this.#attemptedAt >= this.#timing.cooldownMs) {
+      // Old keys: refreshed, but while the provider fails, not on every login (the cooldown).
       void this.refresh();
     }
     try {

@@ -82,12 +82,14 @@ const stringClaim = (payload: JWTPayload, name: string): string | undefined => {
 
 /** Who the token says the workspace is, once it is shown to be genuine and current. */
 export async function verifyIdentityToken(token: string, providers: readonly ProviderKeys[], now: Date): Promise<VerifiedIdentity> {
-  let iss: string | undefined;
+  let iss: unknown;
   try {
     iss = decodeJwt(token).iss;
   } catch {
     throw new Denial(DenyReason.MalformedToken, 'token is not a JWT');
   }
+  // decodeJwt does not check the claims' types: an iss of another type is the token's fault.
+  if (iss !== undefined && typeof iss !== 'string') throw new Denial(DenyReason.MalformedToken, 'token iss is not a string');
   const match = providers.find(({ provider }) => provider.issuerURL === iss);
   if (!match) throw new Denial(DenyReason.UnknownIssuer, `token issuer ${JSON.stringify(printable(iss ?? ''))} is not an identity provider of the callout`);
   const { provider, keys } = match;

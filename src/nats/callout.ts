@@ -103,7 +103,8 @@ export async function encodeAuthorizationReply(
     request.userNkey,
     request.serverId,
     viaSigningKey ? signer.accountPublicKey : signer.key,
-    answer,
+    // A copy: the library writes issuer_account, type and version into the object it is given.
+    { ...answer },
     viaSigningKey ? { signer: signer.key } : {},
   );
   const bytes = new TextEncoder().encode(jwt);
