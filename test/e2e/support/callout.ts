@@ -61,7 +61,10 @@ export function waitForCalloutReady(admin: Clients, name: string, timeoutMs = 30
   return waitFor(
     async () => {
       const callout = await getCallout(admin, name);
-      return callout.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? callout : undefined;
+      const ready = callout.status?.conditions?.find((c) => c.type === 'Ready');
+      if (ready?.status === 'True') return callout;
+      // Thrown, so that a timeout says where it stood.
+      throw new Error(ready ? `Ready=${ready.status} ${ready.reason}: ${ready.message}` : 'no Ready condition');
     },
     { what: `callout ${name} Ready`, timeoutMs },
   );
