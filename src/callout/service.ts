@@ -241,7 +241,7 @@ export class CalloutService {
       const fetcher =
         provider.kind === IdentityProviderKind.KubernetesServiceAccount
           ? // The API server serves its ServiceAccount token keys to any authenticated client.
-            () => this.#options.client.transport.request<JSONWebKeySet>('GET', '/openid/v1/jwks')
+            () => this.#options.client.transport.request<JSONWebKeySet>('GET', '/openid/v1/jwks', { accept: 'application/jwk-set+json' })
           : oidcJwksFetcher(provider.issuerURL, provider.jwksURL);
       keys = new KeySet(fetcher, this.#clock, this.#options.keySetTiming ?? DEFAULT_KEY_SET_TIMING);
       this.#keySets.set(key, keys);

@@ -70,9 +70,12 @@ export class KubeTransport {
     this.credentials = credentials ?? new Credentials(cluster.user, { cluster: execClusterInfo(cluster) });
   }
 
-  /** Sends `body` as JSON to `path`; the answer parsed, or ApiError. */
-  async request<T>(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
-    const response = await this.send(method, path, options.query, options.body, { signal: options.signal });
+  /**
+   * Sends `body` as JSON to `path`; the answer parsed, or ApiError. `accept` names another JSON
+   * media type to ask for (the API server serves its JWKS only as application/jwk-set+json).
+   */
+  async request<T>(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; signal?: AbortSignal; accept?: string } = {}): Promise<T> {
+    const response = await this.send(method, path, options.query, options.body, { signal: options.signal, accept: options.accept });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) throw this.failure(method, path, response.statusCode, text);
     if (text === '') return undefined as T;
@@ -109,10 +112,10 @@ export class KubeTransport {
     await pool?.close();
   }
 
-  private async send(method: Dispatcher.HttpMethod, path: string, query: Query | undefined, body: unknown, timing: { signal?: AbortSignal | undefined; bodyTimeout?: number }): Promise<Dispatcher.ResponseData> {
+  private async send(method: Dispatcher.HttpMethod, path: string, query: Query | undefined, body: unknown, timing: { signal?: AbortSignal | undefined; bodyTimeout?: number; accept?: string | undefined }): Promise<Dispatcher.ResponseData> {
     const identity = await this.credentials.identity();
     const pool = this.pool(identity.cert, identity.key);
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
+    const headers: Record<string, string> = { accept: timing.accept ?? 'application/json', 'user-agent': USER_AGENT };
     if (identity.authorization) headers.authorization = identity.authorization;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const search = query ? new URLSearchParams(Object.entries(query).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]]))).toString() : '';
