@@ -4,9 +4,7 @@
 // token from the API server, and gets exactly its live access's grant; everything else is refused,
 // with the reason in the operator's log; deleting the access cuts the login.
 
-import { encode, Algorithms } from '@nats-io/jwt';
-import { createCurve, createServer, createUser } from '@nats-io/nkeys';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { IdentityProvider } from '../../src/api/cluster-nats-auth-callout.ts';
 import { BINDING_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
 import { Reason } from '../../src/api/reasons.ts';
@@ -42,6 +40,9 @@ const calloutAccess = (name: string, id: string, extra: object = {}) =>
 
 const gitpodToken = (workspaceId: string, options: Parameters<TestIdp['sign']>[1] = {}, org = ORG) =>
   idp.sign(gitpodClaims({ workspaceId, orgId: org, userId: 'user-1', audience: AUDIENCE }), options);
+
+/** The last denial the operator logged, for timeout messages. */
+const lastDenial = () => operator.log().split('\n').filter((line) => line.includes('"msg":"callout login denied"')).at(-1) ?? 'none logged';
 
 /** Waits until the operator has logged a denial with `reason` (its log is written asynchronously). */
 const deniedInLog = (reason: string) =>
@@ -170,7 +171,7 @@ test('deleting the access cuts its live login, and the same token is refused aft
   await waitForReady(admin.custom, NS, 'ws-cut', 'True', Reason.CalloutReady);
   const token = await gitpodToken('ws-cut');
   const nc = await connectWithToken(urls, sentinel, token);
-  expect(await roundTrip(nc, nc, 'ws.ws-cut.before')).toBe('before');
+  expect(await roundTrip(nc, nc, 'ws.ws-cut.before')).toBe('hello');
   const closed = closeReasonOrNone(nc);
   const started = Date.now();
   await admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'workspacenatsaccesses', namespace: NS, name: 'ws-cut' });
@@ -240,7 +241,12 @@ test("a pod's ServiceAccount token logs in while the pod is bound, and is refuse
     body: { spec: { audiences: [AUDIENCE], expirationSeconds: 600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: 'sa-pod', uid } } },
   });
   const token = request.status?.token ?? '';
-  await waitFor(async () => ((await tokenLoginOutcome(urls, sentinel, token)) === ACCEPTED ? true : undefined), {
+  await waitFor(
+    async () => {
+      if ((await tokenLoginOutcome(urls, sentinel, token)) === ACCEPTED) return true;
+      throw new Error(`last denial: ${lastDenial()}`);
+    },
+    {
     what: "the pod's token to be accepted once the binder made its access",
     timeoutMs: 30_000,
     intervalMs: 500,
@@ -259,46 +265,13 @@ test("a pod's ServiceAccount token logs in while the pod is bound, and is refuse
   });
 });
 
-test('a request whose header xkey is not the one the server signed is dropped', async () => {
+test('no client, not even the auth user, can put a forged request on the callout subject', async () => {
+  // Only servers send authorization requests; the reader's own checks of forged ones (a header
+  // xkey other than the signed one, a request not signed by a server) are unit tests
+  // (callout-wire.test.ts), since nats-server lets no client publish one.
   const auth = await connectWithCreds(urls, state.trust.calloutAccount.authUser.creds);
   try {
-    const calloutXkey = state.trust.calloutAccount.xkey.publicKey;
-    const server = createServer();
-    const [sealer, other] = [createCurve(), createCurve()];
-    const forge = async (signedXkey: string) => {
-      const claims = {
-        iss: server.getPublicKey(),
-        sub: server.getPublicKey(),
-        aud: 'nats-authorization-request',
-        iat: Math.floor(Date.now() / 1000),
-        exp: Math.floor(Date.now() / 1000) + 2,
-        jti: `forged-${Math.random()}`,
-        nats: {
-          server_id: { id: server.getPublicKey(), name: 'forger', xkey: signedXkey },
-          user_nkey: createUser().getPublicKey(),
-          client_info: { host: '127.0.0.1', id: 1, kind: 'Client', type: 'nats' },
-          connect_opts: {},
-          type: 'authorization_request',
-          version: 2,
-        },
-      };
-      const jwt = await encode(Algorithms.v2, claims as never, server);
-      const h = headers();
-      h.set('Nats-Server-Xkey', sealer.getPublicKey());
-      return { data: sealer.seal(new TextEncoder().encode(jwt), calloutXkey), headers: h };
-    };
-    // The same request with matching keys is answered (a denial: it carries no token)...
-    const honest = await forge(sealer.getPublicKey());
-    const answer = await auth.request('$SYS.REQ.USER.AUTH', honest.data, { headers: honest.headers, timeout: 5000 });
-    expect(answer.data.length).toBeGreaterThan(0);
-    await deniedInLog('NoToken');
-    // ...and one whose signed key is another is not answered at all.
-    const forged = await forge(other.getPublicKey());
-    await expect(auth.request('$SYS.REQ.USER.AUTH', forged.data, { headers: forged.headers, timeout: 1500 })).rejects.toThrow();
-    await waitFor(async () => (operator.log().includes('Nats-Server-Xkey header is not the xkey the server signed into the request') ? true : undefined), {
-      what: 'the dropped request in the log',
-      timeoutMs: 10_000,
-    });
+    expect(await publishRefusal(auth, '$SYS.REQ.USER.AUTH')).toMatch(/^Permissions Violation for Publish/);
   } finally {
     await auth.close();
   }
