@@ -21,7 +21,11 @@ export type IdentityProviderKind = (typeof IdentityProviderKind)[keyof typeof Id
 
 /** Signature algorithms a provider may allow; symmetric ones (HS*) are never taken from a JWKS. */
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-export const DEFAULT_TOKEN_ALGORITHMS = ['RS256'];
+/** Defaults by kind: GitPod signs RS256; an API server signs RS256 or ES256/384/512 after its key. */
+export const DEFAULT_TOKEN_ALGORITHMS: Record<IdentityProviderKind, readonly string[]> = {
+  OIDC: ['RS256'],
+  KubernetesServiceAccount: ['RS256', 'ES256', 'ES384', 'ES512'],
+};
 /** Claim names of GitPod's ID tokens (never `sub`: it is the context URL, shared by workspaces). */
 export const DEFAULT_CLAIMS = { workspaceId: 'workspace_id', owner: 'user_id', org: 'org_id' } as const;
 
@@ -82,7 +86,7 @@ const identityProviderSchema = {
     },
     algorithms: {
       type: 'array',
-      description: 'Signature algorithms accepted (default RS256). alg none and HMAC are never accepted.',
+      description: 'Signature algorithms accepted (default RS256 for OIDC; RS256 and ES256/384/512 for KubernetesServiceAccount). alg none and HMAC are never accepted.',
       minItems: 1,
       maxItems: TOKEN_ALGORITHMS.length,
       'x-kubernetes-list-type': 'set',

@@ -98,7 +98,7 @@ export async function verifyIdentityToken(token: string, providers: readonly Pro
     ({ payload } = await jwtVerify(token, keys.getKey, {
       issuer: provider.issuerURL,
       audience: [...provider.audiences],
-      algorithms: [...(provider.algorithms ?? DEFAULT_TOKEN_ALGORITHMS)],
+      algorithms: [...(provider.algorithms ?? DEFAULT_TOKEN_ALGORITHMS[provider.kind])],
       requiredClaims: ['exp'],
       currentDate: now,
       clockTolerance: CLOCK_TOLERANCE_S,
