@@ -1,41 +1,30 @@
 // The auth callout service, run by every replica (like the webhook, it only reads caches): for each
 // ClusterNatsAuthCallout it connects to NATS as the callout account's auth user and answers
 // $SYS.REQ.USER.AUTH in a queue group, so the replicas share the load and any one of them keeps
-// logins working. A request is opened with the callout's xkey and checked (request.ts of the wire
-// protocol), the token verified against the provider's keys, the live access found and its grant
-// signed into a user JWT for the connection's own user key. Denials carry only a reason to the
-// server (which logs it and tells the client "Authorization Violation"); the log has the details.
+// logins working (answer.ts answers each request). It keeps each callout's keys and connection in
+// step with its spec and Secrets, and each identity provider's key set across restarts of both.
 //
 // The caches (caches.ts) start when the first callout appears, so a cluster without callouts pays
 // for one small watch only.
 
 import type { V1Secret } from '@kubernetes/client-node';
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { JSONWebKeySet } from 'jose';
 import { IdentityProviderKind, type ClusterNatsAuthCallout, type IdentityProvider } from '../api/cluster-nats-auth-callout.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
 import { CALLOUT_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import { Failure } from '../api/failure.ts';
-import { DenyReason, Reason } from '../api/reasons.ts';
+import { Reason } from '../api/reasons.ts';
 import { DEFAULT_KEY_SET_TIMING, KeySet, oidcJwksFetcher, type KeySetState, type KeySetTiming } from '../identity/key-set.ts';
-import { Denial, verifyIdentityToken, type ProviderKeys } from '../identity/tokens.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { customResourcePath, type KubeClient } from '../kube/api.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import type { Logger } from '../log.ts';
-import {
-  encodeAuthorizationReply,
-  readAuthorizationRequest,
-  RequestRefused,
-  SERVER_XKEY_HEADER,
-  type AuthorizationRequest,
-  type ResponseSigner,
-} from '../nats/callout.ts';
-import { signUserJwt } from '../nats/credentials.ts';
+import type { CalloutMetrics } from '../metrics.ts';
 import { nativeCredsAuthenticator } from '../nats/native-creds.ts';
 import type { XKey } from '../nats/xkey.ts';
-import { authorize } from './authorize.ts';
+import { answerRequest, type AnswerDeps, type Runtime } from './answer.ts';
 import { CalloutCaches } from './caches.ts';
 import { ReplayGuard } from './replay-guard.ts';
 
@@ -61,15 +50,7 @@ export interface CalloutServiceOptions {
   log: Logger;
   clock?: Clock;
   keySetTiming?: KeySetTiming;
-}
-
-interface Runtime {
-  version: string;
-  nc: NatsConnection;
-  sub: Subscription;
-  signer: ResponseSigner;
-  xkey: XKey;
-  providers: ProviderKeys[];
+  metrics?: CalloutMetrics;
 }
 
 export class CalloutService {
@@ -82,7 +63,8 @@ export class CalloutService {
   readonly #runtimes = new Map<string, Runtime>();
   readonly #states = new Map<string, CalloutState>();
   readonly #keySets = new Map<string, KeySet>();
-  readonly #replays = new ReplayGuard();
+  /** What answering a request reads (the caches once started). */
+  readonly #answering: AnswerDeps;
   readonly #listeners = new Set<(name: string) => void>();
   #caches: CalloutCaches | undefined;
   #syncing: Promise<void> = Promise.resolve();
@@ -107,6 +89,14 @@ export class CalloutService {
       onChange: () => this.#sync(),
     });
     this.#keys = new IssuerKeys(this.#secrets, options.namespace);
+    this.#answering = {
+      log,
+      clock: this.#clock,
+      keys: this.#keys,
+      replays: new ReplayGuard(),
+      view: (name) => this.#caches?.view(name),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    };
   }
 
   async start(): Promise<void> {
@@ -220,7 +210,7 @@ export class CalloutService {
     runtime.sub = nc.subscribe(AUTH_REQUEST_SUBJECT, {
       queue: QUEUE_GROUP,
       callback: (error, msg) => {
-        if (!error) void this.#answer(name, runtime, msg);
+        if (!error) void answerRequest(this.#answering, name, runtime, msg);
       },
     });
     await nc.flush();
@@ -253,48 +243,5 @@ export class CalloutService {
     if (runtime.nc.isClosed()) return;
     // Drained: requests already taken are answered first.
     await runtime.nc.drain().catch(() => runtime.nc.close());
-  }
-
-  async #answer(calloutName: string, runtime: Runtime, msg: Msg): Promise<void> {
-    const now = this.#clock();
-    let request: AuthorizationRequest;
-    try {
-      request = readAuthorizationRequest(msg.data, msg.headers?.get(SERVER_XKEY_HEADER) || undefined, runtime.xkey, now);
-    } catch (error) {
-      // Not from a server we can trust: no answer at all (the server times the client out).
-      const message = error instanceof RequestRefused ? error.message : `unreadable request: ${(error as Error).message}`;
-      this.#log.warn({ callout: calloutName, message }, 'callout request dropped');
-      return;
-    }
-    const context = { callout: calloutName, server: request.serverName, client: { host: request.client.host, id: request.client.id, name: request.client.name } };
-    let answer: { jwt: string } | { error: string };
-    try {
-      if (!request.token) throw new Denial(DenyReason.NoToken, 'CONNECT has no auth_token');
-      const identity = await verifyIdentityToken(request.token, runtime.providers, now);
-      this.#replays.check(identity, request.client.host, now);
-      if (!this.#caches) throw new Error('callout caches not started');
-      const decision = authorize(identity, this.#caches.view(calloutName), now);
-      let signingKey: KeyPair;
-      try {
-        signingKey = this.#keys.accountSigningKey(decision.issuer);
-      } catch (error) {
-        throw new Denial(DenyReason.IssuerRefused, `issuer ${decision.issuer.metadata.name}: ${(error as Error).message}`);
-      }
-      const jwt = await signUserJwt(
-        { name: decision.userName, accountPublicKey: decision.grant.accountPublicKey, signingKey, grant: decision.grant.grant, expiresAt: decision.expiresAt },
-        request.userNkey,
-      );
-      answer = { jwt };
-      this.#log.debug({ ...context, provider: identity.provider.name, access: decision.userName, expiresAt: decision.expiresAt.toISOString() }, 'callout login allowed');
-    } catch (error) {
-      const denial = error instanceof Denial ? error : new Denial(DenyReason.InternalError, (error as Error).message);
-      answer = { error: denial.reason };
-      this.#log.info({ ...context, reason: denial.reason, message: denial.message }, 'callout login denied');
-    }
-    try {
-      msg.respond(await encodeAuthorizationReply(request, runtime.signer, answer, runtime.xkey));
-    } catch (error) {
-      this.#log.error({ ...context, error: (error as Error).message }, 'callout answer failed');
-    }
   }
 }

@@ -18,6 +18,8 @@ export interface RunConfig {
   revocation: RevokerTiming;
   /** The pod webhook, when --webhook-port is set. */
   webhook: WebhookConfig | undefined;
+  /** Where to serve Prometheus metrics (plain HTTP, GET /metrics); off when undefined. */
+  metricsPort: number | undefined;
 }
 
 export interface WebhookConfig {
@@ -49,6 +51,7 @@ export const runFlags = {
   'webhook-cert-dir': { type: 'string' },
   'webhook-hosts': { type: 'string' },
   'webhook-config': { type: 'string' },
+  'metrics-port': { type: 'string' },
 } as const;
 
 type RawSettings = Partial<Record<Exclude<keyof typeof runFlags, 'config'>, unknown>>;
@@ -91,6 +94,8 @@ export function loadRunConfig(
   const verifyPeriodMs = parseDuration(verifyText, where('nats-verify-period'));
   if (verifyPeriodMs < 1000) throw new Error(`${where('nats-verify-period')}: must be at least 1s`);
   const webhook = webhookConfig(pick, where, namespace);
+  const metricsPortText = pick('metrics-port');
+  const metricsPort = metricsPortText === undefined ? undefined : portNumber(metricsPortText, where('metrics-port'));
   const kubeconfig = pick('kubeconfig');
   return {
     kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,
@@ -102,7 +107,14 @@ export function loadRunConfig(
     namespaces,
     revocation: { ...REVOCATION_TIMING, verifyPeriodMs },
     webhook,
+    metricsPort,
   };
+}
+
+function portNumber(text: unknown, where: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${where}: "${String(text)}" is not a port number`);
+  return port;
 }
 
 /** The webhook is off unless a port is given; its certificate names default to its Service's. */
@@ -113,10 +125,7 @@ function webhookConfig(
 ): WebhookConfig | undefined {
   const portText = pick('webhook-port');
   if (portText === undefined) return undefined;
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`${where('webhook-port')}: "${String(portText)}" is not a port number`);
-  }
+  const port = portNumber(portText, where('webhook-port'));
   const certDir = pick('webhook-cert-dir');
   const service = `workspace-nats-operator-webhook.${namespace}.svc`;
   const hosts = listOf(pick('webhook-hosts'));

@@ -11,6 +11,8 @@ import { KubeClient } from '../kube/api.ts';
 import { loadClusterConfig } from '../kube/kubeconfig.ts';
 import { LeaderElector, leaseInformer } from '../kube/leader-election.ts';
 import { createLogger } from '../log.ts';
+import { OperatorMetrics } from '../metrics.ts';
+import { serveMetrics, type RunningMetricsServer } from './metrics-server.ts';
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
 import { loadRunConfig, runFlags } from './config.ts';
 
@@ -43,6 +45,7 @@ Options of run:
   --webhook-hosts A,B    names and addresses of the self-made certificate
                          (default: workspace-nats-operator-webhook.<namespace>.svc[.cluster.local])
   --webhook-config NAME  MutatingWebhookConfiguration for the caBundle (default workspace-nats-operator)
+  --metrics-port PORT    serve Prometheus metrics (GET /metrics, plain HTTP) on this port (default: off)
   --config FILE          YAML file with the settings above by flag name; flags win
 `;
 
@@ -58,7 +61,9 @@ async function run(args: string[]): Promise<void> {
   let operator: RunningOperator | undefined;
   let elector: LeaderElector | undefined;
   let webhook: RunningWebhook | undefined;
-  const callouts = new CalloutService({ client, namespace: config.namespace, workspaceNamespaces: config.namespaces, log });
+  const metrics = new OperatorMetrics();
+  let metricsServer: RunningMetricsServer | undefined;
+  const callouts = new CalloutService({ client, namespace: config.namespace, workspaceNamespaces: config.namespaces, log, metrics });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     stopping.abort();
@@ -67,6 +72,7 @@ async function run(args: string[]): Promise<void> {
       await elector?.release();
       await webhook?.stop();
       await callouts.stop();
+      await metricsServer?.stop();
     })().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -77,6 +83,7 @@ async function run(args: string[]): Promise<void> {
 
   // Every replica serves the webhook and the auth callouts (both only read); only the leader
   // reconciles.
+  if (config.metricsPort !== undefined) metricsServer = await serveMetrics(metrics.registry, config.metricsPort, log);
   await callouts.start();
   if (config.webhook) {
     webhook = await startPodWebhook({

@@ -10,6 +10,7 @@ import { BINDING_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constan
 import { Reason } from '../../src/api/reasons.ts';
 import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { gitpodClaims, startTestIdp, type TestIdp } from '../env/idp.ts';
+import { freePort } from '../env/net.ts';
 import { ACCEPTED, closeReason, connectWithCreds, connectWithToken, publishRefusal, roundTrip, subscribeRefusal, tokenLoginOutcome } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import type { EnvState } from '../env/state.ts';
@@ -34,6 +35,14 @@ let operator: OperatorProcess;
 let idp: TestIdp;
 let urls: string[];
 let sentinel: string;
+let metricsPort: number;
+
+/** The operator's count of callout requests denied for `reason`. */
+async function deniedCount(reason: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('workspace_nats_operator_callout_requests_total{') && l.includes(`result="denied"`) && l.includes(`reason="${reason}"`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
 
 const calloutAccess = (name: string, id: string, extra: object = {}) =>
   accessBody(name, { issuerRef: { name: ISSUER }, authCalloutRef: { name: CALLOUT }, workspace: { id, owner: 'user-1' }, permissions, ...extra });
@@ -53,9 +62,11 @@ const deniedInLog = (reason: string) =>
 
 beforeAll(async () => {
   idp = await startTestIdp();
+  metricsPort = await freePort();
   ({ state, admin, operator } = await startSuite({
     issuer: { name: ISSUER },
     namespaces: [NS],
+    operatorArgs: ['--metrics-port', String(metricsPort)],
     prepare: async (clients, env) => {
       await createCalloutSecrets(clients, env.trust);
       const providers: IdentityProvider[] = [
@@ -131,8 +142,10 @@ describe('refused, with the reason in the operator log', () => {
     ['another org', 'OrgNotAllowed', () => gitpodToken('ws-refused', {}, 'org-b')],
   ];
   test.each(cases)('%s', async (_what, reason, token) => {
+    const before = await deniedCount(reason);
     expect(await tokenLoginOutcome(urls, sentinel, await token())).toBe(DENIED);
     await deniedInLog(reason);
+    expect(await deniedCount(reason)).toBe(before + 1);
   });
 
   test('an unknown kid, after the callout fetched the keys again (at most once per cooldown)', async () => {
@@ -293,7 +306,8 @@ test('with the callout down, logins fail closed within the auth timeout; when it
   });
 });
 
-test('no seed, JWT or token in what the operator wrote about the callout and its accesses', async () => {
+test('no seed, JWT or token in what the operator wrote about the callout and its accesses, or in its metrics', async () => {
   expect(secretMaterialIn(await operatorOutputIn(admin, NS))).toEqual([]);
+  expect(secretMaterialIn(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())).toEqual([]);
   expect(secretMaterialIn(JSON.stringify(await getCallout(admin, CALLOUT)))).toEqual([]);
 });

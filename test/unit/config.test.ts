@@ -35,6 +35,12 @@ describe('run settings', () => {
     expect(() => loadRunConfig({ namespace: 'n', 'nats-verify-period': '500ms' }, {})).toThrow('--nats-verify-period: must be at least 1s');
   });
 
+  test('metrics are served on --metrics-port when given, a port number', () => {
+    expect(loadRunConfig({ namespace: 'n' }, {}).metricsPort).toBeUndefined();
+    expect(loadRunConfig({ namespace: 'n', 'metrics-port': '8080' }, {}).metricsPort).toBe(8080);
+    expect(() => loadRunConfig({ namespace: 'n', 'metrics-port': 'http' }, {})).toThrow('--metrics-port: "http" is not a port number');
+  });
+
   test('namespaces come as a comma-separated flag or a list in the file', () => {
     expect(loadRunConfig({ namespace: 'n', namespaces: 'gitpod, coder,gitpod' }, {}).namespaces).toEqual(['gitpod', 'coder']);
     const config = file('namespace: n\nnamespaces: [a, b]\n');
