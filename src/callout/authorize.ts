@@ -50,8 +50,10 @@ export function authorize(identity: VerifiedIdentity, view: CalloutView, now: Da
   if (live.length === 0) throw new Denial(DenyReason.AccessDeleting, `the access of ${workspace} (${describe(candidates[0]!)}) is being deleted`);
   if (live.length > 1) throw new Denial(DenyReason.AmbiguousAccess, `${workspace} has ${live.length} accesses (${live.map(describe).join(', ')})`);
   const access = live[0]!;
+  // An ID token names a person: it must be the access's owner, when the access has one (a token
+  // without the owner claim is refused then). A pod's token names no person.
   const owner = access.spec.workspace.owner;
-  if (owner !== undefined && identity.owner !== undefined && identity.owner !== owner) {
+  if (!pod && owner !== undefined && identity.owner !== owner) {
     throw new Denial(DenyReason.OwnerMismatch, `the token's owner is not the owner of ${describe(access)}`);
   }
   const issuer = view.issuer(access.spec.issuerRef.name);

@@ -37,7 +37,9 @@ beforeAll(async () => {
   await createCalloutSecrets(admin, trust, suffix);
   const providers: IdentityProvider[] = [{ name: 'gitpod', kind: 'OIDC', issuerURL: idp.issuer, audiences: ['nats'], issuers: [ISSUER] }];
   await createCallout(admin, calloutBody(CALLOUT, trust, nats.urls, providers, suffix));
-  await waitForCalloutReady(admin, CALLOUT);
+  const ready = await waitForCalloutReady(admin, CALLOUT);
+  // One replica connected to one server; its routes carry the subscription to the other two.
+  expect(ready.status?.servers).toBe(NODES);
   await installWorkspaceCrd(admin.kubeConfig);
   await admin.custom.createNamespacedCustomObject({
     group: GROUP,

@@ -433,3 +433,88 @@ describe('AccessController: deletion', () => {
     expect(env.api.calls).toEqual([]);
   });
 });
+
+describe('AccessController: accesses that log in through an auth callout', () => {
+  const SENTINEL = new TextEncoder().encode('-----BEGIN NATS USER JWT-----\nsentinel\n------END NATS USER JWT------\n');
+  const callout: ClusterNatsAuthCallout = {
+    apiVersion: 'natsaccess.io/v1alpha1',
+    kind: 'ClusterNatsAuthCallout',
+    metadata: { name: 'gitpod' },
+    spec: {
+      nats: { urls: ['nats://nats:4222'], authUserCredentialsSecretRef: { name: 'auth' }, sentinelCredentialsSecretRef: { name: 'sentinel' } },
+      account: { publicKey: `A${'B'.repeat(55)}`, signingKeySecretRef: { name: 'callout-key' } },
+      xkeySecretRef: { name: 'xkey' },
+      identityProviders: [{ name: 'gitpod', kind: 'OIDC', issuerURL: 'https://api.gitpod.example/idp', audiences: ['nats'], issuers: ['platform'] }],
+    },
+  };
+  const viaCallout = (spec: Partial<WorkspaceNatsAccess['spec']> = {}) => accessFixture({ ttl: '1h', authCalloutRef: { name: 'gitpod' }, ...spec });
+  const withCallout = { access: viaCallout(), callouts: [callout], sentinelCreds: SENTINEL };
+
+  test('the Secret holds the sentinel creds and NATS_URL, nothing is minted, and Ready says CalloutReady', async () => {
+    const { api, reconcile, stored, settle } = setup(withCallout);
+    const result = await reconcile();
+    expect(api.writes()).toEqual(['replaceNamespacedCustomObject ws1', 'createNamespacedSecret ws1-nats', 'createNamespacedEvent ws1.', 'replaceNamespacedCustomObjectStatus ws1']);
+    const status = (api.calls.at(-1)!.args.body as WorkspaceNatsAccess).status!;
+    expect(status.conditions?.[0]).toMatchObject({ status: 'True', reason: Reason.CalloutReady });
+    expect(status.userPublicKey).toBeUndefined();
+    expect(result.requeueAfterMs).toBeUndefined();
+    settle();
+    const data = stored.get('ws1-nats')!.data!;
+    expect(Buffer.from(data[CREDS_KEY]!, 'base64')).toEqual(Buffer.from(SENTINEL));
+  });
+
+  test('a settled access writes nothing; a rotated sentinel is written out again', async () => {
+    const env = setup(withCallout);
+    await env.reconcile();
+    env.settle();
+    await env.reconcile();
+    expect(env.api.writes()).toEqual([]);
+    const rotated = setup({ ...withCallout, sentinelCreds: new TextEncoder().encode('another sentinel') });
+    rotated.put(env.stored.get('ws1-nats')!);
+    rotated.accesses.objects = [env.current()];
+    await rotated.reconcile();
+    expect(rotated.api.writes()).toEqual(['replaceNamespacedSecret ws1-nats', 'createNamespacedEvent ws1.']);
+  });
+
+  test('a missing callout is CalloutNotFound, and an unreadable sentinel Secret is reported with its name', async () => {
+    const missing = setup({ access: viaCallout() });
+    await missing.reconcile();
+    expect(missing.api.bodies<WorkspaceNatsAccess>('replaceNamespacedCustomObjectStatus').at(-1)?.status?.conditions?.[0]).toMatchObject({ reason: Reason.CalloutNotFound });
+    const unreadable = setup({ access: viaCallout(), callouts: [callout] });
+    await unreadable.reconcile();
+    const statuses = unreadable.api.bodies<WorkspaceNatsAccess>('replaceNamespacedCustomObjectStatus');
+    expect(statuses.at(-1)?.status?.conditions?.[0]).toMatchObject({ reason: Reason.NatsCredentialsInvalid, message: 'Secret sentinel not found' });
+  });
+
+  test('deletion cuts the logins, then deletes the Secret and removes the finalizer; a failed cut keeps the finalizer', async () => {
+    const env = setup(withCallout);
+    await env.reconcile();
+    env.settle();
+    env.api.on('listNamespacedSecret', () => ({ items: env.secrets.objects }));
+    env.accesses.objects = [{ ...env.current(), metadata: { ...env.current().metadata, deletionTimestamp: new Date() } }];
+    env.revoker.cutResult = 'no NATS server answered';
+    await env.reconcile();
+    expect(env.revoker.cuts).toEqual([{ account: env.issuers.objects[0]!.spec.account.publicKey, userName: 'team-a/ws1' }]);
+    expect(env.api.writes()).toEqual(['replaceNamespacedCustomObjectStatus ws1', 'createNamespacedEvent ws1.']);
+    expect(env.api.bodies<WorkspaceNatsAccess>('replaceNamespacedCustomObjectStatus')[0]?.status?.conditions?.[0]).toMatchObject({ reason: Reason.RevocationFailed });
+    env.settle();
+    env.revoker.cutResult = 2;
+    await env.reconcile();
+    expect(env.api.writes()).toEqual(['createNamespacedEvent ws1.', 'deleteNamespacedSecret ws1-nats', 'createNamespacedEvent ws1.', 'replaceNamespacedCustomObject ws1']);
+    const cut = env.api.bodies<{ reason: string }>('createNamespacedEvent')[0];
+    expect(cut?.reason).toBe('LoginsCut');
+    // The sentinel is shared: never revoked.
+    expect(env.revoker.requests).toEqual([]);
+  });
+
+  test('a policy that now refuses the access cuts its logins and deletes its Secret', async () => {
+    const env = setup(withCallout);
+    await env.reconcile();
+    env.settle();
+    env.issuers.objects = [issuerFixture({ policy: { maxTTL: '30m' } })];
+    await env.reconcile();
+    expect(env.revoker.cuts).toHaveLength(1);
+    expect(env.api.writes()).toContain('deleteNamespacedSecret ws1-nats');
+    expect(env.revoker.requests).toEqual([]);
+  });
+});

@@ -169,4 +169,23 @@ describe('the pod webhook', () => {
     // Idempotent: a pod mutated once gets nothing more.
     expect(mountPatch(mutated, mount!)).toEqual([]);
   });
+  test('with serviceAccountToken, the Secret and a kubelet-rotated token share one projected directory', () => {
+    const base = binding({ pods: { preset: 'Coder' } }, 'coder');
+    const coder = { ...base, spec: { ...base.spec, mount: { path: '/nats/', serviceAccountToken: { audience: 'nats' } } } };
+    const target = pod('coder-1', { 'com.coder.workspace.id': 'abc' });
+    const mount = mountFor(target, [coder], () => undefined);
+    const secretName = `${accessNameFor(coder, 'abc')}-nats`;
+    expect(mount).toEqual({ secretName, mountPath: '/nats/', serviceAccountToken: { audience: 'nats' } });
+    const mutated = applyPatch(target, mountPatch(target, mount!));
+    expect(mutated.spec?.volumes).toEqual([
+      {
+        name: 'nats-credentials',
+        projected: {
+          sources: [{ secret: { name: secretName, optional: true } }, { serviceAccountToken: { audience: 'nats', expirationSeconds: 3600, path: 'token' } }],
+        },
+      },
+    ]);
+    for (const container of mutated.spec?.containers ?? []) expect(container.env).toContainEqual({ name: 'NATS_TOKEN_FILE', value: '/nats/token' });
+    expect(mountPatch(mutated, mount!)).toEqual([]);
+  });
 });

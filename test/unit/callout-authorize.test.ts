@@ -144,8 +144,10 @@ describe('no access to log in as', () => {
     expect(denial.message).toContain('team-a/ws1-twin');
   });
 
-  test("OwnerMismatch: the token's owner is not the access's", () => {
+  test("OwnerMismatch: the token's owner is not the access's, or the token names no owner", () => {
     expect(denied(oidcIdentity({ owner: 'mallory' }), view([calloutAccess()])).reason).toBe(DenyReason.OwnerMismatch);
+    const { owner: _owner, ...ownerless } = oidcIdentity();
+    expect(denied(ownerless, view([calloutAccess()])).reason).toBe(DenyReason.OwnerMismatch);
   });
 
   test('IssuerRefused: the issuer does not exist, or its policy refuses the access', () => {
