@@ -6,7 +6,7 @@
 
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { IdentityProvider } from '../../src/api/cluster-nats-auth-callout.ts';
-import { BINDING_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
+import { BINDING_PLURAL, CALLOUT_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
 import { Reason } from '../../src/api/reasons.ts';
 import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { gitpodClaims, startTestIdp, type TestIdp } from '../env/idp.ts';
@@ -303,6 +303,52 @@ test('with the callout down, logins fail closed within the auth timeout; when it
     what: 'logins to work again',
     timeoutMs: 30_000,
     intervalMs: 500,
+  });
+});
+
+describe('bad configuration is refused at admission, naming the field', () => {
+  const provider = { name: 'gitpod', kind: 'OIDC', issuerURL: 'https://api.gitpod.example/idp', audiences: ['nats'], issuers: [ISSUER] };
+  const refusal = async (body: object): Promise<string> => {
+    try {
+      await admin.custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: CALLOUT_PLURAL, body, fieldValidation: 'Strict' });
+      await admin.custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: CALLOUT_PLURAL, name: 'refused' });
+      return 'accepted';
+    } catch (error) {
+      return (JSON.parse(String((error as { body?: unknown }).body)) as { message: string }).message;
+    }
+  };
+  const withProviders = (providers: object[]) => ({ ...calloutBody('refused', state.trust, urls, []), spec: { ...calloutBody('refused', state.trust, urls, []).spec, identityProviders: providers } });
+  test.each<[string, () => object, string]>([
+    ['two providers of one name', () => withProviders([provider, { ...provider, issuerURL: 'https://other.example/idp' }]), 'spec.identityProviders: Invalid value: "array": spec.identityProviders: names must be unique'],
+    ['claims on a ServiceAccount provider', () => withProviders([{ ...provider, kind: 'KubernetesServiceAccount', claims: { workspaceId: 'sub' } }]), 'spec.identityProviders[0].claims: Invalid value: "object": claims applies to kind OIDC only'],
+    ['an unknown provider kind', () => withProviders([{ ...provider, kind: 'SAML' }]), 'spec.identityProviders[0].kind: Unsupported value: "SAML"'],
+    ['an HMAC algorithm', () => withProviders([{ ...provider, algorithms: ['HS256'] }]), 'spec.identityProviders[0].algorithms[0]: Unsupported value: "HS256"'],
+    ['an issuer URL without a scheme', () => withProviders([{ ...provider, issuerURL: 'api.gitpod.example/idp' }]), 'spec.identityProviders[0].issuerURL: Invalid value: "api.gitpod.example/idp"'],
+    ['no audience', () => withProviders([{ ...provider, audiences: [] }]), 'spec.identityProviders[0].audiences: Invalid value: 0'],
+    ['no issuer to log in to', () => withProviders([{ ...provider, issuers: [] }]), 'spec.identityProviders[0].issuers: Invalid value: 0'],
+    ['a user key as the callout account', () => {
+      const body = calloutBody('refused', state.trust, urls, [provider as IdentityProvider]);
+      return { ...body, spec: { ...body.spec, account: { ...body.spec.account, publicKey: state.trust.calloutAccount.authUser.publicKey } } };
+    }, 'spec.account.publicKey: Invalid value'],
+    ['no xkey', () => {
+      const { xkeySecretRef: _xkey, ...spec } = calloutBody('refused', state.trust, urls, [provider as IdentityProvider]).spec;
+      return { ...calloutBody('refused', state.trust, urls, []), spec };
+    }, 'spec.xkeySecretRef: Required value'],
+  ])('%s', async (_what, body, expected) => {
+    expect(await refusal(body())).toContain(expected);
+  });
+
+  test("an access's authCalloutRef cannot be changed or removed", async () => {
+    await createAccess(admin.custom, NS, calloutAccess('ws-fixed', 'ws-fixed'));
+    const access = (await getAccess(admin.custom, NS, 'ws-fixed'))!;
+    const { authCalloutRef: _ref, ...spec } = access.spec;
+    let message = '';
+    try {
+      await admin.custom.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'workspacenatsaccesses', namespace: NS, name: 'ws-fixed', body: { ...access, spec } });
+    } catch (error) {
+      message = (JSON.parse(String((error as { body?: unknown }).body)) as { message: string }).message;
+    }
+    expect(message).toContain('spec.authCalloutRef is immutable');
   });
 });
 
