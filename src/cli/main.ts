@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Command-line entry point: `run` starts the operator, `crds` prints the CRDs. Parses arguments and
-// wires the pieces; owns no logic of its own.
+// Command-line entry point: `run` starts the operator (and its auth callouts), `crds` prints the
+// CRDs. Parses arguments and wires the pieces; owns no logic of its own.
 
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,8 @@ const LEASE_NAME = 'workspace-nats-operator';
 const usage = `Usage: workspace-nats-operator <command> [options]
 
 Commands:
-  run     Run the operator: mint, renew and revoke NATS credentials for WorkspaceNatsAccess objects
+  run     Run the operator: mint, renew and revoke NATS credentials for WorkspaceNatsAccess objects,
+          and answer the NATS auth callouts of ClusterNatsAuthCallout objects
   crds    Print the CustomResourceDefinitions as YAML (kubectl apply -f -)
 
 Options of run:
