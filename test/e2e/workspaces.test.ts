@@ -251,6 +251,45 @@ test('with the operator down, a workspace pod is still created, without the cred
   await waitForReady(custom(), NS, accessOf('coder', 'cw-down'));
 });
 
+test('a binding may have the webhook project a ServiceAccount token beside the Secret (for an auth callout)', async () => {
+  await custom().createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: BINDING_PLURAL,
+    namespace: NS,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'WorkspaceNatsBinding',
+      metadata: { name: 'sa-token' },
+      spec: {
+        source: { pods: { selector: { matchLabels: { app: 'sa-token-ws' } }, workspaceIdLabel: 'ws-id' } },
+        template: { issuerRef: { name: ISSUER }, permissions },
+        mount: { path: '/nats', serviceAccountToken: { audience: 'nats', expirationSeconds: 1800 } },
+      },
+    },
+  });
+  try {
+    // The webhook's watch of bindings may be a moment behind: a pod created before it saw the
+    // binding is stored unchanged, so try again with a new pod until one is mutated.
+    let attempt = 0;
+    const pod = await waitFor(
+      async () => {
+        const created = await createPod(`sa-token-${++attempt}`, { app: 'sa-token-ws', 'ws-id': `sat-${attempt}` });
+        return created.spec?.volumes?.some((v) => v.name === 'nats-credentials') ? created : undefined;
+      },
+      { what: 'a pod mutated with the projected token', timeoutMs: 30_000, intervalMs: 500 },
+    );
+    // Stored by the API server as the webhook wrote it: the Secret and the token, one directory.
+    expect(pod.spec?.volumes?.find((v) => v.name === 'nats-credentials')?.projected?.sources).toEqual([
+      { secret: { name: `${accessOf('sa-token', `sat-${attempt}`)}-nats`, optional: true } },
+      { serviceAccountToken: { audience: 'nats', expirationSeconds: 1800, path: 'token' } },
+    ]);
+    expect(pod.spec?.containers[0]?.env).toContainEqual({ name: 'NATS_TOKEN_FILE', value: '/nats/token' });
+  } finally {
+    await custom().deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BINDING_PLURAL, namespace: NS, name: 'sa-token' });
+  }
+});
+
 test('a binding reports how many workspaces it binds', async () => {
   // A binding of its own, so that the count is of this test's workspaces alone.
   await createBinding(custom(), 'counted', { pods: { selector: { matchLabels: { app: 'counted-ws' } }, workspaceIdLabel: 'ws-id' } });
