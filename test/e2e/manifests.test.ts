@@ -57,6 +57,8 @@ test('manifests/ and its examples pass server-side validation', async () => {
   const { stdout: examples } = await kubectl('apply', '--dry-run=server', '-n', 'e2e-examples', '-f', join(root, 'manifests', 'examples'));
   expect(examples).toMatch(new RegExp(`workspacenatsaccess\\.natsaccess\\.io/demo-workspace ${applied.source}`));
   expect(examples).toMatch(new RegExp(`clusternatsissuer\\.natsaccess\\.io/platform ${applied.source}`));
+  expect(examples).toMatch(new RegExp(`clusternatsauthcallout\\.natsaccess\\.io/workspaces ${applied.source}`));
+  expect(examples).toMatch(new RegExp(`workspacenatsaccess\\.natsaccess\\.io/demo-callout-workspace ${applied.source}`));
   for (const binding of ['gitpod', 'coder']) {
     expect(examples).toMatch(new RegExp(`workspacenatsbinding\\.natsaccess\\.io/${binding} ${applied.source}`));
   }

@@ -1,12 +1,14 @@
-// CLI: `node test/env/build.ts [etcd|nats-server|kubernetes ...]` builds the missing test binaries
-// into the cache, so CI can prebuild before jest (whose global setup would otherwise do it).
-import { COMPONENT_GROUPS, ensureComponents } from './components.ts';
+// CLI: `node test/env/build.ts [etcd|nats-server|kubernetes|natscli ...]` builds the missing test
+// binaries into the cache, so CI can prebuild before jest (whose global setup, or for natscli the
+// suite that uses it, would otherwise do it). Without arguments: the environment's (COMPONENT_GROUPS).
+import { COMPONENT_GROUPS, ensureComponents, ON_DEMAND_GROUPS } from './components.ts';
 import type { ComponentGroup } from './components.ts';
 
 const args = process.argv.slice(2);
-const unknown = args.filter((a) => !COMPONENT_GROUPS.includes(a as ComponentGroup));
+const known = [...COMPONENT_GROUPS, ...ON_DEMAND_GROUPS];
+const unknown = args.filter((a) => !known.includes(a as ComponentGroup));
 if (unknown.length > 0) {
-  process.stderr.write(`unknown component(s) ${unknown.join(', ')}; choose from ${COMPONENT_GROUPS.join(', ')}\n`);
+  process.stderr.write(`unknown component(s) ${unknown.join(', ')}; choose from ${known.join(', ')}\n`);
   process.exit(2);
 }
 const started = Date.now();

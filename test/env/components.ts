@@ -15,6 +15,8 @@ export const COMPONENT_VERSIONS = {
   kubernetesStaging: '0.37.2',
   etcd: '3.6.16',
   natsServer: '2.15.3',
+  /** The nats CLI (natscli), for the suite that shows its command lines work; not v0.5.1. */
+  natsCli: '0.5.0',
 } as const;
 
 export interface ComponentPaths {
@@ -23,17 +25,28 @@ export interface ComponentPaths {
   kubeControllerManager: string;
   kubectl: string;
   natsServer: string;
+  /** The `nats` CLI; built only when asked for (group natscli). */
+  natsCli: string;
 }
 
 export interface EnsureOptions {
   /** Progress lines; defaults to stderr. */
   log?: (line: string) => void;
-  /** Build only these groups (default all); paths of all components are returned regardless. */
+  /**
+   * Build only these groups (default: the environment's, COMPONENT_GROUPS); paths of all components
+   * are returned regardless.
+   */
   only?: ComponentGroup[];
 }
 
-export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes';
+export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes' | 'natscli';
+/** What the environment runs: built by default, before any suite starts. */
 export const COMPONENT_GROUPS: readonly ComponentGroup[] = ['etcd', 'nats-server', 'kubernetes'];
+/**
+ * Tools only some suites use, built when one asks for them by name (`only`), so that a run without
+ * those suites does not wait for them.
+ */
+export const ON_DEMAND_GROUPS: readonly ComponentGroup[] = ['natscli'];
 
 const KUBE_CMDS = ['kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
 
@@ -56,6 +69,7 @@ export function componentPaths(): ComponentPaths {
     kubeControllerManager: binaryPath('kube-controller-manager', v.kubernetes),
     kubectl: binaryPath('kubectl', v.kubernetes),
     natsServer: binaryPath('nats-server', v.natsServer),
+    natsCli: binaryPath('nats', v.natsCli),
   };
 }
 
@@ -94,6 +108,7 @@ async function doEnsure(log: (l: string) => void, groups: readonly ComponentGrou
   const builders: Builder[] = [
     { group: 'etcd', label: `etcd ${v.etcd}`, outputs: [paths.etcd], build: buildEtcd },
     { group: 'nats-server', label: `nats-server ${v.natsServer}`, outputs: [paths.natsServer], build: buildNats },
+    { group: 'natscli', label: `nats CLI ${v.natsCli}`, outputs: [paths.natsCli], build: buildNatsCli },
     {
       group: 'kubernetes',
       label: `kubernetes ${v.kubernetes} (${KUBE_CMDS.join(', ')})`,
@@ -232,6 +247,18 @@ async function buildNats(outDir: string, logFile: string): Promise<void> {
   await writeFile(logFile, '');
   await withWrapperModule('nats', (cwd) =>
     go(['install', `-ldflags=${STRIP}`, `github.com/nats-io/nats-server/v2@v${COMPONENT_VERSIONS.natsServer}`], {
+      cwd,
+      logFile,
+      env: { GOBIN: outDir },
+    }),
+  );
+}
+
+async function buildNatsCli(outDir: string, logFile: string): Promise<void> {
+  await writeFile(logFile, '');
+  // The CLI's main package is github.com/nats-io/natscli/nats; it finds its version in the build info.
+  await withWrapperModule('natscli', (cwd) =>
+    go(['install', `-ldflags=${STRIP}`, `github.com/nats-io/natscli/nats@v${COMPONENT_VERSIONS.natsCli}`], {
       cwd,
       logFile,
       env: { GOBIN: outDir },
