@@ -39,7 +39,7 @@ export const Reason = {
   AccessRefused: 'AccessRefused',
   /** Access Ready=True in callout mode: the Secret holds the callout's sentinel creds and NATS_URL. */
   CalloutReady: 'CalloutReady',
-  /** The authCalloutRef names no ClusterNatsAuthCallout, or one whose providers do not serve the issuer. */
+  /** The authCalloutRef names no ClusterNatsAuthCallout. */
   CalloutNotFound: 'CalloutNotFound',
   /** Callout Ready=True: keys load, every provider's keys were fetched, the subscription is on every server. */
   Serving: 'Serving',
@@ -47,6 +47,8 @@ export const Reason = {
   IdentityProviderUnavailable: 'IdentityProviderUnavailable',
   /** Callout: the NATS servers do not all have the callout's subscription (no replica connected). */
   NotSubscribed: 'NotSubscribed',
+  /** Callout: an older callout serves the same callout account; this one is not served. */
+  AccountInUse: 'AccountInUse',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../api/clock.ts';
 import { CALLOUT_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import { Failure } from '../api/failure.ts';
 import { Reason } from '../api/reasons.ts';
+import { byCodeUnits } from '../api/order.ts';
 import { DEFAULT_KEY_SET_TIMING, KeySet, oidcJwksFetcher, type KeySetState, type KeySetTiming } from '../identity/key-set.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { customResourcePath, type KubeClient } from '../kube/api.ts';
@@ -153,19 +154,26 @@ export class CalloutService {
       await this.#caches.synced;
     }
     let retry = false;
+    const owners = accountOwners(callouts);
     for (const callout of callouts) {
       const name = callout.metadata.name;
       const before = JSON.stringify(this.#states.get(name));
-      retry = !(await this.#syncCallout(callout)) || retry;
+      const owner = owners.get(callout.spec.account.publicKey);
+      if (owner === name) {
+        retry = !(await this.#syncCallout(callout)) || retry;
+      } else {
+        // Two callouts on one account would share its requests, each judging by its own providers.
+        const message = `callout ${owner} serves account ${callout.spec.account.publicKey} already (the oldest callout of an account serves it)`;
+        this.#states.set(name, { problem: { reason: Reason.AccountInUse, message }, providers: [] });
+        await this.#remove(name);
+      }
       if (JSON.stringify(this.#states.get(name)) !== before) for (const listener of this.#listeners) listener(name);
     }
     const names = new Set(callouts.map((callout) => callout.metadata.name));
-    for (const [name, runtime] of this.#runtimes) {
+    for (const name of this.#runtimes.keys()) {
       if (names.has(name)) continue;
-      this.#runtimes.delete(name);
       this.#states.delete(name);
-      await this.#close(runtime);
-      this.#log.info({ callout: name }, 'callout stopped');
+      await this.#remove(name);
     }
     clearTimeout(this.#retry);
     if (retry && !this.#stopped) this.#retry = setTimeout(() => this.#sync(), RETRY_MS);
@@ -239,9 +247,28 @@ export class CalloutService {
     return keys;
   }
 
+  /** Stops serving callout `name` here, if it was. */
+  async #remove(name: string): Promise<void> {
+    const runtime = this.#runtimes.get(name);
+    if (!runtime) return;
+    this.#runtimes.delete(name);
+    await this.#close(runtime);
+    this.#log.info({ callout: name }, 'callout stopped');
+  }
+
   async #close(runtime: Runtime): Promise<void> {
     if (runtime.nc.isClosed()) return;
     // Drained: requests already taken are answered first.
     await runtime.nc.drain().catch(() => runtime.nc.close());
   }
+}
+
+/** Which callout serves each callout account: the oldest, then the first by name. */
+export function accountOwners(callouts: readonly ClusterNatsAuthCallout[]): Map<string, string> {
+  const age = (callout: ClusterNatsAuthCallout) => `${new Date(callout.metadata.creationTimestamp ?? 0).toISOString()}/${callout.metadata.name}`;
+  const owners = new Map<string, string>();
+  for (const callout of [...callouts].sort((a, b) => byCodeUnits(age(a), age(b)))) {
+    if (!owners.has(callout.spec.account.publicKey)) owners.set(callout.spec.account.publicKey, callout.metadata.name);
+  }
+  return owners;
 }

@@ -82,6 +82,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Gone with the suite: another callout on the environment's callout account would not be served.
+  await admin?.custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: CALLOUT_PLURAL, name: CALLOUT }).catch(() => undefined);
   await operator?.stop();
   await idp?.stop();
 });
@@ -94,6 +96,24 @@ test('the callout reports Ready with the providers\' key ids and the servers hol
   const gitpod = callout.status?.identityProviders?.find((provider) => provider.name === 'gitpod');
   expect(gitpod?.keyIds).toEqual(idp.publishedKids);
   expect(callout.status?.identityProviders?.find((provider) => provider.name === 'pods')?.keyIds?.length).toBeGreaterThan(0);
+});
+
+test('a second callout on the same callout account is not served, and says which one is', async () => {
+  const body = calloutBody('e2e-callout-twin', state.trust, urls, [{ name: 'gitpod', kind: 'OIDC', issuerURL: idp.issuer, audiences: [AUDIENCE], issuers: [ISSUER] }]);
+  await createCallout(admin, body);
+  try {
+    const twin = await waitFor(
+      async () => {
+        const current = await getCallout(admin, 'e2e-callout-twin');
+        return current.status?.conditions?.find((c) => c.type === 'Ready')?.reason === Reason.AccountInUse ? current : undefined;
+      },
+      { what: 'the twin callout to report AccountInUse', timeoutMs: 30_000 },
+    );
+    expect(twin.status?.conditions?.[0]?.message).toContain(`callout ${CALLOUT} serves account`);
+    expect((await getCallout(admin, CALLOUT)).status?.conditions?.[0]?.reason).toBe(Reason.Serving);
+  } finally {
+    await admin.custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: CALLOUT_PLURAL, name: 'e2e-callout-twin' });
+  }
 });
 
 test("an access using the callout gets the sentinel's creds in its Secret, and no minted user", async () => {
