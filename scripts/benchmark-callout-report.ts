@@ -99,17 +99,34 @@ export function connectTable(levels: readonly Level[]): string[] {
   ];
 }
 
-/** CPU per connect of each process, each way, and the operator's memory. */
-export function costTable(levels: readonly Level[]): string[] {
+const allThree = (side: Side) => (side.cpuMs.client + side.cpuMs.operator + side.cpuMs.nats) / Math.max(1, side.latencies.length);
+
+/**
+ * CPU per connect of each process, each way, and the operator's memory; and the ceiling that sets
+ * on `cores` cores: the connects/s at which the three processes would use every core, whatever
+ * else runs.
+ */
+export function costTable(levels: readonly Level[], cores: number): string[] {
+  const ceiling = (side: Side) => ((cores * 1000) / allThree(side)).toFixed(0);
   return [
-    row(['in flight', 'operator CPU/callout connect', 'nats-server CPU/connect (callout, creds)', 'client CPU/connect (callout, creds)', 'operator RSS']),
-    row(Array.from({ length: 5 }, () => '---')),
+    row([
+      'in flight',
+      'operator CPU/callout connect',
+      'nats-server CPU/connect (callout, creds)',
+      'client CPU/connect (callout, creds)',
+      'all three (callout, creds)',
+      `connects/s ceiling on ${cores} cores (callout, creds)`,
+      'operator RSS',
+    ]),
+    row(Array.from({ length: 7 }, () => '---')),
     ...levels.map(({ concurrency, callout, creds, operatorResidentBytes }) =>
       row([
         String(concurrency),
         perConnect(callout, callout.cpuMs.operator),
         `${perConnect(callout, callout.cpuMs.nats)}, ${perConnect(creds, creds.cpuMs.nats)}`,
         `${perConnect(callout, callout.cpuMs.client)}, ${perConnect(creds, creds.cpuMs.client)}`,
+        `${fineMs(allThree(callout))}, ${fineMs(allThree(creds))}`,
+        `${ceiling(callout)}, ${ceiling(creds)}`,
         `${(operatorResidentBytes / 2 ** 20).toFixed(0)} MiB`,
       ]),
     ),

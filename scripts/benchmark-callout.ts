@@ -16,8 +16,11 @@
 //
 // The load runs in a child process (benchmark-callout-load.ts), not in this one: its event loop then
 // serves only the connects it times, and its CPU is read apart. On 2 cores the operator, nats-server
-// and the client share the machine whatever the layout, so the client's CPU per connect is printed:
-// when it times the connects/s it sustains at 1 core, the client, not the callout, is the limit.
+// and the client share the machine whatever the layout (a worker thread would share it too), so the
+// cost table prints each one's CPU per connect and the ceiling their sum sets (cores over CPU per
+// connect): a rate near it means the machine, not one process, is the limit, and the client's
+// share is what a load generator on another machine would give back. A single Node client would
+// itself be the limit only when its CPU per connect times the rate nears one core.
 
 import { fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -150,7 +153,7 @@ try {
       ...connectTable(levels),
       '',
       `what each connect cost (operator RSS ${(residentBefore / 2 ** 20).toFixed(0)} MiB before the first level)`,
-      ...costTable(levels),
+      ...costTable(levels, cpus().length),
       '',
       'goals:',
       ...goalLines(levels).map((line) => `  ${line}`),

@@ -149,10 +149,13 @@ describe('callout benchmark report', () => {
     ]);
   });
 
-  test('the cost table: CPU per connect of each process, and the operator memory', () => {
-    expect(costTable(levels).slice(2)).toEqual([
-      '| 1 | 1.00 ms | 1.50 ms, 0.800 ms | 0.500 ms, 0.400 ms | 100 MiB |',
-      '| 50 | 0.900 ms | 1.40 ms, 0.700 ms | 0.500 ms, 0.450 ms | 110 MiB |',
+  test('the cost table: CPU per connect of each process and of all three, the ceiling that sets, and the operator memory', () => {
+    const table = costTable(levels, 2);
+    expect(table[0]).toContain('| connects/s ceiling on 2 cores (callout, creds) |');
+    expect(table.slice(2)).toEqual([
+      // Callout: 0.5 + 1.0 + 1.5 = 3 ms, so 2 cores run out at 667/s; creds: 0.4 + 0 + 0.8 = 1.2 ms.
+      '| 1 | 1.00 ms | 1.50 ms, 0.800 ms | 0.500 ms, 0.400 ms | 3.00 ms, 1.20 ms | 667, 1667 | 100 MiB |',
+      '| 50 | 0.900 ms | 1.40 ms, 0.700 ms | 0.500 ms, 0.450 ms | 2.80 ms, 1.16 ms | 714, 1724 | 110 MiB |',
     ]);
   });
 
