@@ -45,7 +45,7 @@ const ORG = 'org-bench';
 const OWNER = 'user-bench';
 const AUDIENCE = 'nats';
 /** Untimed connects each way before the levels, so that no level pays for JIT warm-up. */
-const WARM_UP = { total: 200, concurrency: 10 };
+const WARM_UP = { total: 1000, concurrency: 50 };
 const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>', '_INBOX.>'] } };
 
 let flags: CalloutFlags;
