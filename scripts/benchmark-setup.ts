@@ -3,7 +3,7 @@
 // `stop()` ends all of it.
 
 import { pino } from 'pino';
-import { startEnvironment } from '../test/env/index.ts';
+import { startEnvironment, type Environment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState, type EnvState } from '../test/env/state.ts';
 import { OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, type Clients } from '../test/env/cluster.ts';
 import { startConnectionCounter, type ConnectionCounter } from '../test/env/connection-counter.ts';
@@ -22,6 +22,8 @@ export interface BenchOptions {
 }
 
 export interface Bench {
+  /** The processes themselves (the callout benchmark reads nats-server's CPU time). */
+  env: Environment;
   state: EnvState;
   admin: Clients;
   operator: OperatorProcess;
@@ -55,7 +57,7 @@ export async function startBench(operatorArgs: string[], options: BenchOptions =
       state.root,
     );
     await operator.start();
-    return { state, admin, operator, connections, stop };
+    return { env, state, admin, operator, connections, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,11 +1,13 @@
 // The auth callout's wire protocol (ADR-26): reading the authorization request a nats-server
 // publishes on $SYS.REQ.USER.AUTH, and encoding the authorization response it waits for. Pure but
-// for the signing; @nats-io/jwt encodes the response, and has no reader for requests, so the checks
-// a reader must make (who signed, for whom, until when, sealed by whom) are here.
+// for the signing. The response is @nats-io/jwt's encodeAuthorizationResponse() (its claims, signed
+// by native-jwt.ts's encodeJwt, byte for byte its encoder's); the library has no reader for
+// requests, so the checks a reader must make (who signed, for whom, until when, sealed by whom) are
+// here.
 
-import { encodeAuthorizationResponse, type ClaimsData } from '@nats-io/jwt';
+import type { ClaimsData } from '@nats-io/jwt';
 import type { KeyPair } from '@nats-io/nkeys';
-import { decodeJwt } from './native-jwt.ts';
+import { checkedPublicKey, decodeJwt, encodeJwt, type UnsignedClaims } from './native-jwt.ts';
 import type { XKey } from './xkey.ts';
 
 /** The header in which a server names the curve key it sealed a request with. */
@@ -99,14 +101,18 @@ export async function encodeAuthorizationReply(
   xkey: XKey | undefined,
 ): Promise<Uint8Array> {
   const viaSigningKey = signer.key.getPublicKey() !== signer.accountPublicKey;
-  const jwt = await encodeAuthorizationResponse(
-    request.userNkey,
-    request.serverId,
-    viaSigningKey ? signer.accountPublicKey : signer.key,
-    // A copy: the library writes issuer_account, type and version into the object it is given.
-    { ...answer },
-    viaSigningKey ? { signer: signer.key } : {},
-  );
+  // encodeAuthorizationResponse()'s claims, in its order, signed as its encoder would (encodeJwt).
+  const claims: UnsignedClaims = {
+    aud: checkedPublicKey(request.serverId, 'N'),
+    sub: checkedPublicKey(request.userNkey, 'U'),
+    // A copy: the caller's answer is not written to.
+    nats: { ...answer },
+  };
+  const account = checkedPublicKey(viaSigningKey ? signer.accountPublicKey : signer.key, 'A');
+  checkedPublicKey(signer.key, 'A');
+  if (viaSigningKey) claims.nats.issuer_account = account;
+  claims.nats.type = 'authorization_response';
+  const jwt = encodeJwt(claims, signer.key);
   const bytes = new TextEncoder().encode(jwt);
   return xkey && request.serverXkey ? xkey.seal(bytes, request.serverXkey) : bytes;
 }

@@ -1,9 +1,9 @@
 // Minting a NATS user and reading back what was minted. Pure apart from key generation: the
 // caller supplies the signing key, the claims and the clock.
 
-import { Algorithms, encodeUser, fmtCreds, type ClaimsData, type User } from '@nats-io/jwt';
+import { fmtCreds, type ClaimsData, type User } from '@nats-io/jwt';
 import type { KeyPair } from '@nats-io/nkeys';
-import { decodeJwt } from './native-jwt.ts';
+import { checkedPublicKey, decodeJwt, encodeJwt, type UnsignedClaims } from './native-jwt.ts';
 import { createNativeUser, nativeFromSeed } from './native-keys.ts';
 
 /** The NATS claims of a user JWT this operator mints (the `nats` section, minus bookkeeping). */
@@ -52,17 +52,26 @@ export interface MintedCredentials {
 
 /**
  * A user JWT for the user key `user` (a key pair, or a public key such as the one an auth callout
- * request names), carrying `grant`; signed by the account key or one of its signing keys.
+ * request names), carrying `grant`; signed by the account key or one of its signing keys. The claims
+ * are @nats-io/jwt encodeUser()'s, in its order, and so is the JWT (encodeJwt): the library's
+ * encoder hashes through WebCrypto, a thread-pool round trip on every callout login.
  */
 export async function signUserJwt(request: MintRequest, user: KeyPair | string): Promise<string> {
   const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
-  return encodeUser(request.name, user, signedByAccountKey ? request.signingKey : request.accountPublicKey, request.grant as Partial<User>, {
-    algorithm: Algorithms.v2,
+  const account = checkedPublicKey(request.accountPublicKey, 'A');
+  checkedPublicKey(request.signingKey, 'A');
+  const claims: UnsignedClaims = {
     exp: Math.floor(request.expiresAt.getTime() / 1000),
+    aud: 'NATS',
+    name: request.name,
+    sub: checkedPublicKey(user, 'U'),
     // A scoped user's claims are its tags alone, without the library's default limits.
-    scopedUser: isScoped(request.grant),
-    ...(signedByAccountKey ? {} : { signer: request.signingKey }),
-  });
+    // Otherwise the library's defaults first, overridden by the grant (its defaultUser()).
+    nats: isScoped(request.grant) ? { ...request.grant } : Object.assign<Record<string, unknown>, UserGrant>({ data: -1, payload: -1, subs: -1 }, request.grant),
+  };
+  if (!signedByAccountKey) claims.nats.issuer_account = account;
+  claims.nats.type = 'user';
+  return encodeJwt(claims, request.signingKey);
 }
 
 /** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */

@@ -124,18 +124,30 @@ export function createNativeUser(): KeyPair {
   }
 }
 
+/** Public keys kept for verifying: the servers' (callout requests) and the issuers' are few. */
+const MAX_VERIFY_KEYS = 1024;
+const verifyKeys = new Map<string, KeyObject>();
+
 /**
  * Whether `signature` is `publicKey`'s Ed25519 signature of `data`; `publicKey` is an encoded
  * nkey (`O...`, `A...`, `U...`). Throws an NKeysError if it is not the public key of a signing nkey.
+ * The key object of each public key is kept (a few, see MAX_VERIFY_KEYS): every callout login
+ * verifies a request signed by one of the servers' keys, and making it again cost more than the
+ * rest of decoding the request's JWT but the signature check.
  */
 export function nativeVerify(publicKey: string, data: Uint8Array, signature: Uint8Array): boolean {
-  let raw: Uint8Array;
-  try {
-    raw = Codec._decode(new TextEncoder().encode(publicKey));
-  } catch {
-    throw new NKeysError(NKeysErrorCode.InvalidPublicKey);
+  let key = verifyKeys.get(publicKey);
+  if (!key) {
+    let raw: Uint8Array;
+    try {
+      raw = Codec._decode(new TextEncoder().encode(publicKey));
+    } catch {
+      throw new NKeysError(NKeysErrorCode.InvalidPublicKey);
+    }
+    if (raw.byteLength !== 33 || !SIGNING_KINDS.has(raw[0] ?? -1)) throw new NKeysError(NKeysErrorCode.InvalidPublicKey);
+    key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw.subarray(1)]), format: 'der', type: 'spki' });
+    if (verifyKeys.size >= MAX_VERIFY_KEYS) verifyKeys.clear();
+    verifyKeys.set(publicKey, key);
   }
-  if (raw.byteLength !== 33 || !SIGNING_KINDS.has(raw[0] ?? -1)) throw new NKeysError(NKeysErrorCode.InvalidPublicKey);
-  const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw.subarray(1)]), format: 'der', type: 'spki' });
   return verify(null, data, key, signature);
 }

@@ -130,6 +130,18 @@ describe('bad input', () => {
     expect(() => nativeVerify(account, messages[0] as Uint8Array, new Uint8Array(64))).toThrow(NKeysError);
   });
 
+  test("nativeVerify keeps telling each key's signatures apart past the number of keys it keeps", () => {
+    const message = messages[1] as Uint8Array;
+    const users = Array.from({ length: 1100 }, () => createNativeUser());
+    const signatures = users.map((user) => user.sign(message));
+    for (let round = 0; round < 2; round++) {
+      users.forEach((user, i) => {
+        expect(nativeVerify(user.getPublicKey(), message, signatures[i] as Uint8Array)).toBe(true);
+        expect(nativeVerify(user.getPublicKey(), message, signatures[(i + 1) % users.length] as Uint8Array)).toBe(false);
+      });
+    }
+  });
+
   test('a cleared pair zeroes its seed and refuses every use', () => {
     const pair = nativeFromSeed(account);
     const seed = pair.getSeed();
