@@ -8,7 +8,8 @@ import type { KeyPair } from '@nats-io/nkeys';
 import type { Msg, Subscription, NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '../api/clock.ts';
 import { DenyReason } from '../api/reasons.ts';
-import { Denial, verifyIdentityToken, type ProviderKeys } from '../identity/tokens.ts';
+import { Denial, verifyIdentityToken, type ProviderKeys, type VerifiedIdentity } from '../identity/tokens.ts';
+import type { VerifiedTokens } from '../identity/verified-tokens.ts';
 import type { IssuerKeys } from '../issuer/issuer-keys.ts';
 import type { Logger } from '../log.ts';
 import type { CalloutMetrics } from '../metrics.ts';
@@ -40,6 +41,8 @@ export interface AnswerDeps {
   clock: Clock;
   keys: IssuerKeys;
   replays: ReplayGuard;
+  /** Tokens verified before, so that a reconnect is not verified again. */
+  verified: VerifiedTokens<VerifiedIdentity>;
   /** The caches' view for a callout; undefined before they started. */
   view: (calloutName: string) => CalloutView | undefined;
   metrics?: CalloutMetrics;
@@ -66,7 +69,7 @@ export async function answerRequest(deps: AnswerDeps, calloutName: string, runti
   let outcome: ['allowed' | 'denied', string];
   try {
     if (!request.token) throw new Denial(DenyReason.NoToken, 'CONNECT has no auth_token');
-    const identity = await verifyIdentityToken(request.token, runtime.providers, now);
+    const identity = await verifyIdentityToken(request.token, runtime.providers, now, deps.verified);
     deps.replays.check(identity, request.client.host, now);
     const view = deps.view(calloutName);
     if (!view) throw new Error('callout caches not started');

@@ -18,6 +18,7 @@ import { Failure } from '../api/failure.ts';
 import { Reason } from '../api/reasons.ts';
 import { byCodeUnits } from '../api/order.ts';
 import { DEFAULT_KEY_SET_TIMING, KeySet, oidcJwksFetcher, type KeySetState, type KeySetTiming } from '../identity/key-set.ts';
+import { VerifiedTokens } from '../identity/verified-tokens.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { customResourcePath, type KubeClient } from '../kube/api.ts';
 import { ResilientInformer } from '../kube/informer.ts';
@@ -95,6 +96,7 @@ export class CalloutService {
       clock: this.#clock,
       keys: this.#keys,
       replays: new ReplayGuard(),
+      verified: new VerifiedTokens(),
       view: (name) => this.#caches?.view(name),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     };

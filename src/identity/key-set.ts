@@ -48,6 +48,11 @@ export class KeySet {
     this.#timing = timing;
   }
 
+  /** Whether the keys last fetched include key id `kid`. */
+  has(kid: string): boolean {
+    return this.#keyIds.includes(kid);
+  }
+
   state(): KeySetState {
     return { keyIds: [...this.#keyIds], lastFetchTime: this.#lastFetchTime, error: this.#error };
   }

@@ -13,6 +13,7 @@ import {
 } from '../api/cluster-nats-auth-callout.ts';
 import { DenyReason } from '../api/reasons.ts';
 import type { KeySet } from './key-set.ts';
+import type { VerifiedTokens } from './verified-tokens.ts';
 
 /** A refused login: why (a DenyReason) and what, for the log. */
 export class Denial extends Error {
@@ -80,8 +81,14 @@ const stringClaim = (payload: JWTPayload, name: string): string | undefined => {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 };
 
-/** Who the token says the workspace is, once it is shown to be genuine and current. */
-export async function verifyIdentityToken(token: string, providers: readonly ProviderKeys[], now: Date): Promise<VerifiedIdentity> {
+/**
+ * Who the token says the workspace is, once it is shown to be genuine and current. With `verified`,
+ * a token verified before (by these providers, with a key they still publish) is not checked again.
+ */
+export async function verifyIdentityToken(token: string, providers: readonly ProviderKeys[], now: Date, verified?: VerifiedTokens<VerifiedIdentity>): Promise<VerifiedIdentity> {
+  const tokenHash = createHash('sha256').update(token).digest('base64url');
+  const known = verified?.get(tokenHash, now, (entry) => providers.some((p) => p.provider === entry.identity.provider && p.keys === entry.keys));
+  if (known) return known;
   let iss: unknown;
   try {
     iss = decodeJwt(token).iss;
@@ -94,8 +101,9 @@ export async function verifyIdentityToken(token: string, providers: readonly Pro
   if (!match) throw new Denial(DenyReason.UnknownIssuer, `token issuer ${JSON.stringify(printable(iss ?? ''))} is not an identity provider of the callout`);
   const { provider, keys } = match;
   let payload: JWTPayload;
+  let kid: string | undefined;
   try {
-    ({ payload } = await jwtVerify(token, keys.getKey, {
+    ({ payload, protectedHeader: { kid } } = await jwtVerify(token, keys.getKey, {
       issuer: provider.issuerURL,
       audience: [...provider.audiences],
       algorithms: [...(provider.algorithms ?? DEFAULT_TOKEN_ALGORITHMS[provider.kind])],
@@ -106,11 +114,14 @@ export async function verifyIdentityToken(token: string, providers: readonly Pro
   } catch (error) {
     throw denialOf(error);
   }
-  const base = {
-    provider,
-    expiresAt: new Date((payload.exp ?? 0) * 1000),
-    tokenHash: createHash('sha256').update(token).digest('base64url'),
-  };
+  const identity = identityOf(provider, payload, tokenHash);
+  verified?.set(identity, kid, keys, now);
+  return identity;
+}
+
+/** What the verified claims say: the pod, or the workspace, owner and org. */
+function identityOf(provider: IdentityProvider, payload: JWTPayload, tokenHash: string): VerifiedIdentity {
+  const base = { provider, expiresAt: new Date((payload.exp ?? 0) * 1000), tokenHash };
   if (provider.kind === IdentityProviderKind.KubernetesServiceAccount) {
     const k8s = payload['kubernetes.io'] as
       | { namespace?: unknown; pod?: { name?: unknown; uid?: unknown }; serviceaccount?: { name?: unknown } }

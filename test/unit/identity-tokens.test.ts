@@ -7,7 +7,8 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from '
 import { IdentityProviderKind, type IdentityProvider } from '../../src/api/cluster-nats-auth-callout.ts';
 import { DenyReason } from '../../src/api/reasons.ts';
 import { KeySet } from '../../src/identity/key-set.ts';
-import { Denial, verifyIdentityToken, type ProviderKeys } from '../../src/identity/tokens.ts';
+import { Denial, verifyIdentityToken, type ProviderKeys, type VerifiedIdentity } from '../../src/identity/tokens.ts';
+import { VerifiedTokens } from '../../src/identity/verified-tokens.ts';
 import { gitpodClaims, serviceAccountClaims } from '../env/idp.ts';
 
 const now = new Date('2026-12-01T10:00:00Z');
@@ -208,4 +209,29 @@ test('no Denial message quotes its token, nor its signature', () => {
     const signature = token.split('.')[2];
     if (signature && signature.length > 8) expect(message).not.toContain(signature);
   }
+});
+
+describe('tokens verified before', () => {
+  test('are not verified again while good; a withdrawn key, expiry or another provider list verifies afresh', async () => {
+    let published = structuredClone(jwks);
+    let fetchedAt = now;
+    const keys = new KeySet(async () => structuredClone(published), () => fetchedAt, { refreshMs: 60_000, cooldownMs: 0 });
+    const list: ProviderKeys[] = [{ provider: gitpod, keys }];
+    const verified = new VerifiedTokens<VerifiedIdentity>();
+    const token = await sign();
+    const first = await verifyIdentityToken(token, list, now, verified);
+    // The same object back: nothing was parsed or checked again.
+    expect(await verifyIdentityToken(token, list, now, verified)).toBe(first);
+    // Another provider list (a changed callout spec): verified again, a new identity.
+    const otherList: ProviderKeys[] = [{ provider: { ...gitpod }, keys }];
+    expect(await verifyIdentityToken(token, otherList, now, verified)).not.toBe(first);
+    // Past its exp: refused, not served from memory.
+    await expect(verifyIdentityToken(token, list, new Date(now.getTime() + 3700_000), verified)).rejects.toMatchObject({ reason: DenyReason.TokenExpired });
+    // The provider withdrew the key: the token is checked again, and refused.
+    await verifyIdentityToken(token, list, now, verified);
+    published = { keys: [] };
+    fetchedAt = new Date(now.getTime() + 1000);
+    await keys.refresh();
+    await expect(verifyIdentityToken(token, list, now, verified)).rejects.toMatchObject({ reason: DenyReason.UnknownKey });
+  });
 });
