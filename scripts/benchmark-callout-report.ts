@@ -15,13 +15,20 @@ export interface CalloutFlags {
   concurrency: number[];
   /** Iterations of each mint micro-benchmark. */
   mintIterations: number;
+  /**
+   * A new token for every callout connect (each verified in full), instead of one per workspace
+   * used again and again (a reconnect storm, whose tokens the callout has verified before).
+   */
+  freshTokens: boolean;
 }
 
-export const CALLOUT_USAGE = `usage: npm run benchmark:callout -- [--workspaces N] [--connects N] [--concurrency A,B,...] [--mint-iterations N]
+export const CALLOUT_USAGE = `usage: npm run benchmark:callout -- [--workspaces N] [--connects N] [--concurrency A,B,...] [--mint-iterations N] [--fresh-tokens]
   --workspaces N       accesses using the callout, and as many with creds files, 1 to 1000 (default 50)
   --connects N         connects per level, each way, 1 to 100000 (default 1000)
   --concurrency LIST   connects in flight, one level after the other, each 1 to 2000 (default 1,50,500)
-  --mint-iterations N  iterations of each mint micro-benchmark, 1 to 10000 (default 200)`;
+  --mint-iterations N  iterations of each mint micro-benchmark, 1 to 10000 (default 200)
+  --fresh-tokens       a new token for every callout connect, each verified in full (default: one per
+                       workspace, used for all its connects, as in a reconnect storm)`;
 
 function whole(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
@@ -38,6 +45,7 @@ export function parseCalloutFlags(args: string[]): CalloutFlags {
       connects: { type: 'string' },
       concurrency: { type: 'string' },
       'mint-iterations': { type: 'string' },
+      'fresh-tokens': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
@@ -47,6 +55,7 @@ export function parseCalloutFlags(args: string[]): CalloutFlags {
     connects: whole('connects', values.connects ?? '1000', 1, 100_000),
     concurrency: (values.concurrency ?? '1,50,500').split(',').map((level) => whole('concurrency', level.trim(), 1, 2000)),
     mintIterations: whole('mint-iterations', values['mint-iterations'] ?? '200', 1, 10_000),
+    freshTokens: values['fresh-tokens'] ?? false,
   };
 }
 

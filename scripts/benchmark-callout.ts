@@ -8,7 +8,9 @@
 //   flight at all times): a connect is nats.js connect() until the server answered the CONNECT's
 //   PING (for the callout: after the operator answered $SYS.REQ.USER.AUTH), then close(). The
 //   callout way logs in as the sentinel with a workspace's token, the creds way with a workspace's
-//   creds file; connect i is workspace i modulo N either way. Tokens are signed before any timing;
+//   creds file; connect i is workspace i modulo N either way. Tokens are signed before any timing:
+//   one per workspace, used for all its connects (a reconnect storm: the callout verified them
+//   before), or with --fresh-tokens one per connect, each verified in full;
 // - connects/s, p50 and p99 each way and callout over creds; the CPU each connect cost the operator,
 //   nats-server and the load generator (/proc and process.cpuUsage), and the operator's memory;
 // - the mint micro-benchmark (benchmark-mint.ts), run first, before the environment starts.
@@ -131,7 +133,11 @@ try {
   const residentBefore = residentBytes(operatorPid());
   for (const concurrency of flags.concurrency) {
     const credsSide = await side(byCreds, concurrency);
-    const calloutSide = await side(byCallout, concurrency);
+    // Fresh: connect j gets a token of its own for workspace j modulo N, signed before the timing.
+    const calloutAuth: LoadAuth = flags.freshTokens
+      ? { ...byCallout, tokens: await inBatches(Array.from({ length: flags.connects }, (_, j) => j), (j) => idp.sign(gitpodClaims({ workspaceId: calloutName(j % flags.workspaces), orgId: ORG, userId: OWNER, audience: AUDIENCE }))) }
+      : byCallout;
+    const calloutSide = await side(calloutAuth, concurrency);
     levels.push({ concurrency, creds: credsSide, callout: calloutSide, operatorResidentBytes: residentBytes(operatorPid()) });
   }
 
@@ -148,7 +154,8 @@ try {
   process.stdout.write(
     [
       '',
-      `${flags.connects} connects per level each way, ${flags.workspaces} workspaces each way (${process.arch}, ${cpus().length} cores, ` +
+      `${flags.connects} connects per level each way, ${flags.workspaces} workspaces each way, ` +
+        `${flags.freshTokens ? 'a fresh token per callout connect' : 'one token per workspace, used again'} (${process.arch}, ${cpus().length} cores, ` +
         `load average ${load1!.toFixed(1)} / ${load5!.toFixed(1)} at the end)`,
       ...connectTable(levels),
       '',

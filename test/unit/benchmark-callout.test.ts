@@ -16,15 +16,16 @@ import { closedLoop } from '../../scripts/benchmark-loop.ts';
 
 describe('callout benchmark flags', () => {
   test('defaults', () => {
-    expect(parseCalloutFlags([])).toEqual({ workspaces: 50, connects: 1000, concurrency: [1, 50, 500], mintIterations: 200 });
+    expect(parseCalloutFlags([])).toEqual({ workspaces: 50, connects: 1000, concurrency: [1, 50, 500], mintIterations: 200, freshTokens: false });
   });
 
   test('values', () => {
-    expect(parseCalloutFlags(['--workspaces', '10', '--connects', '5000', '--concurrency', '2, 200', '--mint-iterations', '50'])).toEqual({
+    expect(parseCalloutFlags(['--workspaces', '10', '--connects', '5000', '--concurrency', '2, 200', '--mint-iterations', '50', '--fresh-tokens'])).toEqual({
       workspaces: 10,
       connects: 5000,
       concurrency: [2, 200],
       mintIterations: 50,
+      freshTokens: true,
     });
   });
 
