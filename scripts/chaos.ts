@@ -9,9 +9,9 @@
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ACCESS_PLURAL, BINDING_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
+import { ACCESS_PLURAL, GROUP, VERSION } from '../src/api/constants.ts';
 import type { WorkspaceNatsAccess } from '../src/api/workspace-nats-access.ts';
-import { type Clients, OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, secretMaterialIn } from '../test/env/cluster.ts';
+import { type Clients, createBinding, OPERATOR_NAMESPACE, operatorKubeconfig, prepareCluster, secretMaterialIn } from '../test/env/cluster.ts';
 import { EtcdHistory } from '../test/env/etcd-history.ts';
 import { installWorkspaceCrd } from '../test/env/gitpod.ts';
 import { startEnvironment, type Environment } from '../test/env/index.ts';
@@ -90,13 +90,7 @@ async function main(): Promise<number> {
   const state = loadEnvState(await writeEnvState(env));
   const admin = await prepareCluster(state, { issuer: ISSUER, namespaces: [NS] });
   await installWorkspaceCrd(admin.kubeConfig);
-  await admin.custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: BINDING_PLURAL,
-    namespace: NS,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'WorkspaceNatsBinding', metadata: { name: BINDING }, spec: { source: { gitpod: { types: ['Regular'] } }, template: { issuerRef: { name: ISSUER }, permissions: PERMISSIONS } } },
-  });
+  await createBinding(admin.custom, NS, BINDING, { source: { gitpod: { types: ['Regular'] } }, template: { issuerRef: { name: ISSUER }, permissions: PERMISSIONS } });
   // Written by the checks to learn how far the etcd record has got.
   await admin.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'chaos-sync' }, stringData: { at: '' } } });
   history = await EtcdHistory.start(kube.etcdUrl, NS);

@@ -5,11 +5,10 @@
 
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { IdentityProvider } from '../../src/api/cluster-nats-auth-callout.ts';
-import { BINDING_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
 import { Reason } from '../../src/api/reasons.ts';
 import type { WorkspaceNatsBinding } from '../../src/api/workspace-nats-binding.ts';
 import { accessNameFor } from '../../src/policy/bound-workspaces.ts';
-import { getAccess, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { createBinding, getAccess, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { createWorkspace, installWorkspaceCrd, setWorkspacePhase } from '../env/gitpod.ts';
 import { gitpodClaims, startTestIdp, type TestIdp } from '../env/idp.ts';
 import type { NatsEnv, NatsTrust } from '../env/nats.ts';
@@ -41,23 +40,12 @@ beforeAll(async () => {
   // One replica connected to one server; its routes carry the subscription to the other two.
   expect(ready.status?.servers).toBe(NODES);
   await installWorkspaceCrd(admin.kubeConfig);
-  await admin.custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: BINDING_PLURAL,
-    namespace: NS,
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'WorkspaceNatsBinding',
-      metadata: { name: BINDING },
-      spec: {
-        source: { gitpod: {} },
-        template: {
-          issuerRef: { name: ISSUER },
-          authCalloutRef: { name: CALLOUT },
-          permissions: { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } },
-        },
-      },
+  await createBinding(admin.custom, NS, BINDING, {
+    source: { gitpod: {} },
+    template: {
+      issuerRef: { name: ISSUER },
+      authCalloutRef: { name: CALLOUT },
+      permissions: { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>'] } },
     },
   });
 }, 120_000);

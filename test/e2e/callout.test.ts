@@ -6,9 +6,9 @@
 
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { IdentityProvider } from '../../src/api/cluster-nats-auth-callout.ts';
-import { BINDING_PLURAL, CALLOUT_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
+import { CALLOUT_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
 import { Reason } from '../../src/api/reasons.ts';
-import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { accessBody, createAccess, createBinding, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { gitpodClaims, startTestIdp, type TestIdp } from '../env/idp.ts';
 import { freePort } from '../env/net.ts';
 import { ACCEPTED, closeReason, connectWithCreds, connectWithToken, publishRefusal, roundTrip, subscribeRefusal, tokenLoginOutcome } from '../env/nats-client.ts';
@@ -245,20 +245,9 @@ test('a token signed by a rotated-in key works at once, and known keys keep work
 
 test("a pod's ServiceAccount token logs in while the pod is bound, and is refused once the pod is deleted", async () => {
   await admin.core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: 'sa-ws' } } });
-  await admin.custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: BINDING_PLURAL,
-    namespace: NS,
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'WorkspaceNatsBinding',
-      metadata: { name: 'sa-pods' },
-      spec: {
-        source: { pods: { selector: { matchLabels: { app: 'sa-ws' } }, workspaceIdLabel: 'ws-id' } },
-        template: { issuerRef: { name: ISSUER }, authCalloutRef: { name: CALLOUT }, permissions },
-      },
-    },
+  await createBinding(admin.custom, NS, 'sa-pods', {
+    source: { pods: { selector: { matchLabels: { app: 'sa-ws' } }, workspaceIdLabel: 'ws-id' } },
+    template: { issuerRef: { name: ISSUER }, authCalloutRef: { name: CALLOUT }, permissions },
   });
   const pod = await admin.core.createNamespacedPod({
     namespace: NS,

@@ -13,11 +13,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { BINDING_PLURAL, GROUP, VERSION } from '../../src/api/constants.ts';
 import { freePort } from '../env/net.ts';
 import { createCa, type CertAndKey, type CertificateAuthority } from '../env/pki.ts';
 import { loadEnvState } from '../env/state.ts';
-import { waitFor, type Clients } from '../env/cluster.ts';
+import { createBinding, waitFor, type Clients } from '../env/cluster.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
 
@@ -119,18 +118,7 @@ beforeAll(async () => {
           })),
         },
       });
-      await clients.custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: BINDING_PLURAL,
-        namespace: NS,
-        body: {
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'WorkspaceNatsBinding',
-          metadata: { name: 'coder' },
-          spec: { source: { pods: { preset: 'Coder' } }, template: { issuerRef: { name: ISSUER } } },
-        },
-      });
+      await createBinding(clients.custom, NS, 'coder', { source: { pods: { preset: 'Coder' } }, template: { issuerRef: { name: ISSUER } } });
     },
   }));
 });

@@ -20,7 +20,7 @@ import { accessNameFor } from '../../src/policy/bound-workspaces.ts';
 import { createWorkspace as createWorkspaceIn, installWorkspaceCrd, setWorkspacePhase } from '../env/gitpod.ts';
 import { freePort } from '../env/net.ts';
 import type { EnvState } from '../env/state.ts';
-import { getAccess, secretExists, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { createBinding, getAccess, secretExists, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { closeReason, connectWithCreds, loginOutcome, publishRefusal, roundTrip } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
@@ -63,14 +63,8 @@ async function createWebhookConfig(kubeConfig: Clients['kubeConfig'], port: numb
 }
 
 /** Creates binding `name` of `source`, with the suite's issuer and permissions. */
-const createBinding = (custom: Clients['custom'], name: string, source: WorkspaceNatsBinding['spec']['source']) =>
-  custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: BINDING_PLURAL,
-    namespace: NS,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'WorkspaceNatsBinding', metadata: { name }, spec: { source, template: { issuerRef: { name: ISSUER }, permissions } } },
-  });
+const createSuiteBinding = (custom: Clients['custom'], name: string, source: WorkspaceNatsBinding['spec']['source']) =>
+  createBinding(custom, NS, name, { source, template: { issuerRef: { name: ISSUER }, permissions } });
 
 let port: number;
 beforeAll(async () => {
@@ -86,8 +80,8 @@ beforeAll(async () => {
         body: [{ op: 'add', path: '/metadata/labels', value: { 'natsaccess.io/webhook': 'enabled' } }],
       });
       await createWebhookConfig(clients.kubeConfig, port);
-      await createBinding(clients.custom, 'gitpod', { gitpod: { types: ['Regular'] } });
-      await createBinding(clients.custom, 'coder', { pods: { preset: 'Coder' } });
+      await createSuiteBinding(clients.custom, 'gitpod', { gitpod: { types: ['Regular'] } });
+      await createSuiteBinding(clients.custom, 'coder', { pods: { preset: 'Coder' } });
     },
   }));
   // The operator wrote its CA into the configuration: from now on the API server trusts it.
@@ -252,21 +246,10 @@ test('with the operator down, a workspace pod is still created, without the cred
 });
 
 test('a binding may have the webhook project a ServiceAccount token beside the Secret (for an auth callout)', async () => {
-  await custom().createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: BINDING_PLURAL,
-    namespace: NS,
-    body: {
-      apiVersion: `${GROUP}/${VERSION}`,
-      kind: 'WorkspaceNatsBinding',
-      metadata: { name: 'sa-token' },
-      spec: {
-        source: { pods: { selector: { matchLabels: { app: 'sa-token-ws' } }, workspaceIdLabel: 'ws-id' } },
-        template: { issuerRef: { name: ISSUER }, permissions },
-        mount: { path: '/nats', serviceAccountToken: { audience: 'nats', expirationSeconds: 1800 } },
-      },
-    },
+  await createBinding(custom(), NS, 'sa-token', {
+    source: { pods: { selector: { matchLabels: { app: 'sa-token-ws' } }, workspaceIdLabel: 'ws-id' } },
+    template: { issuerRef: { name: ISSUER }, permissions },
+    mount: { path: '/nats', serviceAccountToken: { audience: 'nats', expirationSeconds: 1800 } },
   });
   try {
     // The webhook's watch of bindings may be a moment behind: a pod created before it saw the
@@ -292,7 +275,7 @@ test('a binding may have the webhook project a ServiceAccount token beside the S
 
 test('a binding reports how many workspaces it binds', async () => {
   // A binding of its own, so that the count is of this test's workspaces alone.
-  await createBinding(custom(), 'counted', { pods: { selector: { matchLabels: { app: 'counted-ws' } }, workspaceIdLabel: 'ws-id' } });
+  await createSuiteBinding(custom(), 'counted', { pods: { selector: { matchLabels: { app: 'counted-ws' } }, workspaceIdLabel: 'ws-id' } });
   const bound = (count: number) =>
     waitFor(
       async () => {
@@ -315,7 +298,7 @@ test('a binding reports how many workspaces it binds', async () => {
 
 test('a binding deleted while the operator was down has its accesses removed after it starts', async () => {
   // No owner reference ties an access to its binding, so only the binder can find these.
-  await createBinding(custom(), 'plain', { pods: { selector: { matchLabels: { app: 'plain-ws' } }, workspaceIdLabel: 'ws-id' } });
+  await createSuiteBinding(custom(), 'plain', { pods: { selector: { matchLabels: { app: 'plain-ws' } }, workspaceIdLabel: 'ws-id' } });
   await createPod('plain-ws', { app: 'plain-ws', 'ws-id': 'pw-1' });
   await waitForReady(custom(), NS, accessOf('plain', 'pw-1'));
   await operator.stop();

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
-import { ACCESS_PLURAL, CALLOUT_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
+import { ACCESS_PLURAL, BINDING_PLURAL, CALLOUT_PLURAL, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
 import { PooledKubeConfig } from './pooled-kube-config.ts';
+import type { WorkspaceNatsBinding } from '../../src/api/workspace-nats-binding.ts';
 import type { WorkspaceNatsAccess } from '../../src/api/workspace-nats-access.ts';
 import { waitFor } from './net.ts';
 import type { EnvState } from './state.ts';
@@ -218,6 +219,22 @@ export async function createAccess(
     body,
     fieldValidation: 'Strict',
   })) as WorkspaceNatsAccess;
+}
+
+/** Creates WorkspaceNatsBinding `name` in `namespace` with `spec`. */
+export async function createBinding(
+  custom: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  spec: WorkspaceNatsBinding['spec'],
+): Promise<WorkspaceNatsBinding> {
+  return (await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: BINDING_PLURAL,
+    namespace,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'WorkspaceNatsBinding', metadata: { name }, spec },
+  })) as WorkspaceNatsBinding;
 }
 
 export async function getAccess(
