@@ -125,12 +125,6 @@ export class CalloutService {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Whether this replica's connection for callout `name` is up. */
-  connected(name: string): boolean {
-    const runtime = this.#runtimes.get(name);
-    return runtime !== undefined && !runtime.nc.isClosed();
-  }
-
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retry);

@@ -115,7 +115,7 @@ export class KeySet {
 const FETCH_TIMEOUT_MS = 5000;
 
 /** GETs `url` as JSON, with a timeout; errors name the URL and the status, nothing of the body. */
-export async function fetchJson(url: string): Promise<unknown> {
+async function fetchJson(url: string): Promise<unknown> {
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } });
