@@ -9,15 +9,13 @@ import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { systemClock, type Clock } from '../api/clock.ts';
 import { CALLOUT_PLURAL } from '../api/constants.ts';
 import { READY, Reason } from '../api/reasons.ts';
-import type { IssuerKeys } from '../issuer/issuer-keys.ts';
 import type { CustomObjectsApi } from '../kube/api.ts';
 import { conditionChanged, findCondition, timestamp, type ConditionUpdate, type StatusFields } from '../kube/conditions.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Lister } from '../kube/lister.ts';
 import { updateStatus } from '../kube/status.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
-import { NatsSystemClient, type SystemClientOptions } from '../nats/system-client.ts';
-import { SystemConnection } from '../revocation/system-connection.ts';
+import type { NatsSystemClient } from '../nats/system-client.ts';
 import type { CalloutState } from './service.ts';
 import { byCodeUnits } from '../api/order.ts';
 
@@ -83,18 +81,17 @@ export interface CalloutStatusDeps {
   customObjects: CustomObjectsApi;
   callouts: Lister<ClusterNatsAuthCallout>;
   issuers: Lister<ClusterNatsIssuer>;
-  keys: IssuerKeys;
+  /** A system account client for the NATS of an issuer account (Revocations.systemClient). */
+  systemClient: (account: string) => Promise<NatsSystemClient>;
   /** The local callout service's view of a callout. */
   state: (name: string) => CalloutState | undefined;
   events: EventRecorder;
   fieldManager: string;
-  connect?: (options: SystemClientOptions) => Promise<NatsSystemClient>;
   clock?: Clock;
 }
 
 export class CalloutStatusController {
   readonly #deps: CalloutStatusDeps;
-  readonly #connections = new Map<string, SystemConnection>();
 
   constructor(deps: CalloutStatusDeps) {
     this.#deps = deps;
@@ -102,20 +99,12 @@ export class CalloutStatusController {
 
   async reconcile(name: string): Promise<ReconcileResult> {
     const callout = this.#deps.callouts.get(name);
-    if (!callout) {
-      await this.#connections.get(name)?.close();
-      this.#connections.delete(name);
-      return {};
-    }
+    if (!callout) return {};
     const plan = planCalloutStatus({ callout, state: this.#deps.state(name), subscriptions: await this.#count(callout) });
     const writer = { customObjects: this.#deps.customObjects, plural: CALLOUT_PLURAL, fieldManager: this.#deps.fieldManager };
     await updateStatus(writer, callout, plan.ready, plan.fields, (this.#deps.clock ?? systemClock)());
     if (plan.warn) await this.#deps.events.record(callout, 'Warning', plan.ready.reason, plan.ready.message);
     return plan.result;
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all([...this.#connections.values()].map((connection) => connection.close()));
   }
 
   /** Servers with the subscription, asked through the system account of the callout's first issuer. */
@@ -126,13 +115,7 @@ export class CalloutStatusController {
       const issuer = this.#deps.issuers.get(issuerName);
       if (!issuer) continue;
       try {
-        const settings = this.#deps.keys.natsSettings(issuer);
-        let connection = this.#connections.get(callout.metadata.name);
-        if (!connection) {
-          connection = new SystemConnection(this.#deps.connect ?? ((options) => NatsSystemClient.connect(options)), () => undefined);
-          this.#connections.set(callout.metadata.name, connection);
-        }
-        const client = await connection.client(settings);
+        const client = await this.#deps.systemClient(issuer.spec.account.publicKey);
         const servers = await client.servers();
         if (servers.length === 0) throw new Error('no NATS server answered');
         const counts = await client.subscriptionCounts(callout.spec.account.publicKey, servers.length);

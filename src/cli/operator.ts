@@ -229,7 +229,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     customObjects,
     callouts,
     issuers,
-    keys: issuerKeys,
+    systemClient: (account) => revocations.systemClient(account),
     state: (name) => options.callouts.state(name),
     events,
     fieldManager: COMPONENT,
@@ -275,7 +275,6 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       stopWatchingStates();
       await workers;
       await revocations.stop();
-      await calloutStatus.stop();
       log.info('stopped');
     },
   };

@@ -44,8 +44,11 @@ export class Revocations {
   private readonly deps: RevocationsDeps;
   private readonly clock: Clock;
   private readonly revokers = new Map<string, AccountRevoker>();
-  /** Connections for cutting logins, per account: kept apart from the revokers' serialized cycles. */
-  private readonly cutters = new Map<string, SystemConnection>();
+  /**
+   * System account connections per account for requests outside the revokers' serialized cycles
+   * (cutting callout logins, counting a callout's subscription).
+   */
+  private readonly connections = new Map<string, SystemConnection>();
 
   constructor(deps: RevocationsDeps) {
     this.deps = deps;
@@ -83,17 +86,25 @@ export class Revocations {
    * callout's logins of an access); resolves with how many were closed, throws if not all could be.
    */
   async cutLogins(account: string, userName: string): Promise<number> {
-    let connection = this.cutters.get(account);
+    return cutLogins(await this.systemClient(account), account, userName);
+  }
+
+  /**
+   * A system account client for the NATS servers of `account`'s issuers (with the settings of the
+   * first of them, by name, whose Secrets load), kept until the settings change.
+   */
+  async systemClient(account: string): Promise<NatsSystemClient> {
+    let connection = this.connections.get(account);
     if (!connection) {
       connection = new SystemConnection(this.deps.connect ?? ((options) => NatsSystemClient.connect(options)), () => undefined);
-      this.cutters.set(account, connection);
+      this.connections.set(account, connection);
     }
-    return cutLogins(await connection.client(this.settings(account)), account, userName);
+    return connection.client(this.settings(account));
   }
 
   async stop(): Promise<void> {
     await Promise.all([...this.revokers.values()].map((revoker) => revoker.stop()));
-    await Promise.all([...this.cutters.values()].map((connection) => connection.close()));
+    await Promise.all([...this.connections.values()].map((connection) => connection.close()));
   }
 
   private revoker(account: string): AccountRevoker {
