@@ -40,7 +40,7 @@ async function median(iterations: number, op: () => unknown): Promise<number> {
 /** mintUserCredentials' steps with the key pairs nkeys makes (its signing through signUserJwt, the same encodeUser call). */
 async function mintPureJs(request: MintRequest): Promise<string> {
   const user = createUser();
-  const jwt = await signUserJwt(request, user);
+  const jwt = signUserJwt(request, user);
   const creds = new TextDecoder().decode(fmtCreds(jwt, user));
   user.getPublicKey();
   return creds;

@@ -5,7 +5,7 @@
 // has the details. Every outcome is counted in the metrics.
 
 import type { KeyPair } from '@nats-io/nkeys';
-import type { Msg, Subscription, NatsConnection } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '../api/clock.ts';
 import { DenyReason } from '../api/reasons.ts';
 import { Denial, verifyIdentityToken, type ProviderKeys, type VerifiedIdentity } from '../identity/tokens.ts';
@@ -30,7 +30,6 @@ import type { ReplayGuard } from './replay-guard.ts';
 export interface Runtime {
   version: string;
   nc: NatsConnection;
-  sub: Subscription;
   signer: ResponseSigner;
   xkey: XKey;
   providers: ProviderKeys[];
@@ -80,7 +79,7 @@ export async function answerRequest(deps: AnswerDeps, calloutName: string, runti
     } catch (error) {
       throw new Denial(DenyReason.IssuerRefused, `issuer ${decision.issuer.metadata.name}: ${(error as Error).message}`);
     }
-    const jwt = await signUserJwt(
+    const jwt = signUserJwt(
       { name: decision.userName, accountPublicKey: decision.grant.accountPublicKey, signingKey, grant: decision.grant.grant, expiresAt: decision.expiresAt },
       request.userNkey,
     );
@@ -94,7 +93,7 @@ export async function answerRequest(deps: AnswerDeps, calloutName: string, runti
     log.info({ ...context, reason: denial.reason, message: denial.message }, 'callout login denied');
   }
   try {
-    msg.respond(await encodeAuthorizationReply(request, runtime.signer, answer, runtime.xkey));
+    msg.respond(encodeAuthorizationReply(request, runtime.signer, answer, runtime.xkey));
     record(...outcome);
   } catch (error) {
     log.error({ ...context, error: (error as Error).message }, 'callout answer failed');

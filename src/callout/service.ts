@@ -8,7 +8,7 @@
 // for one small watch only.
 
 import type { V1Secret } from '@kubernetes/client-node';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { KeyPair } from '@nats-io/nkeys';
 import type { JSONWebKeySet } from 'jose';
 import { IdentityProviderKind, type ClusterNatsAuthCallout, type IdentityProvider } from '../api/cluster-nats-auth-callout.ts';
@@ -63,7 +63,8 @@ export class CalloutService {
   readonly #secrets: ResilientInformer<V1Secret>;
   readonly #keys: IssuerKeys;
   readonly #runtimes = new Map<string, Runtime>();
-  readonly #states = new Map<string, CalloutState>();
+  /** Why each callout is not served here; undefined once it is. */
+  readonly #problems = new Map<string, CalloutState['problem']>();
   readonly #keySets = new Map<string, KeySet>();
   /** What answering a request reads (the caches once started). */
   readonly #answering: AnswerDeps;
@@ -110,12 +111,11 @@ export class CalloutService {
 
   /** This replica's view of callout `name`; undefined when it does not serve it (yet). */
   state(name: string): CalloutState | undefined {
-    const state = this.#states.get(name);
+    if (!this.#problems.has(name)) return undefined;
     const runtime = this.#runtimes.get(name);
-    if (!state) return undefined;
     return {
-      problem: state.problem,
-      providers: runtime ? runtime.providers.map(({ provider, keys }) => ({ name: provider.name, ...keys.state() })) : state.providers,
+      problem: this.#problems.get(name),
+      providers: runtime?.providers.map(({ provider, keys }) => ({ name: provider.name, ...keys.state() })) ?? [],
     };
   }
 
@@ -153,22 +153,22 @@ export class CalloutService {
     const owners = accountOwners(callouts);
     for (const callout of callouts) {
       const name = callout.metadata.name;
-      const before = JSON.stringify(this.#states.get(name));
+      const before = JSON.stringify(this.#problems.get(name));
       const owner = owners.get(callout.spec.account.publicKey);
       if (owner === name) {
         retry = !(await this.#syncCallout(callout)) || retry;
       } else {
         // Two callouts on one account would share its requests, each judging by its own providers.
         const message = `callout ${owner} serves account ${callout.spec.account.publicKey} already (the oldest callout of an account serves it)`;
-        this.#states.set(name, { problem: { reason: Reason.AccountInUse, message }, providers: [] });
+        this.#problems.set(name, { reason: Reason.AccountInUse, message });
         await this.#remove(name);
       }
-      if (JSON.stringify(this.#states.get(name)) !== before) for (const listener of this.#listeners) listener(name);
+      if (JSON.stringify(this.#problems.get(name)) !== before) for (const listener of this.#listeners) listener(name);
     }
     const names = new Set(callouts.map((callout) => callout.metadata.name));
     for (const name of this.#runtimes.keys()) {
       if (names.has(name)) continue;
-      this.#states.delete(name);
+      this.#problems.delete(name);
       await this.#remove(name);
     }
     clearTimeout(this.#retry);
@@ -187,7 +187,7 @@ export class CalloutService {
       auth = this.#keys.credentials(callout.spec.nats.authUserCredentialsSecretRef);
     } catch (error) {
       const reason = error instanceof Failure ? error.reason : Reason.SigningKeyInvalid;
-      this.#states.set(name, { problem: { reason, message: (error as Error).message }, providers: [] });
+      this.#problems.set(name, { reason, message: (error as Error).message });
       return false;
     }
     const version = JSON.stringify([callout.metadata.uid, callout.spec, signer.getPublicKey(), xkey.publicKey, auth.version]);
@@ -207,11 +207,11 @@ export class CalloutService {
         timeout: 5000,
       });
     } catch (error) {
-      this.#states.set(name, { problem: { reason: Reason.NatsUnreachable, message: `cannot connect as the auth user: ${(error as Error).message}` }, providers: [] });
+      this.#problems.set(name, { reason: Reason.NatsUnreachable, message: `cannot connect as the auth user: ${(error as Error).message}` });
       return false;
     }
-    const runtime: Runtime = { version, nc, signer: { accountPublicKey: callout.spec.account.publicKey, key: signer }, xkey, providers, sub: undefined as unknown as Subscription };
-    runtime.sub = nc.subscribe(AUTH_REQUEST_SUBJECT, {
+    const runtime: Runtime = { version, nc, signer: { accountPublicKey: callout.spec.account.publicKey, key: signer }, xkey, providers };
+    nc.subscribe(AUTH_REQUEST_SUBJECT, {
       queue: QUEUE_GROUP,
       callback: (error, msg) => {
         if (!error) void answerRequest(this.#answering, name, runtime, msg);
@@ -219,7 +219,7 @@ export class CalloutService {
     });
     await nc.flush();
     this.#runtimes.set(name, runtime);
-    this.#states.set(name, { problem: undefined, providers: [] });
+    this.#problems.set(name, undefined);
     if (current) await this.#close(current);
     this.#log.info({ callout: name, servers: callout.spec.nats.urls, xkey: xkey.publicKey }, 'callout serving');
     // A key set older than a new provider list is dropped.

@@ -1,6 +1,6 @@
 // Reads what an issuer or an auth callout keeps in Secrets of the operator's own namespace (account
-// and operator signing keys, creds files, a callout's curve key) through a watched cache of that namespace's
-// Secrets, so a rotated key is noticed at once and a reconcile costs no API call. Parsed keys stay
+// and operator signing keys, creds files, a callout's curve key) through a watched cache of that
+// namespace's Secrets, so a rotated key is noticed at once and a reconcile costs no API call. Parsed keys stay
 // in memory (never logged or written anywhere) until the Secret's resourceVersion changes. Errors
 // name the Secret and key, never any part of the value.
 
@@ -82,7 +82,8 @@ export class IssuerKeys {
   calloutXkey(callout: ClusterNatsAuthCallout): XKey {
     const ref = callout.spec.xkeySecretRef;
     const value = this.value(ref, 'seed', Reason.SigningKeyNotFound);
-    const cached = this.curves.get(ref.name);
+    const slot = `${ref.name}/${ref.key ?? 'seed'}`;
+    const cached = this.curves.get(slot);
     if (cached && cached.version === value.version) return cached.key;
     let key: XKey;
     try {
@@ -90,7 +91,7 @@ export class IssuerKeys {
     } catch {
       throw new IssuerKeyError(Reason.SigningKeyInvalid, `${value.source} does not hold a curve seed (SX...)`);
     }
-    this.curves.set(ref.name, { version: value.version, key });
+    this.curves.set(slot, { version: value.version, key });
     return key;
   }
 

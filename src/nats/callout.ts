@@ -94,12 +94,12 @@ export interface ResponseSigner {
  * The response to `request`: a user JWT, or an error (which nats-server logs and does not tell the
  * client). Sealed back to the server when the request was sealed.
  */
-export async function encodeAuthorizationReply(
+export function encodeAuthorizationReply(
   request: AuthorizationRequest,
   signer: ResponseSigner,
   answer: { jwt: string } | { error: string },
   xkey: XKey | undefined,
-): Promise<Uint8Array> {
+): Uint8Array {
   const viaSigningKey = signer.key.getPublicKey() !== signer.accountPublicKey;
   // encodeAuthorizationResponse()'s claims, in its order, signed as its encoder would (encodeJwt).
   const claims: UnsignedClaims = {

@@ -56,7 +56,7 @@ export interface MintedCredentials {
  * are @nats-io/jwt encodeUser()'s, in its order, and so is the JWT (encodeJwt): the library's
  * encoder hashes through WebCrypto, a thread-pool round trip on every callout login.
  */
-export async function signUserJwt(request: MintRequest, user: KeyPair | string): Promise<string> {
+export function signUserJwt(request: MintRequest, user: KeyPair | string): string {
   const signedByAccountKey = request.signingKey.getPublicKey() === request.accountPublicKey;
   const account = checkedPublicKey(request.accountPublicKey, 'A');
   checkedPublicKey(request.signingKey, 'A');
@@ -77,7 +77,7 @@ export async function signUserJwt(request: MintRequest, user: KeyPair | string):
 /** Mints a fresh user: a new nkey every time, so no two issuances share an identity. */
 export async function mintUserCredentials(request: MintRequest): Promise<MintedCredentials> {
   const user = createNativeUser();
-  const jwt = await signUserJwt(request, user);
+  const jwt = signUserJwt(request, user);
   const creds = new TextDecoder().decode(fmtCreds(jwt, user));
   // The library stamps iat itself: read it back from the payload we just signed (no verification
   // needed, and none of its cost).

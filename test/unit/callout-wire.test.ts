@@ -179,7 +179,7 @@ describe('encodeAuthorizationReply', () => {
   };
 
   test('a user JWT signed by the account key: sealed back, sub the user key, aud the server, no issuer_account', async () => {
-    const reply = await encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: account }, { jwt: 'user.jwt.here' }, xkey);
+    const reply = encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: account }, { jwt: 'user.jwt.here' }, xkey);
     expect(text(reply.subarray(0, 4))).toBe('xkv1');
     const claims = serverReads(reply, true, 'nkeys');
     expect(claims.iss).toBe(account.getPublicKey());
@@ -191,7 +191,7 @@ describe('encodeAuthorizationReply', () => {
   });
 
   test('an error signed by a signing key: issuer_account names the account', async () => {
-    const reply = await encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: signingKey }, { error: 'NoAccess' }, xkey);
+    const reply = encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: signingKey }, { error: 'NoAccess' }, xkey);
     const claims = serverReads(reply, true);
     expect(claims.iss).toBe(signingKey.getPublicKey());
     expect(claims.sub).toBe(userNkey);
@@ -201,17 +201,17 @@ describe('encodeAuthorizationReply', () => {
   });
 
   test('a reply to a request that was not sealed is not sealed', async () => {
-    const reply = await encodeAuthorizationReply(plainRequest, { accountPublicKey: account.getPublicKey(), key: account }, { jwt: 'u' }, xkey);
+    const reply = encodeAuthorizationReply(plainRequest, { accountPublicKey: account.getPublicKey(), key: account }, { jwt: 'u' }, xkey);
     expect(serverReads(reply, false).nats.jwt).toBe('u');
-    const noXkey = await encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: account }, { jwt: 'u' }, undefined);
+    const noXkey = encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: account }, { jwt: 'u' }, undefined);
     expect(serverReads(noXkey, false).nats.jwt).toBe('u');
   });
 
   test("the caller's answer is left as it was (a shared one must not carry one signer's issuer_account to the next)", async () => {
     const answer = { error: 'NoAccess' };
-    await encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: signingKey }, answer, xkey);
+    encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: signingKey }, answer, xkey);
     expect(answer).toEqual({ error: 'NoAccess' });
-    const next = serverReads(await encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: account }, answer, xkey), true);
+    const next = serverReads(encodeAuthorizationReply(request, { accountPublicKey: account.getPublicKey(), key: account }, answer, xkey), true);
     expect(next.nats).not.toHaveProperty('issuer_account');
   });
 });
