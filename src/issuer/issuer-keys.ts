@@ -1,8 +1,8 @@
 // Reads what an issuer or an auth callout keeps in Secrets of the operator's own namespace (account
 // and operator signing keys, creds files, a callout's curve key) through a watched cache of that
-// namespace's Secrets, so a rotated key is noticed at once and a reconcile costs no API call. Parsed keys stay
-// in memory (never logged or written anywhere) until the Secret's resourceVersion changes. Errors
-// name the Secret and key, never any part of the value.
+// namespace's Secrets, so a rotated key is noticed at once and a reconcile costs no API call.
+// Parsed keys stay in memory (never logged or written anywhere) until the Secret's resourceVersion
+// changes. Errors name the Secret and key, never any part of the value.
 
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPair } from '@nats-io/nkeys';
