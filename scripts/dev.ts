@@ -10,6 +10,7 @@ import { startOperator } from '../src/cli/operator.ts';
 import { KubeClient } from '../src/kube/api.ts';
 import { kubeconfigFromFiles } from '../src/kube/kubeconfig.ts';
 import { createLogger } from '../src/log.ts';
+import { OperatorMetrics } from '../src/metrics.ts';
 import { startEnvironment } from '../test/env/index.ts';
 import { loadEnvState, writeEnvState } from '../test/env/state.ts';
 import {
@@ -40,6 +41,7 @@ try {
 
   const client = new KubeClient(kubeconfigFromFiles([env.kubeconfigPath]));
   const log = createLogger('info');
+  const config = loadRunConfig({}, { POD_NAMESPACE: OPERATOR_NAMESPACE });
   const callouts = new CalloutService({ client, namespace: OPERATOR_NAMESPACE, workspaceNamespaces: [], log });
   await callouts.start();
   const operator = await startOperator({
@@ -50,8 +52,9 @@ try {
     workspaceNamespaces: [],
     log,
     instance: hostname(),
-    revocation: loadRunConfig({}, { POD_NAMESPACE: OPERATOR_NAMESPACE }).revocation,
+    revocation: config.revocation,
     callouts,
+    audit: { ...config.audit, log: log.child({ logger: 'audit' }), metrics: new OperatorMetrics() },
   });
   stopOperator = () => operator.stop().then(() => callouts.stop());
   process.stdout.write(

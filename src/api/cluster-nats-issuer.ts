@@ -176,6 +176,16 @@ export const clusterNatsIssuerSpecSchema = {
           items: { type: 'string', description: 'A NATS connection type.', enum: connectionTypes },
         },
         namespaceSelector: labelSelectorSchema('Namespaces whose accesses may use this issuer (default: all).', 'namespace'),
+        enforcement: {
+          type: 'string',
+          enum: ['Report', 'Revoke'],
+          description:
+            "What the operator does about a connection to the issuer's account that no live access " +
+            'accounts for (a user minted outside the operator, or one whose revocation did not reach a ' +
+            'server), or whose user JWT grants more than this policy: Report (a Warning Event on the ' +
+            'issuer and a metric) or Revoke (also revoke the user in the account JWT and close the ' +
+            'connection). Default Report. Accesses that exceed a tightened policy are revoked either way.',
+        },
       },
     },
   },

@@ -142,6 +142,7 @@ export const workspaceNatsAccessCrd = crd(
     readyColumn,
     // A string: kubectl renders future times in `date` columns as <invalid>.
     { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt' },
+    { name: 'Connections', type: 'integer', jsonPath: '.status.connections.active' },
     ageColumn,
     reasonColumn,
     { name: 'User', type: 'string', priority: 1, jsonPath: '.status.userPublicKey' },

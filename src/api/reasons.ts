@@ -66,6 +66,20 @@ export const EventReason = {
   LoginsCut: 'LoginsCut',
   /** An administrator removed the access without revoking its users (force annotation). */
   RevocationSkipped: 'RevocationSkipped',
+  /** Access: a client logged in with one of its users (at most one Event a minute, with a count). */
+  Connected: 'Connected',
+  /** Access: a client of it disconnected (aggregated like Connected). */
+  Disconnected: 'Disconnected',
+  /** Access (Warning): a login with one of its users was refused (revoked or expired credentials). */
+  AuthFailed: 'AuthFailed',
+  /** Issuer (Warning): a connection of its account whose user no live access accounts for. */
+  UnknownUserConnected: 'UnknownUserConnected',
+  /** Issuer (Warning): a connection whose user JWT grants more than the issuer's policy. */
+  OverPermission: 'OverPermission',
+  /** Issuer (Warning): a revoked user of the account keeps trying to log in. */
+  RevokedUserRetrying: 'RevokedUserRetrying',
+  /** Issuer (Warning): policy.enforcement Revoke revoked a user and closed its connections. */
+  UserRevokedByPolicy: 'UserRevokedByPolicy',
 } as const;
 
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];

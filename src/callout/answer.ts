@@ -80,7 +80,7 @@ export async function answerRequest(deps: AnswerDeps, calloutName: string, runti
       throw new Denial(DenyReason.IssuerRefused, `issuer ${decision.issuer.metadata.name}: ${(error as Error).message}`);
     }
     const jwt = signUserJwt(
-      { name: decision.userName, accountPublicKey: decision.grant.accountPublicKey, signingKey, grant: decision.grant.grant, expiresAt: decision.expiresAt },
+      { name: decision.userName, accountPublicKey: decision.grant.accountPublicKey, signingKey, grant: decision.grant.grant, tags: decision.grant.tags, expiresAt: decision.expiresAt },
       request.userNkey,
     );
     answer = { jwt };

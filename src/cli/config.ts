@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseDuration } from '../policy/duration.ts';
+import type { AuditTiming } from '../audit/audit-service.ts';
 import type { RevokerTiming } from '../revocation/account-revoker.ts';
 
 export interface RunConfig {
@@ -20,6 +21,7 @@ export interface RunConfig {
   webhook: WebhookConfig | undefined;
   /** Where to serve Prometheus metrics (plain HTTP, GET /metrics); off when undefined. */
   metricsPort: number | undefined;
+  audit: AuditTiming & { eventWindowMs: number };
 }
 
 export interface WebhookConfig {
@@ -35,6 +37,14 @@ export interface WebhookConfig {
  * back off up to 30s. Only the verify period is a setting.
  */
 const REVOCATION_TIMING = { lingerMs: 100, pruneGraceMs: 10_000, maxBackoffMs: 30_000 } as const;
+
+/**
+ * Audit timing: each account's connections are listed every 30s to correct the counts, an
+ * access's status.connections is written at most every 10s, and a connection no access accounts
+ * for is reported after 300ms (the watch events of a just-minted user may arrive after its first
+ * connect). Only the Event window is a setting.
+ */
+const AUDIT_TIMING = { resyncMs: 30_000, statusIntervalMs: 10_000, unknownGraceMs: 300 } as const;
 
 /** Flags of `run`, in parseArgs form; the config file takes the same names. */
 export const runFlags = {
@@ -52,6 +62,7 @@ export const runFlags = {
   'webhook-hosts': { type: 'string' },
   'webhook-config': { type: 'string' },
   'metrics-port': { type: 'string' },
+  'audit-event-window': { type: 'string' },
 } as const;
 
 type RawSettings = Partial<Record<Exclude<keyof typeof runFlags, 'config'>, unknown>>;
@@ -96,6 +107,8 @@ export function loadRunConfig(
   const webhook = webhookConfig(pick, where, namespace);
   const metricsPortText = pick('metrics-port');
   const metricsPort = metricsPortText === undefined ? undefined : portNumber(metricsPortText, where('metrics-port'));
+  const eventWindowMs = parseDuration(String(pick('audit-event-window') ?? '1m'), where('audit-event-window'));
+  if (eventWindowMs < 1000) throw new Error(`${where('audit-event-window')}: must be at least 1s`);
   const kubeconfig = pick('kubeconfig');
   return {
     kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,
@@ -108,6 +121,7 @@ export function loadRunConfig(
     revocation: { ...REVOCATION_TIMING, verifyPeriodMs },
     webhook,
     metricsPort,
+    audit: { ...AUDIT_TIMING, eventWindowMs },
   };
 }
 

@@ -47,6 +47,10 @@ Options of run:
                          (default: workspace-nats-operator-webhook.<namespace>.svc[.cluster.local])
   --webhook-config NAME  MutatingWebhookConfiguration for the caBundle (default workspace-nats-operator)
   --metrics-port PORT    serve Prometheus metrics (GET /metrics, plain HTTP) on this port (default: off)
+  --audit-event-window DUR
+                         at most one Connected, Disconnected or AuthFailed Event per access (and one
+                         drift Event per issuer) and reason this often; the rest are counted into
+                         the next (default 1m)
   --config FILE          YAML file with the settings above by flag name; flags win
 `;
 
@@ -119,6 +123,8 @@ async function run(args: string[]): Promise<void> {
     instance: identity,
     revocation: config.revocation,
     callouts,
+    // Audit lines are written whatever the log level: they are the record, not diagnostics.
+    audit: { ...config.audit, log: log.child({ logger: 'audit' }, { level: 'info' }), metrics },
   });
   log.info({ namespace: config.namespace, server: client.server, cluster: cluster.source }, 'started');
 }

@@ -21,15 +21,19 @@ import {
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
+import { AuditService, type AuditMetrics, type AuditTiming } from '../audit/audit-service.ts';
+import { ENFORCEMENT_KEY_PREFIX } from '../audit/drift.ts';
 import { Binder } from '../binder/binder.ts';
 import { CalloutStatusController } from '../callout/callout-status.ts';
 import type { CalloutService } from '../callout/service.ts';
 import { AccessController, SECRETS } from '../controller/access-controller.ts';
 import { IssuerController } from '../controller/issuer-controller.ts';
+import { usersOf } from '../controller/access-users.ts';
 import { trimCreds } from '../controller/secret-creds.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { customResourcePath, type KubeClient } from '../kube/api.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
+import { AggregatingEventRecorder } from '../kube/aggregated-events.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
 import { ObjectIndex } from '../kube/object-index.ts';
 import { OwnWrites } from '../kube/own-writes.ts';
@@ -66,6 +70,13 @@ export interface OperatorOptions {
   revocation: RevokerTiming;
   /** This replica's auth callout service, whose view the callouts' status reports. */
   callouts: CalloutService;
+  audit: AuditTiming & {
+    /** At most one Event per access (or issuer) and reason in this long; the rest are counted. */
+    eventWindowMs: number;
+    /** The audit lines' logger. */
+    log: Logger;
+    metrics: AuditMetrics;
+  };
 }
 
 export interface RunningOperator {
@@ -89,6 +100,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const accesses = customResourceInformers<WorkspaceNatsAccess>(client, { group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, scopes, {
     log,
     onChange: (access, type) => {
+      audit.accessChanged(access.metadata.namespace, access.metadata.name);
       ownWrites.onChange(ACCESS_PLURAL, access, type, () => queue.add(objectKey(access)));
       const binding = bindingKeyOf(access);
       if (binding) bindingQueue.add(binding);
@@ -104,6 +116,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     log,
     onChange: (issuer, type) => {
       issuerQueue.add(issuer.metadata.name);
+      audit.issuerChanged(issuer);
       if (issuerVersions.changed(issuer, type)) enqueueAccessesOf(issuer.metadata.name);
     },
   });
@@ -135,7 +148,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
             if (type !== 'delete') trimCreds(secret);
             secretsByAccess.update(secret, type);
             const key = accessKeyOfSecret(secret);
-            if (key) ownWrites.onChange(SECRETS, secret, type, () => queue.add(key));
+            if (!key) return;
+            const [namespace, name] = key.split('/') as [string, string];
+            audit.accessChanged(namespace, name);
+            ownWrites.onChange(SECRETS, secret, type, () => queue.add(key));
           },
         }),
     ),
@@ -164,7 +180,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     issuers,
     keys: issuerKeys,
     onSettled: (keys) => {
-      for (const key of keys) queue.add(key);
+      // Revocations of the audit's policy enforcement are not an access's.
+      for (const key of keys) if (!key.startsWith(ENFORCEMENT_KEY_PREFIX)) queue.add(key);
     },
     onObserved: (account) => {
       for (const name of issuersOfAccount(issuers.list(), account)) issuerQueue.add(name);
@@ -225,6 +242,31 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     fieldManager: COMPONENT,
   });
 
+  const audit = new AuditService({
+    issuers,
+    accesses,
+    usersOf: (access) => {
+      const account = issuers.get(access.spec.issuerRef.name)?.spec.account.publicKey;
+      const owned = secretsByAccess.get(`${access.metadata.namespace}/${access.metadata.name}`);
+      return usersOf(access, owned, account).map((user) => user.userPublicKey);
+    },
+    systemClient: (account) => revocations.systemClient(account),
+    revokedFor: (account, user) => revocations.revokedFor(account, user),
+    serves: (namespace) => options.workspaceNamespaces.length === 0 || options.workspaceNamespaces.includes(namespace),
+    revoke: (account, key, users) => revocations.request(account, key, users),
+    events: new AggregatingEventRecorder(events, options.audit.eventWindowMs),
+    writeConnections: async (access, connections) => {
+      const { namespace, name } = access.metadata;
+      await ownWrites.write(ACCESS_PLURAL, access, () =>
+        client.mergePatchStatus<WorkspaceNatsAccess>({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, namespace ?? '', name, { status: { connections } }, COMPONENT),
+      );
+    },
+    metrics: options.audit.metrics,
+    audit: options.audit.log,
+    log,
+    timing: options.audit,
+  });
+
   const calloutStatus = new CalloutStatusController({
     customObjects,
     callouts,
@@ -239,6 +281,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const informers = [issuers, callouts, keySecrets, ...secrets.informers, namespaces, ...accesses.informers, ...bindings.informers];
   await Promise.all(informers.map((informer) => informer.start()));
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
+  audit.start();
   const onError = (key: string, error: unknown) => {
     // A conflict means a cache was behind a write; the retry reads the newer object.
     const level = isConflict(error) ? 'debug' : 'error';
@@ -274,6 +317,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       calloutQueue.shutDown();
       stopWatchingStates();
       await workers;
+      await audit.stop();
       await revocations.stop();
       log.info('stopped');
     },

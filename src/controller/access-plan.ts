@@ -140,6 +140,7 @@ async function decideIssuance(observed: AccessObservation, mint: Mint, base: Acc
       accountPublicKey: grant.accountPublicKey,
       signingKey,
       grant: grant.grant,
+      tags: grant.tags,
       expiresAt: grant.expiresAt,
     });
     const creds = Buffer.from(minted.creds).toString('base64');

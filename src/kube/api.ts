@@ -127,6 +127,15 @@ export class KubeClient {
     };
   }
 
+  /**
+   * A JSON merge patch of a namespaced custom object's status: the fields it leaves out stay as
+   * they are, and no resourceVersion is needed (for fields one writer alone owns).
+   */
+  mergePatchStatus<T>(resource: CustomResource, namespace: string, name: string, patch: object, fieldManager: string): Promise<T> {
+    const path = resourcePath(customBase(resource), segment(resource.plural), namespace, name, 'status');
+    return this.transport.request('PATCH', path, { query: { fieldManager }, body: patch, contentType: 'application/merge-patch+json' });
+  }
+
   /** The API server's URL, for logs. */
   get server(): string {
     return this.transport.server;

@@ -10,7 +10,8 @@ import { describeError } from './errors.ts';
 export type EventType = 'Normal' | 'Warning';
 
 export interface EventRecorder {
-  record(object: KubernetesObject, type: EventType, reason: string, message: string): Promise<void>;
+  /** `count`: how many occurrences the Event stands for (aggregated ones; default 1). */
+  record(object: KubernetesObject, type: EventType, reason: string, message: string, count?: number): Promise<void>;
 }
 
 export const COMPONENT = 'workspace-nats-operator';
@@ -32,7 +33,7 @@ export class ApiEventRecorder implements EventRecorder {
   }
 
   /** Records an Event; a failure is logged, not thrown: events are best effort. */
-  async record(object: KubernetesObject, type: EventType, reason: string, message: string) {
+  async record(object: KubernetesObject, type: EventType, reason: string, message: string, count = 1) {
     const { metadata } = object;
     // The API server takes an Event about a cluster-scoped object only in "default" (where
     // Kubernetes puts those about nodes): its namespace must match the object's, which has none.
@@ -59,7 +60,7 @@ export class ApiEventRecorder implements EventRecorder {
           reportingInstance: this.instance,
           firstTimestamp: now,
           lastTimestamp: now,
-          count: 1,
+          count,
         },
       });
     } catch (error) {

@@ -74,8 +74,8 @@ export class KubeTransport {
    * Sends `body` as JSON to `path`; the answer parsed, or ApiError. `accept` names another JSON
    * media type to ask for (the API server serves its JWKS only as application/jwk-set+json).
    */
-  async request<T>(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; signal?: AbortSignal; accept?: string } = {}): Promise<T> {
-    const response = await this.send(method, path, options.query, options.body, { signal: options.signal, accept: options.accept });
+  async request<T>(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; signal?: AbortSignal; accept?: string; contentType?: string } = {}): Promise<T> {
+    const response = await this.send(method, path, options.query, options.body, { signal: options.signal, accept: options.accept, contentType: options.contentType });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) throw this.failure(method, path, response.statusCode, text);
     if (text === '') return undefined as T;
@@ -112,12 +112,12 @@ export class KubeTransport {
     await pool?.close();
   }
 
-  private async send(method: Dispatcher.HttpMethod, path: string, query: Query | undefined, body: unknown, timing: { signal?: AbortSignal | undefined; bodyTimeout?: number; accept?: string | undefined }): Promise<Dispatcher.ResponseData> {
+  private async send(method: Dispatcher.HttpMethod, path: string, query: Query | undefined, body: unknown, timing: { signal?: AbortSignal | undefined; bodyTimeout?: number; accept?: string | undefined; contentType?: string | undefined }): Promise<Dispatcher.ResponseData> {
     const identity = await this.credentials.identity();
     const pool = this.pool(identity.cert, identity.key);
     const headers: Record<string, string> = { accept: timing.accept ?? 'application/json', 'user-agent': USER_AGENT };
     if (identity.authorization) headers.authorization = identity.authorization;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = timing.contentType ?? 'application/json';
     const search = query ? new URLSearchParams(Object.entries(query).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]]))).toString() : '';
     let response: Dispatcher.ResponseData;
     try {

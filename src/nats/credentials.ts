@@ -38,6 +38,8 @@ export interface MintRequest {
   /** An account signing key listed in the account JWT (scoped for a ScopedGrant), or the account key. */
   signingKey: KeyPair;
   grant: Grant;
+  /** Tags besides a scoped grant's (nats-server shows them in its advisories); none if omitted. */
+  tags?: string[];
   expiresAt: Date;
 }
 
@@ -69,6 +71,8 @@ export function signUserJwt(request: MintRequest, user: KeyPair | string): strin
     // Otherwise the library's defaults first, overridden by the grant (its defaultUser()).
     nats: isScoped(request.grant) ? { ...request.grant } : Object.assign<Record<string, unknown>, UserGrant>({ data: -1, payload: -1, subs: -1 }, request.grant),
   };
+  const tags = [...new Set([...(isScoped(request.grant) ? request.grant.tags : []), ...(request.tags ?? [])])];
+  if (tags.length > 0) claims.nats.tags = tags;
   if (!signedByAccountKey) claims.nats.issuer_account = account;
   claims.nats.type = 'user';
   return encodeJwt(claims, request.signingKey);

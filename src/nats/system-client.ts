@@ -2,11 +2,13 @@
 // makes with it: which servers are there ($SYS.REQ.SERVER.PING), what account JWT each server holds
 // ($SYS.REQ.ACCOUNT.<account>.CLAIMS.LOOKUP) and storing a new one on every server
 // ($SYS.REQ.CLAIMS.UPDATE, answered by each server running the full resolver), and finding and
-// closing an account's connections of one user (CONNZ, KICK). It also tells when
+// closing an account's connections of one user (CONNZ, KICK), and listening to the servers'
+// advisories about clients (the audit). It also tells when
 // something may have changed under the operator: a server it has not seen before (a restart gives
 // a server a new id, and possibly an empty resolver directory) or its own reconnect.
 
 import type { KeyPair } from '@nats-io/nkeys';
+import { readConnz, type ClientRecord } from './advisories.ts';
 import { nativeCredsAuthenticator } from './native-creds.ts';
 import {
   connect,
@@ -195,6 +197,40 @@ export class NatsSystemClient {
       out.push({ server, cids: (body.data?.connections ?? []).flatMap((connection) => (connection.cid === undefined ? [] : [connection.cid])) });
     }
     return out;
+  }
+
+  /**
+   * Every client connection of `account` on each answering server, with the user and the JWT it
+   * logged in with (CONNZ with auth), as records that keep no JWT.
+   */
+  async clientsOf(account: string, expected: number): Promise<ClientRecord[]> {
+    const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, JSON.stringify({ auth: true, limit: 100_000 }), {
+      strategy: 'count',
+      maxMessages: expected,
+      maxWait: this.requestTimeoutMs,
+    });
+    const out: ClientRecord[] = [];
+    for await (const msg of replies) {
+      const server = serverOf(msg);
+      const body = msg.json<{ data?: { connections?: Parameters<typeof readConnz>[1] }; error?: { description?: string } }>();
+      if (!server) continue;
+      if (body.error) throw new Error(`${server.name} refused the connection listing: ${body.error.description ?? 'no reason'}`);
+      out.push(...readConnz(server, body.data?.connections ?? []));
+    }
+    return out;
+  }
+
+  /**
+   * Subscribes to `subject` (a system subject, wildcards allowed) until the returned function is
+   * called; the client subscribes again by itself after a reconnect.
+   */
+  subscribe(subject: string, onMessage: (subject: string, data: string) => void): () => void {
+    const subscription = this.nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (!error) onMessage(msg.subject, msg.string());
+      },
+    });
+    return () => subscription.unsubscribe();
   }
 
   /** Closes connection `cid` on server `serverId` ($SYS.REQ.SERVER.<id>.KICK); false if refused. */

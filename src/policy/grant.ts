@@ -41,6 +41,11 @@ export interface ResolvedGrant {
   /** Comma-separated server URLs for the workspace (NATS_URL). */
   natsUrl: string;
   /**
+   * Tags for the user JWT (`ws:<workspace id>`): nats-server repeats them in its connect and
+   * disconnect advisories, so the audit can name the workspace. Not part of the fingerprint.
+   */
+  tags: string[];
+  /**
    * Hash of everything the credentials are minted from. Stored on the Secret, so that a change
    * of spec or issuer (and only such a change) leads to a re-issue.
    */
@@ -68,7 +73,7 @@ function expandRules(allowList: SubjectList, denyList: SubjectList, values: Temp
  * The issuer's subject bounds for this workspace. A bound whose placeholder has no value here (say
  * {{workspace.owner}} for a workspace without owner) bounds nothing, so it is left out.
  */
-function expandBounds(bounds: readonly string[], values: TemplateValues): string[] {
+export function expandBounds(bounds: readonly string[], values: TemplateValues): string[] {
   return bounds.flatMap((bound) => {
     try {
       return [expandSubject(bound, values, 'bound')];
@@ -78,6 +83,9 @@ function expandBounds(bounds: readonly string[], values: TemplateValues): string
     }
   });
 }
+
+/** The tag naming the workspace in its users' JWTs (NATS keeps tags in lower case). */
+export const workspaceTag = (workspaceId: string): string => `ws:${workspaceId.toLowerCase()}`;
 
 /** The name in every user JWT of `access` (shown by nats-server; callout logins are found by it). */
 export const accessUserName = (access: WorkspaceNatsAccess): string => `${access.metadata.namespace}/${access.metadata.name}`;
@@ -152,6 +160,7 @@ export function resolveGrant({ access, issuer, namespaceLabels, now }: GrantInpu
     expiresAt: new Date(now.getTime() + ttlMs),
     renewBeforeMs,
     natsUrl,
+    tags: [workspaceTag(spec.workspace.id)],
     fingerprint,
   };
 }

@@ -155,6 +155,11 @@ export class AccountRevoker {
     if (added) this.scheduler.kick(this.deps.timing.lingerMs);
   }
 
+  /** What `user` was revoked for (the access key of the request), if the list has it. */
+  revokedFor(user: string): string | undefined {
+    return this.desired.revokedFor(user);
+  }
+
   /** Starts checking the account (loads the store, verifies the servers' copies). */
   start(): void {
     this.scheduler.kick(0);

@@ -41,6 +41,11 @@ export class RevocationList {
     return this.entries.has(user);
   }
 
+  /** What `user` was revoked for (an access key), if it is listed. */
+  revokedFor(user: string): string | undefined {
+    return this.entries.get(user)?.access;
+  }
+
   users(): string[] {
     return [...this.entries.keys()];
   }

@@ -66,6 +66,14 @@ export class Revocations {
     this.revoker(account).request(accessKey, users);
   }
 
+  /**
+   * What `user` was revoked in `account` for (an access key, or whatever key the request named),
+   * if this process knows it revoked: the account's revoker has loaded its stored list.
+   */
+  revokedFor(account: string, user: string): string | undefined {
+    return this.revokers.get(account)?.revokedFor(user);
+  }
+
   /** Starts checking `account` on the servers (for its issuers), unless that runs already. */
   watch(account: string): void {
     this.revoker(account);

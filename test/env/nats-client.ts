@@ -54,6 +54,8 @@ const worthRetrying = (error: unknown) => {
 /** Options for connectWithCreds and connectWithToken. */
 export interface ConnectOptions {
   inboxPrefix?: string;
+  /** The client's name, which nats-server shows (connz, advisories). */
+  name?: string;
 }
 
 /**

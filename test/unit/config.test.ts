@@ -27,7 +27,13 @@ describe('run settings', () => {
       leaderElect: false,
       namespaces: [],
       revocation: { lingerMs: 100, pruneGraceMs: 10_000, maxBackoffMs: 30_000, verifyPeriodMs: 30_000 },
+      audit: { resyncMs: 30_000, statusIntervalMs: 10_000, unknownGraceMs: 300, eventWindowMs: 60_000 },
     });
+  });
+
+  test('the audit Event window is a duration of at least 1s', () => {
+    expect(loadRunConfig({ namespace: 'n', 'audit-event-window': '5s' }, {}).audit.eventWindowMs).toBe(5000);
+    expect(() => loadRunConfig({ namespace: 'n', 'audit-event-window': '10ms' }, {})).toThrow('--audit-event-window: must be at least 1s');
   });
 
   test('the NATS verify period is a duration of at least 1s', () => {

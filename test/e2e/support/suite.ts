@@ -55,13 +55,14 @@ export interface OwnNatsSuite extends Suite {
  * A suite with its own NATS trust and servers, and an issuer named `issuer` for them (besides the
  * environment's `${issuer}-env`). Stop both with `suite.operator.stop()` and `suite.nats.stop()`.
  */
-export async function startSuiteWithOwnNats(setup: { issuer: string; namespaces: string[]; nodes: 1 | 3 }): Promise<OwnNatsSuite> {
+export async function startSuiteWithOwnNats(setup: { issuer: string; namespaces: string[]; nodes: 1 | 3; operatorArgs?: string[] }): Promise<OwnNatsSuite> {
   const trust = await createNatsTrust();
   const nats = await startNats(trust, { nodes: setup.nodes });
   try {
     const suite = await startSuite({
       issuer: { name: `${setup.issuer}-env` },
       namespaces: setup.namespaces,
+      ...(setup.operatorArgs ? { operatorArgs: setup.operatorArgs } : {}),
       prepare: async (clients, env) => {
         await createIssuer(clients, { ...env, trust, nats: { ...env.nats, urls: nats.urls } }, setup.issuer, {}, `-${setup.issuer}`);
       },
