@@ -17,6 +17,8 @@ export const COMPONENT_VERSIONS = {
   natsServer: '2.15.3',
   /** The nats CLI (natscli), for the suite that shows its command lines work; not v0.5.1. */
   natsCli: '0.5.0',
+  /** The Go module github.com/prometheus/prometheus, whose promtool checks manifests/monitoring. */
+  prometheus: '0.316.0',
 } as const;
 
 export interface ComponentPaths {
@@ -27,6 +29,8 @@ export interface ComponentPaths {
   natsServer: string;
   /** The `nats` CLI; built only when asked for (group natscli). */
   natsCli: string;
+  /** Prometheus's promtool; built only when asked for (group promtool). */
+  promtool: string;
 }
 
 export interface EnsureOptions {
@@ -39,14 +43,14 @@ export interface EnsureOptions {
   only?: ComponentGroup[];
 }
 
-export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes' | 'natscli';
+export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes' | 'natscli' | 'promtool';
 /** What the environment runs: built by default, before any suite starts. */
 export const COMPONENT_GROUPS: readonly ComponentGroup[] = ['etcd', 'nats-server', 'kubernetes'];
 /**
  * Tools only some suites use, built when one asks for them by name (`only`), so that a run without
  * those suites does not wait for them.
  */
-export const ON_DEMAND_GROUPS: readonly ComponentGroup[] = ['natscli'];
+export const ON_DEMAND_GROUPS: readonly ComponentGroup[] = ['natscli', 'promtool'];
 
 const KUBE_CMDS = ['kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
 
@@ -70,6 +74,7 @@ export function componentPaths(): ComponentPaths {
     kubectl: binaryPath('kubectl', v.kubernetes),
     natsServer: binaryPath('nats-server', v.natsServer),
     natsCli: binaryPath('nats', v.natsCli),
+    promtool: binaryPath('promtool', v.prometheus),
   };
 }
 
@@ -109,6 +114,7 @@ async function doEnsure(log: (l: string) => void, groups: readonly ComponentGrou
     { group: 'etcd', label: `etcd ${v.etcd}`, outputs: [paths.etcd], build: buildEtcd },
     { group: 'nats-server', label: `nats-server ${v.natsServer}`, outputs: [paths.natsServer], build: buildNats },
     { group: 'natscli', label: `nats CLI ${v.natsCli}`, outputs: [paths.natsCli], build: buildNatsCli },
+    { group: 'promtool', label: `promtool (prometheus v${v.prometheus})`, outputs: [paths.promtool], build: buildPromtool },
     {
       group: 'kubernetes',
       label: `kubernetes ${v.kubernetes} (${KUBE_CMDS.join(', ')})`,
@@ -259,6 +265,17 @@ async function buildNatsCli(outDir: string, logFile: string): Promise<void> {
   // The CLI's main package is github.com/nats-io/natscli/nats; it finds its version in the build info.
   await withWrapperModule('natscli', (cwd) =>
     go(['install', `-ldflags=${STRIP}`, `github.com/nats-io/natscli/nats@v${COMPONENT_VERSIONS.natsCli}`], {
+      cwd,
+      logFile,
+      env: { GOBIN: outDir },
+    }),
+  );
+}
+
+async function buildPromtool(outDir: string, logFile: string): Promise<void> {
+  await writeFile(logFile, '');
+  await withWrapperModule('promtool', (cwd) =>
+    go(['install', `-ldflags=${STRIP}`, `github.com/prometheus/prometheus/cmd/promtool@v${COMPONENT_VERSIONS.prometheus}`], {
       cwd,
       logFile,
       env: { GOBIN: outDir },
