@@ -17,7 +17,7 @@ export const COMPONENT_VERSIONS = {
   natsServer: '2.15.3',
   /** The nats CLI (natscli), for the suite that shows its command lines work; not v0.5.1. */
   natsCli: '0.5.0',
-  /** The Go module github.com/prometheus/prometheus, whose promtool checks manifests/monitoring. */
+  /** Go module github.com/prometheus/prometheus (v0.316.0 is Prometheus 3.16.0), for promtool. */
   prometheus: '0.316.0',
 } as const;
 
