@@ -112,9 +112,25 @@ async function doEnsure(log: (l: string) => void, groups: readonly ComponentGrou
   const v = COMPONENT_VERSIONS;
   const builders: Builder[] = [
     { group: 'etcd', label: `etcd ${v.etcd}`, outputs: [paths.etcd], build: buildEtcd },
-    { group: 'nats-server', label: `nats-server ${v.natsServer}`, outputs: [paths.natsServer], build: buildNats },
-    { group: 'natscli', label: `nats CLI ${v.natsCli}`, outputs: [paths.natsCli], build: buildNatsCli },
-    { group: 'promtool', label: `promtool (prometheus v${v.prometheus})`, outputs: [paths.promtool], build: buildPromtool },
+    {
+      group: 'nats-server',
+      label: `nats-server ${v.natsServer}`,
+      outputs: [paths.natsServer],
+      build: goInstall('nats', `github.com/nats-io/nats-server/v2@v${v.natsServer}`),
+    },
+    {
+      group: 'natscli',
+      label: `nats CLI ${v.natsCli}`,
+      outputs: [paths.natsCli],
+      // The CLI's main package; it finds its version in the build info.
+      build: goInstall('natscli', `github.com/nats-io/natscli/nats@v${v.natsCli}`),
+    },
+    {
+      group: 'promtool',
+      label: `promtool (prometheus v${v.prometheus})`,
+      outputs: [paths.promtool],
+      build: goInstall('promtool', `github.com/prometheus/prometheus/cmd/promtool@v${v.prometheus}`),
+    },
     {
       group: 'kubernetes',
       label: `kubernetes ${v.kubernetes} (${KUBE_CMDS.join(', ')})`,
@@ -249,38 +265,18 @@ async function withWrapperModule<T>(name: string, fn: (dir: string) => Promise<T
 
 const STRIP = '-s -w';
 
-async function buildNats(outDir: string, logFile: string): Promise<void> {
-  await writeFile(logFile, '');
-  await withWrapperModule('nats', (cwd) =>
-    go(['install', `-ldflags=${STRIP}`, `github.com/nats-io/nats-server/v2@v${COMPONENT_VERSIONS.natsServer}`], {
-      cwd,
-      logFile,
-      env: { GOBIN: outDir },
-    }),
-  );
-}
-
-async function buildNatsCli(outDir: string, logFile: string): Promise<void> {
-  await writeFile(logFile, '');
-  // The CLI's main package is github.com/nats-io/natscli/nats; it finds its version in the build info.
-  await withWrapperModule('natscli', (cwd) =>
-    go(['install', `-ldflags=${STRIP}`, `github.com/nats-io/natscli/nats@v${COMPONENT_VERSIONS.natsCli}`], {
-      cwd,
-      logFile,
-      env: { GOBIN: outDir },
-    }),
-  );
-}
-
-async function buildPromtool(outDir: string, logFile: string): Promise<void> {
-  await writeFile(logFile, '');
-  await withWrapperModule('promtool', (cwd) =>
-    go(['install', `-ldflags=${STRIP}`, `github.com/prometheus/prometheus/cmd/promtool@v${COMPONENT_VERSIONS.prometheus}`], {
-      cwd,
-      logFile,
-      env: { GOBIN: outDir },
-    }),
-  );
+/**
+ * `go install <package>@<version>` into the output folder: for modules whose go.mod has no replace
+ * or exclude directives (which `go install` refuses). The wrapper module only gives go a folder
+ * outside any other module to run in.
+ */
+function goInstall(name: string, packageAtVersion: string): Builder['build'] {
+  return async (outDir, logFile) => {
+    await writeFile(logFile, '');
+    await withWrapperModule(name, (cwd) =>
+      go(['install', `-ldflags=${STRIP}`, packageAtVersion], { cwd, logFile, env: { GOBIN: outDir } }),
+    );
+  };
 }
 
 async function buildEtcd(outDir: string, logFile: string): Promise<void> {
