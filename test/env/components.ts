@@ -17,6 +17,8 @@ export const COMPONENT_VERSIONS = {
   natsServer: '2.15.3',
   /** The nats CLI (natscli), for the suite that shows its command lines work; not v0.5.1. */
   natsCli: '0.5.0',
+  /** Go module github.com/prometheus/prometheus (v0.316.0 is Prometheus 3.16.0), for promtool. */
+  prometheus: '0.316.0',
 } as const;
 
 export interface ComponentPaths {
@@ -27,6 +29,8 @@ export interface ComponentPaths {
   natsServer: string;
   /** The `nats` CLI; built only when asked for (group natscli). */
   natsCli: string;
+  /** Prometheus's promtool; built only when asked for (group promtool). */
+  promtool: string;
 }
 
 export interface EnsureOptions {
@@ -39,14 +43,14 @@ export interface EnsureOptions {
   only?: ComponentGroup[];
 }
 
-export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes' | 'natscli';
+export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes' | 'natscli' | 'promtool';
 /** What the environment runs: built by default, before any suite starts. */
 export const COMPONENT_GROUPS: readonly ComponentGroup[] = ['etcd', 'nats-server', 'kubernetes'];
 /**
  * Tools only some suites use, built when one asks for them by name (`only`), so that a run without
  * those suites does not wait for them.
  */
-export const ON_DEMAND_GROUPS: readonly ComponentGroup[] = ['natscli'];
+export const ON_DEMAND_GROUPS: readonly ComponentGroup[] = ['natscli', 'promtool'];
 
 const KUBE_CMDS = ['kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
 
@@ -70,6 +74,7 @@ export function componentPaths(): ComponentPaths {
     kubectl: binaryPath('kubectl', v.kubernetes),
     natsServer: binaryPath('nats-server', v.natsServer),
     natsCli: binaryPath('nats', v.natsCli),
+    promtool: binaryPath('promtool', v.prometheus),
   };
 }
 
@@ -107,8 +112,25 @@ async function doEnsure(log: (l: string) => void, groups: readonly ComponentGrou
   const v = COMPONENT_VERSIONS;
   const builders: Builder[] = [
     { group: 'etcd', label: `etcd ${v.etcd}`, outputs: [paths.etcd], build: buildEtcd },
-    { group: 'nats-server', label: `nats-server ${v.natsServer}`, outputs: [paths.natsServer], build: buildNats },
-    { group: 'natscli', label: `nats CLI ${v.natsCli}`, outputs: [paths.natsCli], build: buildNatsCli },
+    {
+      group: 'nats-server',
+      label: `nats-server ${v.natsServer}`,
+      outputs: [paths.natsServer],
+      build: goInstall('nats', `github.com/nats-io/nats-server/v2@v${v.natsServer}`),
+    },
+    {
+      group: 'natscli',
+      label: `nats CLI ${v.natsCli}`,
+      outputs: [paths.natsCli],
+      // The CLI's main package; it finds its version in the build info.
+      build: goInstall('natscli', `github.com/nats-io/natscli/nats@v${v.natsCli}`),
+    },
+    {
+      group: 'promtool',
+      label: `promtool (prometheus v${v.prometheus})`,
+      outputs: [paths.promtool],
+      build: goInstall('promtool', `github.com/prometheus/prometheus/cmd/promtool@v${v.prometheus}`),
+    },
     {
       group: 'kubernetes',
       label: `kubernetes ${v.kubernetes} (${KUBE_CMDS.join(', ')})`,
@@ -243,27 +265,18 @@ async function withWrapperModule<T>(name: string, fn: (dir: string) => Promise<T
 
 const STRIP = '-s -w';
 
-async function buildNats(outDir: string, logFile: string): Promise<void> {
-  await writeFile(logFile, '');
-  await withWrapperModule('nats', (cwd) =>
-    go(['install', `-ldflags=${STRIP}`, `github.com/nats-io/nats-server/v2@v${COMPONENT_VERSIONS.natsServer}`], {
-      cwd,
-      logFile,
-      env: { GOBIN: outDir },
-    }),
-  );
-}
-
-async function buildNatsCli(outDir: string, logFile: string): Promise<void> {
-  await writeFile(logFile, '');
-  // The CLI's main package is github.com/nats-io/natscli/nats; it finds its version in the build info.
-  await withWrapperModule('natscli', (cwd) =>
-    go(['install', `-ldflags=${STRIP}`, `github.com/nats-io/natscli/nats@v${COMPONENT_VERSIONS.natsCli}`], {
-      cwd,
-      logFile,
-      env: { GOBIN: outDir },
-    }),
-  );
+/**
+ * `go install <package>@<version>` into the output folder: for modules whose go.mod has no replace
+ * or exclude directives (which `go install` refuses). The wrapper module only gives go a folder
+ * outside any other module to run in.
+ */
+function goInstall(name: string, packageAtVersion: string): Builder['build'] {
+  return async (outDir, logFile) => {
+    await writeFile(logFile, '');
+    await withWrapperModule(name, (cwd) =>
+      go(['install', `-ldflags=${STRIP}`, packageAtVersion], { cwd, logFile, env: { GOBIN: outDir } }),
+    );
+  };
 }
 
 async function buildEtcd(outDir: string, logFile: string): Promise<void> {
