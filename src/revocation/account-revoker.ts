@@ -20,9 +20,10 @@ import type { KeyPair } from '@nats-io/nkeys';
 import type { Clock } from '../api/clock.ts';
 import { notOk, ok, type Result } from '../api/failure.ts';
 import type { Logger } from '../log.ts';
+import type { RevocationMetrics } from '../metrics.ts';
 import { withRevocations, type AccountJwtInfo } from '../nats/account-jwt.ts';
 import type { NatsServerRef, NatsSettings, NatsSystemClient, SystemClientOptions } from '../nats/system-client.ts';
-import { nextCheckInMs, notApplied, planCycle, pushStored, type CycleReading, type NotRevoked, type PlannedPush } from './cycle-plan.ts';
+import { nextCheckInMs, notApplied, planCycle, pushStored, type CycleReading, type Drift, type NotRevoked, type PlannedPush } from './cycle-plan.ts';
 import { CycleScheduler, sleepWith, systemTimers, type Timers } from './cycle-scheduler.ts';
 import { RevocationList } from './revocation-list.ts';
 import type { RevocationStore } from './revocation-store.ts';
@@ -70,6 +71,9 @@ export interface AccountRevokerDeps {
   onSettled: (accessKeys: string[]) => void;
   /** The observation or summary changed: refresh the issuers' status. */
   onObserved: () => void;
+  /** Servers were found lacking revocations they had confirmed (this cycle pushes them again). */
+  onDrift?: (drift: Drift) => void;
+  metrics?: RevocationMetrics;
   log: Logger;
   timing: RevokerTiming;
   clock: Clock;
@@ -198,8 +202,9 @@ export class AccountRevoker {
     const client = await this.connection.client(settings);
     const reading = await this.read(client);
     const { pruneGraceMs } = timing;
-    const plan = planCycle({ ...reading, account: this.account, entries, now: this.clock(), pruneGraceMs, maxPayload: client.maxPayload });
+    const plan = planCycle({ ...reading, account: this.account, entries, confirmed: this.confirmed, now: this.clock(), pruneGraceMs, maxPayload: client.maxPayload });
     if (!plan.ok) throw new Error(plan.message);
+    if (plan.value.drift) this.deps.onDrift?.(plan.value.drift);
     const { servers } = reading;
     const { expired, confirmed, waiting } = plan.value;
     this.observation = ok({ servers, account: plan.value.info });
@@ -247,6 +252,7 @@ export class AccountRevoker {
           `is the operator signing key ${signer.getPublicKey()} listed in the operator JWT?`,
       );
     }
+    this.deps.metrics?.pushSucceeded(this.account, (this.clock().getTime() - issuedAt.getTime()) / 1000);
     const count = Object.keys(push.revocations).length;
     const left = waiting?.users.size ?? 0;
     this.summaryState.lastPushResult = 'Succeeded';
@@ -262,6 +268,7 @@ export class AccountRevoker {
     const unconfirmed = this.desired.users().filter((user) => !this.confirmed.has(user));
     this.failure = { message, users: new Set(unconfirmed) };
     if (unconfirmed.length > 0) {
+      this.deps.metrics?.pushFailed(this.account);
       this.summaryState.lastPushTime = this.clock();
       this.summaryState.lastPushResult = 'Failed';
       this.summaryState.lastPushMessage = message;
