@@ -66,6 +66,8 @@ export const EventReason = {
   LoginsCut: 'LoginsCut',
   /** An administrator removed the access without revoking its users (force annotation). */
   RevocationSkipped: 'RevocationSkipped',
+  /** Issuer (Warning): NATS servers held the account JWT without revocations they had confirmed; pushed again. */
+  AccountJwtDrift: 'AccountJwtDrift',
 } as const;
 
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];

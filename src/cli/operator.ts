@@ -6,6 +6,7 @@
 import type { KubernetesObject, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ClusterNatsAuthCallout } from '../api/cluster-nats-auth-callout.ts';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { EventReason } from '../api/reasons.ts';
 import {
   ACCESS_PLURAL,
   BINDING_PLURAL,
@@ -37,6 +38,7 @@ import { ResilientInformer } from '../kube/informer.ts';
 import { customResourceInformers, MergedLister, OnDemandInformers } from '../kube/merged-informers.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
+import type { OperatorMetrics } from '../metrics.ts';
 import type { GitpodWorkspace } from '../policy/bound-workspaces.ts';
 import type { RevokerTiming } from '../revocation/account-revoker.ts';
 import { RevocationStore } from '../revocation/revocation-store.ts';
@@ -66,19 +68,24 @@ export interface OperatorOptions {
   revocation: RevokerTiming;
   /** This replica's auth callout service, whose view the callouts' status reports. */
   callouts: CalloutService;
+  metrics?: OperatorMetrics;
 }
+
+/** The controllers' names in the metrics (controller-runtime's `controller` label, the queues' `name`). */
+const CONTROLLER = { access: 'workspacenatsaccess', issuer: 'clusternatsissuer', binding: 'workspacenatsbinding', callout: 'clusternatsauthcallout' } as const;
 
 export interface RunningOperator {
   stop(): Promise<void>;
 }
 
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
-  const { client, log } = options;
+  const { client, log, metrics } = options;
   const { customObjects, core } = client;
-  const queue = new WorkQueue();
-  const issuerQueue = new WorkQueue();
-  const bindingQueue = new WorkQueue();
-  const calloutQueue = new WorkQueue();
+  const newQueue = (name: string) => new WorkQueue(undefined, undefined, metrics?.workQueue(name));
+  const queue = newQueue(CONTROLLER.access);
+  const issuerQueue = newQueue(CONTROLLER.issuer);
+  const bindingQueue = newQueue(CONTROLLER.binding);
+  const calloutQueue = newQueue(CONTROLLER.callout);
 
   // Accesses and their Secrets are watched in every namespace, or in each configured one, so
   // that RBAC can grant Secret rights per namespace.
@@ -159,6 +166,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
   const issuerKeys = new IssuerKeys(keySecrets, options.namespace);
+  const events = new ApiEventRecorder(core, log, options.instance);
   const revocations = new Revocations({
     store: new RevocationStore(core, options.namespace, COMPONENT),
     issuers,
@@ -169,10 +177,18 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     onObserved: (account) => {
       for (const name of issuersOfAccount(issuers.list(), account)) issuerQueue.add(name);
     },
+    onDrift: (account, drift) => {
+      const named = drift.named.length > 0 ? ` (${drift.named.map((server) => server.name).join(', ')})` : '';
+      const message = `${drift.servers} NATS server(s)${named} held the JWT of account ${account} without revocations they had confirmed (up to ${drift.missing} missing); pushed them again`;
+      for (const name of issuersOfAccount(issuers.list(), account)) {
+        const issuer = issuers.get(name);
+        if (issuer) void events.record(issuer, 'Warning', EventReason.AccountJwtDrift, message);
+      }
+    },
+    metrics: metrics?.revocations,
     log,
     timing: options.revocation,
   });
-  const events = new ApiEventRecorder(core, log, options.instance);
   const namespaces = new ResilientInformer<V1Namespace>(client, {
     name: 'namespaces',
     path: '/api/v1/namespaces',
@@ -239,6 +255,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const informers = [issuers, callouts, keySecrets, ...secrets.informers, namespaces, ...accesses.informers, ...bindings.informers];
   await Promise.all(informers.map((informer) => informer.start()));
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
+  metrics?.measure({ accesses: () => accesses.list(), issuers: () => issuers.list(), revocations: (account) => revocations.summary(account) });
   const onError = (key: string, error: unknown) => {
     // A conflict means a cache was behind a write; the retry reads the newer object.
     const level = isConflict(error) ? 'debug' : 'error';
@@ -252,10 +269,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       return result;
     };
   const workers = Promise.all([
-    runWorkers(queue, options.workers, logged((key) => controller.reconcile(key)), onError),
-    runWorkers(issuerQueue, 1, logged((name) => issuerController.reconcile(name)), onError),
-    runWorkers(bindingQueue, 1, logged((key) => binder.reconcile(key)), onError),
-    runWorkers(calloutQueue, 1, logged((name) => calloutStatus.reconcile(name)), onError),
+    runWorkers(queue, options.workers, logged((key) => controller.reconcile(key)), onError, metrics?.reconciles(CONTROLLER.access)),
+    runWorkers(issuerQueue, 1, logged((name) => issuerController.reconcile(name)), onError, metrics?.reconciles(CONTROLLER.issuer)),
+    runWorkers(bindingQueue, 1, logged((key) => binder.reconcile(key)), onError, metrics?.reconciles(CONTROLLER.binding)),
+    runWorkers(calloutQueue, 1, logged((name) => calloutStatus.reconcile(name)), onError, metrics?.reconciles(CONTROLLER.callout)),
   ]);
   const resync = setInterval(() => {
     for (const issuer of issuers.list()) issuerQueue.add(issuer.metadata.name);
