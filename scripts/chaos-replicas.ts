@@ -153,10 +153,11 @@ export class Replicas {
     const slot = this.slots[i]!;
     slot.identity = `chaos-operator-${i}-${++this.started}`;
     this.note(i, `chaos: starting ${slot.identity}`);
+    // No metrics port: the replicas share this machine, where only one could have the default 8080.
     const child = startProcess({
       name: slot.identity,
       command: process.execPath,
-      args: [MAIN, 'run', '--kubeconfig', this.options.kubeconfig, '--namespace', this.options.namespace, '--namespaces', this.options.serves.join(','), '--leader-elect', '--log-level', this.options.logLevel],
+      args: [MAIN, 'run', '--kubeconfig', this.options.kubeconfig, '--namespace', this.options.namespace, '--namespaces', this.options.serves.join(','), '--leader-elect', '--log-level', this.options.logLevel, '--metrics-port', '0'],
       env: { POD_NAME: slot.identity },
       logFile: slot.logFile,
     });

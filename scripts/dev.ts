@@ -54,7 +54,7 @@ try {
     instance: hostname(),
     revocation: config.revocation,
     callouts,
-    audit: { ...config.audit, log: log.child({ logger: 'audit' }), metrics: new OperatorMetrics() },
+    audit: { ...config.audit, log: log.child({ logger: 'audit' }), metrics: new OperatorMetrics().audit },
   });
   stopOperator = () => operator.stop().then(() => callouts.stop());
   process.stdout.write(

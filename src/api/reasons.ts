@@ -80,6 +80,8 @@ export const EventReason = {
   RevokedUserRetrying: 'RevokedUserRetrying',
   /** Issuer (Warning): policy.enforcement Revoke revoked a user and closed its connections. */
   UserRevokedByPolicy: 'UserRevokedByPolicy',
+  /** Issuer (Warning): NATS servers held the account JWT without revocations they had confirmed; pushed again. */
+  AccountJwtDrift: 'AccountJwtDrift',
 } as const;
 
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];

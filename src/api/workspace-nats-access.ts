@@ -2,6 +2,7 @@
 // source of the CRD (crds/) and of the TypeScript type used by the controller.
 
 import type { FromSchema } from 'json-schema-to-ts';
+import { connectionsStatusSchema } from './connections-status.ts';
 import {
   conditionsSchema,
   connectionTypes,
@@ -238,10 +239,7 @@ export const workspaceNatsAccessStatusSchema = {
   properties: {
     conditions: conditionsSchema,
     observedGeneration: observedGenerationSchema,
-    userPublicKey: {
-      type: 'string',
-      description: 'Public nkey of the current NATS user (safe to show).',
-    },
+    userPublicKey: { type: 'string', description: 'Public nkey of the current NATS user (safe to show).' },
     secretName: { type: 'string', description: 'Name of the Secret holding the credentials.' },
     issuedAt: {
       type: 'string',
@@ -258,23 +256,7 @@ export const workspaceNatsAccessStatusSchema = {
       format: 'date-time',
       description: 'When the operator will issue the next JWT.',
     },
-    connections: {
-      type: 'object',
-      description:
-        "The access's NATS connections as the servers' connect and disconnect advisories show " +
-        'them (creds and callout logins alike). Written at most every 10 seconds, and not while ' +
-        'nothing changes.',
-      additionalProperties: false,
-      properties: {
-        active: { type: 'integer', minimum: 0, description: 'Connections open now, on all servers.' },
-        lastConnectTime: { type: 'string', format: 'date-time', description: 'When a client of this access last connected.' },
-        lastAuthFailureTime: {
-          type: 'string',
-          format: 'date-time',
-          description: "When a client last failed to log in with one of this access's users (a revoked or expired one, say).",
-        },
-      },
-    },
+    connections: connectionsStatusSchema,
     retiredUsers: {
       type: 'array',
       description:

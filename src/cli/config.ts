@@ -19,7 +19,7 @@ export interface RunConfig {
   revocation: RevokerTiming;
   /** The pod webhook, when --webhook-port is set. */
   webhook: WebhookConfig | undefined;
-  /** Where to serve Prometheus metrics (plain HTTP, GET /metrics); off when undefined. */
+  /** Where to serve /metrics, /healthz and /readyz (plain HTTP); off when undefined (--metrics-port 0). */
   metricsPort: number | undefined;
   audit: AuditTiming & { eventWindowMs: number };
 }
@@ -45,6 +45,8 @@ const REVOCATION_TIMING = { lingerMs: 100, pruneGraceMs: 10_000, maxBackoffMs: 3
  * connect). Only the Event window is a setting.
  */
 const AUDIT_TIMING = { resyncMs: 30_000, statusIntervalMs: 10_000, unknownGraceMs: 300 } as const;
+/** Where /metrics, /healthz and /readyz are served unless --metrics-port says otherwise (0: nowhere). */
+const DEFAULT_METRICS_PORT = 8080;
 
 /** Flags of `run`, in parseArgs form; the config file takes the same names. */
 export const runFlags = {
@@ -105,10 +107,10 @@ export function loadRunConfig(
   const verifyPeriodMs = parseDuration(verifyText, where('nats-verify-period'));
   if (verifyPeriodMs < 1000) throw new Error(`${where('nats-verify-period')}: must be at least 1s`);
   const webhook = webhookConfig(pick, where, namespace);
-  const metricsPortText = pick('metrics-port');
-  const metricsPort = metricsPortText === undefined ? undefined : portNumber(metricsPortText, where('metrics-port'));
   const eventWindowMs = parseDuration(String(pick('audit-event-window') ?? '1m'), where('audit-event-window'));
   if (eventWindowMs < 1000) throw new Error(`${where('audit-event-window')}: must be at least 1s`);
+  const metricsPortText = pick('metrics-port') ?? DEFAULT_METRICS_PORT;
+  const metricsPort = metricsPortText === 0 || metricsPortText === '0' ? undefined : portNumber(metricsPortText, where('metrics-port'));
   const kubeconfig = pick('kubeconfig');
   return {
     kubeconfig: typeof kubeconfig === 'string' ? kubeconfig : undefined,

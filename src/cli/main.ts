@@ -10,9 +10,11 @@ import { startOperator, type RunningOperator } from './operator.ts';
 import { KubeClient } from '../kube/api.ts';
 import { loadClusterConfig } from '../kube/kubeconfig.ts';
 import { LeaderElector, leaseInformer } from '../kube/leader-election.ts';
+import { KubeTransport } from '../kube/transport.ts';
 import { createLogger } from '../log.ts';
 import { OperatorMetrics } from '../metrics.ts';
-import { serveMetrics, type RunningMetricsServer } from './metrics-server.ts';
+import { Readiness } from './health.ts';
+import { serveMonitoring, type RunningMonitoring } from './monitoring-server.ts';
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
 import { loadRunConfig, runFlags } from './config.ts';
 
@@ -46,7 +48,8 @@ Options of run:
   --webhook-hosts A,B    names and addresses of the self-made certificate
                          (default: workspace-nats-operator-webhook.<namespace>.svc[.cluster.local])
   --webhook-config NAME  MutatingWebhookConfiguration for the caBundle (default workspace-nats-operator)
-  --metrics-port PORT    serve Prometheus metrics (GET /metrics, plain HTTP) on this port (default: off)
+  --metrics-port PORT    serve Prometheus metrics (GET /metrics) and the probes (GET /healthz, /readyz)
+                         on this port, plain HTTP (default 8080; 0 turns it off)
   --audit-event-window DUR
                          at most one Connected, Disconnected or AuthFailed Event per access (and one
                          drift Event per issuer) and reason this often; the rest are counted into
@@ -59,15 +62,15 @@ async function run(args: string[]): Promise<void> {
   const config = loadRunConfig(values, process.env);
   const log = createLogger(config.logLevel);
   const cluster = loadClusterConfig(config.kubeconfig);
-  const client = new KubeClient(cluster);
+  const metrics = new OperatorMetrics();
+  const client = new KubeClient(cluster, new KubeTransport(cluster, metrics.restClient));
   const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
 
   const stopping = new AbortController();
   let operator: RunningOperator | undefined;
   let elector: LeaderElector | undefined;
   let webhook: RunningWebhook | undefined;
-  const metrics = new OperatorMetrics();
-  let metricsServer: RunningMetricsServer | undefined;
+  let monitoring: RunningMonitoring | undefined;
   const callouts = new CalloutService({ client, namespace: config.namespace, workspaceNamespaces: config.namespaces, log, metrics });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
@@ -77,7 +80,7 @@ async function run(args: string[]): Promise<void> {
       await elector?.release();
       await webhook?.stop();
       await callouts.stop();
-      await metricsServer?.stop();
+      await monitoring?.stop();
     })().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -86,10 +89,17 @@ async function run(args: string[]): Promise<void> {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
-  // Every replica serves the webhook and the auth callouts (both only read); only the leader
-  // reconciles.
-  if (config.metricsPort !== undefined) metricsServer = await serveMetrics(metrics.registry, config.metricsPort, log);
+  // Every replica serves the webhook and the auth callouts (both only read), and is ready once they
+  // serve; only the leader reconciles, and it is ready once its caches are synced too. A standby
+  // replica has no caches to wait for.
+  const readiness = new Readiness();
+  const cachesSyncing = () => readiness.fail('caches', "the operator's caches are not synced yet");
+  readiness.fail('callouts', "the callouts' caches are not synced yet");
+  if (config.webhook) readiness.fail('webhook', 'not listening yet');
+  if (!config.leaderElect) cachesSyncing();
+  if (config.metricsPort !== undefined) monitoring = await serveMonitoring({ registry: metrics.registry, readiness, port: config.metricsPort, log });
   await callouts.start();
+  readiness.pass('callouts');
   if (config.webhook) {
     webhook = await startPodWebhook({
       client,
@@ -98,6 +108,7 @@ async function run(args: string[]): Promise<void> {
       ...config.webhook,
       log,
     });
+    readiness.pass('webhook');
   }
   if (config.leaderElect) {
     elector = new LeaderElector({
@@ -112,6 +123,7 @@ async function run(args: string[]): Promise<void> {
     // As client-go does: a replica that lost the lease exits at once, so that it can never
     // reconcile beside the new leader; Kubernetes restarts it as a candidate.
     elector.keepRenewing(() => process.exit(1));
+    cachesSyncing();
   }
   operator = await startOperator({
     client,
@@ -123,9 +135,11 @@ async function run(args: string[]): Promise<void> {
     instance: identity,
     revocation: config.revocation,
     callouts,
+    metrics,
     // Audit lines are written whatever the log level: they are the record, not diagnostics.
-    audit: { ...config.audit, log: log.child({ logger: 'audit' }, { level: 'info' }), metrics },
+    audit: { ...config.audit, log: log.child({ logger: 'audit' }, { level: 'info' }), metrics: metrics.audit },
   });
+  readiness.pass('caches');
   log.info({ namespace: config.namespace, server: client.server, cluster: cluster.source }, 'started');
 }
 

@@ -1,7 +1,7 @@
-// The composition root of `run`: informers feed keys (routing.ts says which) into three work
-// queues, workers reconcile accesses (access controller), issuers (issuer controller) and bindings
-// (binder), the account revokers push revocations to NATS and wake the first two, and a periodic
-// resync re-checks every object. Owns start-up and orderly shutdown; decides nothing itself.
+// The composition root of `run` on the leader: informers feed keys (routing.ts says which) into
+// work queues, workers reconcile accesses, issuers, bindings and callouts' status, the account
+// revokers push revocations to NATS and wake the first two, the audit listens to NATS, and a
+// periodic resync re-checks every object. Owns start-up and shutdown; decides nothing itself.
 
 import type { KubernetesObject, V1Namespace, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ClusterNatsAuthCallout } from '../api/cluster-nats-auth-callout.ts';
@@ -21,19 +21,17 @@ import {
 } from '../api/constants.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import type { WorkspaceNatsBinding } from '../api/workspace-nats-binding.ts';
-import { AuditService, type AuditMetrics, type AuditTiming } from '../audit/audit-service.ts';
 import { ENFORCEMENT_KEY_PREFIX } from '../audit/drift.ts';
+import { createAudit, reportAccountDrift, type AuditOptions } from './audit.ts';
 import { Binder } from '../binder/binder.ts';
 import { CalloutStatusController } from '../callout/callout-status.ts';
 import type { CalloutService } from '../callout/service.ts';
 import { AccessController, SECRETS } from '../controller/access-controller.ts';
 import { IssuerController } from '../controller/issuer-controller.ts';
-import { usersOf } from '../controller/access-users.ts';
 import { trimCreds } from '../controller/secret-creds.ts';
 import { IssuerKeys } from '../issuer/issuer-keys.ts';
 import { customResourcePath, type KubeClient } from '../kube/api.ts';
 import { describeError, isConflict } from '../kube/errors.ts';
-import { AggregatingEventRecorder } from '../kube/aggregated-events.ts';
 import { ApiEventRecorder, COMPONENT } from '../kube/events.ts';
 import { ObjectIndex } from '../kube/object-index.ts';
 import { OwnWrites } from '../kube/own-writes.ts';
@@ -41,6 +39,7 @@ import { ResilientInformer } from '../kube/informer.ts';
 import { customResourceInformers, MergedLister, OnDemandInformers } from '../kube/merged-informers.ts';
 import { runWorkers, WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import type { Logger } from '../log.ts';
+import type { OperatorMetrics } from '../metrics.ts';
 import type { GitpodWorkspace } from '../policy/bound-workspaces.ts';
 import type { RevokerTiming } from '../revocation/account-revoker.ts';
 import { RevocationStore } from '../revocation/revocation-store.ts';
@@ -70,26 +69,23 @@ export interface OperatorOptions {
   revocation: RevokerTiming;
   /** This replica's auth callout service, whose view the callouts' status reports. */
   callouts: CalloutService;
-  audit: AuditTiming & {
-    /** At most one Event per access (or issuer) and reason in this long; the rest are counted. */
-    eventWindowMs: number;
-    /** The audit lines' logger. */
-    log: Logger;
-    metrics: AuditMetrics;
-  };
+  audit: AuditOptions;
+  metrics?: OperatorMetrics;
 }
 
-export interface RunningOperator {
-  stop(): Promise<void>;
-}
+/** The controllers' names in the metrics (controller-runtime's `controller` label, the queues' `name`). */
+const CONTROLLER = { access: 'workspacenatsaccess', issuer: 'clusternatsissuer', binding: 'workspacenatsbinding', callout: 'clusternatsauthcallout' } as const;
+
+export type RunningOperator = { stop(): Promise<void> };
 
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
-  const { client, log } = options;
+  const { client, log, metrics } = options;
   const { customObjects, core } = client;
-  const queue = new WorkQueue();
-  const issuerQueue = new WorkQueue();
-  const bindingQueue = new WorkQueue();
-  const calloutQueue = new WorkQueue();
+  const newQueue = (name: string) => new WorkQueue(undefined, undefined, metrics?.workQueue(name));
+  const queue = newQueue(CONTROLLER.access);
+  const issuerQueue = newQueue(CONTROLLER.issuer);
+  const bindingQueue = newQueue(CONTROLLER.binding);
+  const calloutQueue = newQueue(CONTROLLER.callout);
 
   // Accesses and their Secrets are watched in every namespace, or in each configured one, so
   // that RBAC can grant Secret rights per namespace.
@@ -149,8 +145,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
             secretsByAccess.update(secret, type);
             const key = accessKeyOfSecret(secret);
             if (!key) return;
-            const [namespace, name] = key.split('/') as [string, string];
-            audit.accessChanged(namespace, name);
+            audit.accessChanged(secret.metadata?.namespace, key.slice(key.indexOf('/') + 1));
             ownWrites.onChange(SECRETS, secret, type, () => queue.add(key));
           },
         }),
@@ -175,6 +170,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     },
   });
   const issuerKeys = new IssuerKeys(keySecrets, options.namespace);
+  const events = new ApiEventRecorder(core, log, options.instance);
   const revocations = new Revocations({
     store: new RevocationStore(core, options.namespace, COMPONENT),
     issuers,
@@ -186,10 +182,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     onObserved: (account) => {
       for (const name of issuersOfAccount(issuers.list(), account)) issuerQueue.add(name);
     },
+    onDrift: reportAccountDrift(issuers, events),
+    metrics: metrics?.revocations,
     log,
     timing: options.revocation,
   });
-  const events = new ApiEventRecorder(core, log, options.instance);
   const namespaces = new ResilientInformer<V1Namespace>(client, {
     name: 'namespaces',
     path: '/api/v1/namespaces',
@@ -242,30 +239,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     fieldManager: COMPONENT,
   });
 
-  const audit = new AuditService({
-    issuers,
-    accesses,
-    usersOf: (access) => {
-      const account = issuers.get(access.spec.issuerRef.name)?.spec.account.publicKey;
-      const owned = secretsByAccess.get(`${access.metadata.namespace}/${access.metadata.name}`);
-      return usersOf(access, owned, account).map((user) => user.userPublicKey);
-    },
-    systemClient: (account) => revocations.systemClient(account),
-    revokedFor: (account, user) => revocations.revokedFor(account, user),
-    serves: (namespace) => options.workspaceNamespaces.length === 0 || options.workspaceNamespaces.includes(namespace),
-    revoke: (account, key, users) => revocations.request(account, key, users),
-    events: new AggregatingEventRecorder(events, options.audit.eventWindowMs),
-    writeConnections: async (access, connections) => {
-      const { namespace, name } = access.metadata;
-      await ownWrites.write(ACCESS_PLURAL, access, () =>
-        client.mergePatchStatus<WorkspaceNatsAccess>({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL }, namespace ?? '', name, { status: { connections } }, COMPONENT),
-      );
-    },
-    metrics: options.audit.metrics,
-    audit: options.audit.log,
-    log,
-    timing: options.audit,
-  });
+  const audit = createAudit({ client, issuers, accesses, secretsByAccess, revocations, events, ownWrites, workspaceNamespaces: options.workspaceNamespaces, options: options.audit, log });
 
   const calloutStatus = new CalloutStatusController({
     customObjects,
@@ -282,6 +256,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   await Promise.all(informers.map((informer) => informer.start()));
   log.info({ accesses: accesses.list().length, workers: options.workers }, 'caches synced');
   audit.start();
+  metrics?.measure({ accesses: () => accesses.list(), issuers: () => issuers.list(), revocations: (account) => revocations.summary(account) });
   const onError = (key: string, error: unknown) => {
     // A conflict means a cache was behind a write; the retry reads the newer object.
     const level = isConflict(error) ? 'debug' : 'error';
@@ -295,10 +270,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       return result;
     };
   const workers = Promise.all([
-    runWorkers(queue, options.workers, logged((key) => controller.reconcile(key)), onError),
-    runWorkers(issuerQueue, 1, logged((name) => issuerController.reconcile(name)), onError),
-    runWorkers(bindingQueue, 1, logged((key) => binder.reconcile(key)), onError),
-    runWorkers(calloutQueue, 1, logged((name) => calloutStatus.reconcile(name)), onError),
+    runWorkers(queue, options.workers, logged((key) => controller.reconcile(key)), onError, metrics?.reconciles(CONTROLLER.access)),
+    runWorkers(issuerQueue, 1, logged((name) => issuerController.reconcile(name)), onError, metrics?.reconciles(CONTROLLER.issuer)),
+    runWorkers(bindingQueue, 1, logged((key) => binder.reconcile(key)), onError, metrics?.reconciles(CONTROLLER.binding)),
+    runWorkers(calloutQueue, 1, logged((name) => calloutStatus.reconcile(name)), onError, metrics?.reconciles(CONTROLLER.callout)),
   ]);
   const resync = setInterval(() => {
     for (const issuer of issuers.list()) issuerQueue.add(issuer.metadata.name);

@@ -7,11 +7,15 @@
 // A failed call throws ApiError: `.code` is the HTTP status and `.body` the API server's Status,
 // the shape errors.ts reads. Its message names the request (method and path), never its body
 // (which may be a Secret).
+//
+// Every request is counted and timed for the metrics (client-go's rest_client ones): by its status
+// code, or "<error>" when no answer came; a watch when it opens.
 
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import { Credentials, materialReader } from './credentials.ts';
 import type { ClusterConfig } from './kubeconfig.ts';
+import type { RequestMetrics } from '../metrics.ts';
 import { splitLines } from './watch-events.ts';
 
 // The 'undici' entry point also loads fetch, WebSocket, its caches and mocks, none of which this
@@ -43,6 +47,8 @@ const USER_AGENT = 'workspace-nats-operator';
 /** How long a request may wait for an answer, or between two parts of it. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
+const NO_REQUEST_METRICS: RequestMetrics = { request() {} };
+
 interface PooledIdentity {
   pool: UndiciPool;
   ca: string | undefined;
@@ -56,15 +62,19 @@ export class KubeTransport {
   private readonly cluster: ClusterConfig;
   private readonly origin: string;
   private readonly basePath: string;
+  private readonly host: string;
   private readonly credentials: Credentials;
   private readonly ca: { read(): string } | undefined;
+  private readonly metrics: RequestMetrics;
   private current: PooledIdentity | undefined;
 
-  constructor(cluster: ClusterConfig, credentials?: Credentials) {
+  constructor(cluster: ClusterConfig, metrics = NO_REQUEST_METRICS, credentials?: Credentials) {
     this.cluster = cluster;
     this.server = cluster.server;
+    this.metrics = metrics;
     const url = new URL(cluster.server);
     this.origin = url.origin;
+    this.host = url.host;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.ca = cluster.ca && materialReader(cluster.ca);
     this.credentials = credentials ?? new Credentials(cluster.user, { cluster: execClusterInfo(cluster) });
@@ -75,9 +85,17 @@ export class KubeTransport {
    * media type to ask for (the API server serves its JWKS only as application/jwk-set+json).
    */
   async request<T>(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; signal?: AbortSignal; accept?: string; contentType?: string } = {}): Promise<T> {
-    const response = await this.send(method, path, options.query, options.body, { signal: options.signal, accept: options.accept, contentType: options.contentType });
-    const text = await response.body.text();
-    if (response.statusCode < 200 || response.statusCode >= 300) throw this.failure(method, path, response.statusCode, text);
+    const started = performance.now();
+    let code: number | undefined;
+    let text: string;
+    try {
+      const response = await this.send(method, path, options.query, options.body, { signal: options.signal, accept: options.accept, contentType: options.contentType });
+      code = response.statusCode;
+      text = await response.body.text();
+    } finally {
+      this.count(method, code, started);
+    }
+    if (code < 200 || code >= 300) throw this.failure(method, path, code, text);
     if (text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -92,7 +110,13 @@ export class KubeTransport {
    * API server ends the response. `idleMs` ends it with an error when nothing arrived for that long.
    */
   async stream(path: string, query: Query, options: { signal: AbortSignal; idleMs: number }, onLine: (line: string) => void): Promise<void> {
-    const response = await this.send('GET', path, query, undefined, { signal: options.signal, bodyTimeout: options.idleMs });
+    const started = performance.now();
+    let response: Dispatcher.ResponseData | undefined;
+    try {
+      response = await this.send('GET', path, query, undefined, { signal: options.signal, bodyTimeout: options.idleMs });
+    } finally {
+      this.count('GET', response?.statusCode, started);
+    }
     if (response.statusCode !== 200) throw this.failure('GET', path, response.statusCode, await response.body.text());
     response.body.setEncoding('utf8');
     let pending = '';
@@ -136,6 +160,10 @@ export class KubeTransport {
     // Refused credentials: a rotated token file or an expired plugin credential is fetched again.
     if (response.statusCode === 401) this.credentials.invalidate();
     return response;
+  }
+
+  private count(method: string, code: number | undefined, started: number) {
+    this.metrics.request(method, this.host, code === undefined ? '<error>' : String(code), (performance.now() - started) / 1000);
   }
 
   private failure(method: string, path: string, code: number, text: string): ApiError {

@@ -4,13 +4,18 @@
 //   again once the first worker is done;
 // - failures back off per key, exponentially, until forget() (called on success);
 // - addAfter() schedules a key for later, keeping the earliest time when scheduled twice.
+// It tells its metrics what client-go's queue metrics report, and runWorkers what
+// controller-runtime's do (src/metrics.ts).
 
 import { systemClock, type Clock } from '../api/clock.ts';
+import type { ReconcileMetrics, ReconcileOutcome, WorkQueueMetrics, WorkQueueState } from '../metrics.ts';
 
 export interface BackoffOptions {
   baseDelayMs: number;
   maxDelayMs: number;
 }
+
+const NO_QUEUE_METRICS: WorkQueueMetrics = { added() {}, taken() {}, finished() {}, retried() {}, observe() {} };
 
 /** setTimeout's limit; longer delays are re-armed when they fire. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -18,22 +23,30 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
+  /** Keys in progress, and since when (ms). */
+  private readonly processing = new Map<string, number>();
+  /** When each waiting key was added (ms). */
+  private readonly addedAt = new Map<string, number>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
   private readonly backoff: BackoffOptions;
   private readonly clock: Clock;
+  private readonly metrics: WorkQueueMetrics;
 
-  constructor(backoff: BackoffOptions = { baseDelayMs: 200, maxDelayMs: 300_000 }, clock: Clock = systemClock) {
+  constructor(backoff: BackoffOptions = { baseDelayMs: 200, maxDelayMs: 300_000 }, clock: Clock = systemClock, metrics = NO_QUEUE_METRICS) {
     this.backoff = backoff;
     this.clock = clock;
+    this.metrics = metrics;
+    metrics.observe(() => this.state());
   }
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.addedAt.set(key, this.clock().getTime());
+    this.metrics.added();
     if (this.processing.has(key)) return;
     const waiter = this.waiters.shift();
     if (waiter) this.hand(key, waiter);
@@ -62,6 +75,7 @@ export class WorkQueue {
   addRateLimited(key: string): void {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
+    this.metrics.retried();
     this.addAfter(key, this.backoffDelay(failures));
   }
 
@@ -91,7 +105,9 @@ export class WorkQueue {
 
   /** Marks `key` as processed; if it was added meanwhile, it goes back in the queue. */
   done(key: string): void {
+    const since = this.processing.get(key);
     this.processing.delete(key);
+    if (since !== undefined) this.metrics.finished((this.clock().getTime() - since) / 1000);
     if (!this.dirty.has(key)) return;
     const waiter = this.waiters.shift();
     if (waiter) this.hand(key, waiter);
@@ -100,6 +116,17 @@ export class WorkQueue {
 
   get length(): number {
     return this.queue.length;
+  }
+
+  state(): WorkQueueState {
+    const now = this.clock().getTime();
+    let unfinishedMs = 0;
+    let longestMs = 0;
+    for (const since of this.processing.values()) {
+      unfinishedMs += now - since;
+      longestMs = Math.max(longestMs, now - since);
+    }
+    return { depth: this.dirty.size, unfinishedSeconds: unfinishedMs / 1000, longestRunningSeconds: longestMs / 1000 };
   }
 
   shutDown(): void {
@@ -115,8 +142,11 @@ export class WorkQueue {
   }
 
   private startProcessing(key: string): void {
+    const now = this.clock().getTime();
     this.dirty.delete(key);
-    this.processing.add(key);
+    this.metrics.taken((now - (this.addedAt.get(key) ?? now)) / 1000);
+    this.addedAt.delete(key);
+    this.processing.set(key, now);
   }
 }
 
@@ -128,6 +158,8 @@ export interface ReconcileResult {
   retry?: boolean;
 }
 
+const NO_RECONCILE_METRICS: ReconcileMetrics = { workers() {}, started() {}, finished() {} };
+
 /**
  * Runs `workers` loops that take keys from `queue` and reconcile them, until the queue shuts
  * down. Resolves when every loop has stopped.
@@ -137,14 +169,21 @@ export async function runWorkers(
   workers: number,
   reconcile: (key: string) => Promise<ReconcileResult>,
   onError: (key: string, error: unknown) => void,
+  metrics = NO_RECONCILE_METRICS,
 ): Promise<void> {
+  metrics.workers(workers);
   const loop = async () => {
     for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+      const started = performance.now();
+      let outcome: ReconcileOutcome = 'error';
+      metrics.started();
       try {
         const result = await reconcile(key);
         if (result.retry) {
+          outcome = 'requeue';
           queue.addRateLimited(key);
         } else {
+          outcome = result.requeueAfterMs === undefined ? 'success' : 'requeue_after';
           queue.forget(key);
           if (result.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
         }
@@ -152,6 +191,7 @@ export async function runWorkers(
         onError(key, error);
         queue.addRateLimited(key);
       } finally {
+        metrics.finished(outcome, (performance.now() - started) / 1000);
         queue.done(key);
       }
     }

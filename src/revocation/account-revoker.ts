@@ -20,9 +20,10 @@ import type { KeyPair } from '@nats-io/nkeys';
 import type { Clock } from '../api/clock.ts';
 import { notOk, ok, type Result } from '../api/failure.ts';
 import type { Logger } from '../log.ts';
+import type { RevocationMetrics } from '../metrics.ts';
 import { withRevocations, type AccountJwtInfo } from '../nats/account-jwt.ts';
 import type { NatsServerRef, NatsSettings, NatsSystemClient, SystemClientOptions } from '../nats/system-client.ts';
-import { nextCheckInMs, notApplied, planCycle, pushStored, type CycleReading, type NotRevoked, type PlannedPush } from './cycle-plan.ts';
+import { nextCheckInMs, notApplied, planCycle, pushStored, type CycleReading, type Drift, type NotRevoked, type PlannedPush } from './cycle-plan.ts';
 import { CycleScheduler, sleepWith, systemTimers, type Timers } from './cycle-scheduler.ts';
 import { RevocationList } from './revocation-list.ts';
 import type { RevocationStore } from './revocation-store.ts';
@@ -70,6 +71,9 @@ export interface AccountRevokerDeps {
   onSettled: (accessKeys: string[]) => void;
   /** The observation or summary changed: refresh the issuers' status. */
   onObserved: () => void;
+  /** Servers were found lacking revocations they had confirmed (this cycle pushes them again). */
+  onDrift?: (drift: Drift) => void;
+  metrics?: RevocationMetrics;
   log: Logger;
   timing: RevokerTiming;
   clock: Clock;
@@ -121,13 +125,7 @@ export class AccountRevoker {
     this.account = account;
     this.clock = clock;
     this.desired = new RevocationList({ store, account, clock, pruneGraceMs: timing.pruneGraceMs });
-    this.scheduler = new CycleScheduler({
-      clock,
-      timers,
-      run: () => this.run(),
-      lingerMs: timing.lingerMs,
-      maxBackoffMs: timing.maxBackoffMs,
-    });
+    this.scheduler = new CycleScheduler({ clock, timers, run: () => this.run(), lingerMs: timing.lingerMs, maxBackoffMs: timing.maxBackoffMs });
     this.connection = new SystemConnection(deps.connect, () => this.scheduler.kick(timing.lingerMs));
     this.sleep = sleepWith(timers);
   }
@@ -203,8 +201,9 @@ export class AccountRevoker {
     const client = await this.connection.client(settings);
     const reading = await this.read(client);
     const { pruneGraceMs } = timing;
-    const plan = planCycle({ ...reading, account: this.account, entries, now: this.clock(), pruneGraceMs, maxPayload: client.maxPayload });
+    const plan = planCycle({ ...reading, account: this.account, entries, confirmed: this.confirmed, now: this.clock(), pruneGraceMs, maxPayload: client.maxPayload });
     if (!plan.ok) throw new Error(plan.message);
+    if (plan.value.drift) this.deps.onDrift?.(plan.value.drift);
     const { servers } = reading;
     const { expired, confirmed, waiting } = plan.value;
     this.observation = ok({ servers, account: plan.value.info });
@@ -252,6 +251,7 @@ export class AccountRevoker {
           `is the operator signing key ${signer.getPublicKey()} listed in the operator JWT?`,
       );
     }
+    this.deps.metrics?.pushSucceeded(this.account, (this.clock().getTime() - issuedAt.getTime()) / 1000);
     const count = Object.keys(push.revocations).length;
     const left = waiting?.users.size ?? 0;
     this.summaryState.lastPushResult = 'Succeeded';
@@ -267,6 +267,7 @@ export class AccountRevoker {
     const unconfirmed = this.desired.users().filter((user) => !this.confirmed.has(user));
     this.failure = { message, users: new Set(unconfirmed) };
     if (unconfirmed.length > 0) {
+      this.deps.metrics?.pushFailed(this.account);
       this.summaryState.lastPushTime = this.clock();
       this.summaryState.lastPushResult = 'Failed';
       this.summaryState.lastPushMessage = message;

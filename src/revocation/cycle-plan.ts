@@ -37,6 +37,8 @@ export interface CycleInput extends CycleReading {
   account: string;
   /** Entries the account JWT must carry, as the cycle started. */
   entries: ReadonlyMap<string, RevocationEntry>;
+  /** Users every server confirmed in the last successful cycle: none may lack them now. */
+  confirmed: ReadonlySet<string>;
   now: Date;
   /** How long after a user's JWT expired its entry is pruned. */
   pruneGraceMs: number;
@@ -63,6 +65,8 @@ export interface CyclePlan {
   info: AccountJwtInfo;
   /** When some server lacks what it should hold; undefined when all are in sync. */
   push: PlannedPush | undefined;
+  /** Servers lacking revocations they had confirmed (the push gives them back). */
+  drift: Drift | undefined;
   /** Entries past their prune time: left out of the JWT, then dropped from the store. */
   expired: Set<string>;
   /** Users on every server once the cycle (and its push, if any) succeeded. */
@@ -112,7 +116,7 @@ export function planCycle(input: CycleInput): Result<CyclePlan> {
   }
   const confirmed = new Set([...active.keys()].filter((user) => !left.has(user)));
   const waiting = left.size > 0 ? { users: left, message: noRoom(account, input.maxPayload) } : undefined;
-  return ok({ info, push, expired, confirmed, waiting });
+  return ok({ info, push, drift: findDrift(input, account, input.confirmed), expired, confirmed, waiting });
 }
 
 /**
@@ -186,4 +190,43 @@ export function nextCheckInMs(
   let next = timing.verifyPeriodMs;
   for (const entry of entries) next = Math.min(next, entry.expiresAt * 1000 + timing.pruneGraceMs - now.getTime());
   return Math.max(next, 0);
+}
+
+/** Servers found holding the account JWT without revocations every server had confirmed before. */
+export interface Drift {
+  /** How many: the servers whose JWT in force lacks some, or the stored copies that do, if more. */
+  servers: number;
+  /** The servers whose JWT in force lacks some (a stored copy does not say whose it is). */
+  named: NatsServerRef[];
+  /** The most revocations one of them lacks. */
+  missing: number;
+}
+
+/**
+ * Account JWT drift: what the servers hold lacks some of the `confirmed` revocations (a server
+ * restarted with an old JWT, or someone pushed one without them). Undefined when nothing lacks any;
+ * copies that are not the account's JWT are for planCycle to judge.
+ */
+export function findDrift(reading: CycleReading, account: string, confirmed: ReadonlySet<string>): Drift | undefined {
+  if (confirmed.size === 0) return undefined;
+  const lacking = (jwt: string | undefined): number => {
+    if (!jwt) return 0;
+    let revocations: Revocations;
+    try {
+      const info = readAccountJwt(jwt);
+      if (info.subject !== account) return 0;
+      revocations = info.revocations;
+    } catch {
+      return 0;
+    }
+    return [...confirmed].filter((user) => !Object.hasOwn(revocations, user)).length;
+  };
+  const inForce = reading.inForce.map((entry) => ({ server: entry.server, missing: lacking(entry.jwt) })).filter((entry) => entry.missing > 0);
+  const copies = reading.copies.map(lacking).filter((missing) => missing > 0);
+  if (inForce.length === 0 && copies.length === 0) return undefined;
+  return {
+    servers: Math.max(inForce.length, copies.length),
+    named: inForce.map((entry) => entry.server),
+    missing: Math.max(...inForce.map((entry) => entry.missing), ...copies),
+  };
 }

@@ -2,13 +2,15 @@
 // request() (an access revoking users in it). Issuers that share an account share its revoker (and
 // so its serialized pushes); the NATS settings of a cycle come from the first issuer of the
 // account, by name, whose Secrets load. Queries (state, observe, summary) only read: a controller
-// deciding what to do starts nothing.
+// deciding what to do starts nothing. Drift (servers that lost revocations they had confirmed) is
+// logged at warn, counted and passed on (onDrift), for Events on the account's issuers.
 
 import { systemClock, type Clock } from '../api/clock.ts';
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import type { IssuerKeys } from '../issuer/issuer-keys.ts';
 import type { Lister } from '../kube/lister.ts';
 import type { Logger } from '../log.ts';
+import type { RevocationMetrics } from '../metrics.ts';
 import { NatsSystemClient, type NatsSettings, type SystemClientOptions } from '../nats/system-client.ts';
 import {
   AccountRevoker,
@@ -19,6 +21,7 @@ import {
   type RevokeState,
   type RevokeUser,
 } from './account-revoker.ts';
+import type { Drift } from './cycle-plan.ts';
 import type { Timers } from './cycle-scheduler.ts';
 import { cutLogins } from './login-cuts.ts';
 import type { RevocationStore } from './revocation-store.ts';
@@ -33,6 +36,9 @@ export interface RevocationsDeps {
   onSettled: (accessKeys: string[]) => void;
   /** An account's observation or summary changed. */
   onObserved: (account: string) => void;
+  /** Servers of `account` were found lacking revocations they had confirmed (pushed again). */
+  onDrift?: (account: string, drift: Drift) => void;
+  metrics?: RevocationMetrics;
   log: Logger;
   timing: RevokerTiming;
   connect?: (options: SystemClientOptions) => Promise<NatsSystemClient>;
@@ -126,6 +132,8 @@ export class Revocations {
         connect: deps.connect ?? ((options) => NatsSystemClient.connect(options)),
         onSettled: deps.onSettled,
         onObserved: () => deps.onObserved(account),
+        onDrift: (drift) => this.drifted(account, drift),
+        metrics: deps.metrics,
         log: deps.log,
         timing: deps.timing,
         clock: this.clock,
@@ -135,6 +143,13 @@ export class Revocations {
       revoker.start();
     }
     return revoker;
+  }
+
+  private drifted(account: string, drift: Drift) {
+    const named = drift.named.map((server) => `${server.name} (${server.id})`);
+    this.deps.log.warn({ account, servers: drift.servers, named, missing: drift.missing }, 'NATS servers lost revocations of the account they had confirmed: pushing them again');
+    this.deps.metrics?.drifted(account, drift.servers);
+    this.deps.onDrift?.(account, drift);
   }
 
   private settings(account: string): NatsSettings {

@@ -10,7 +10,6 @@ import { CALLOUT_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constan
 import { Reason } from '../../src/api/reasons.ts';
 import { accessBody, createAccess, createBinding, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { gitpodClaims, startTestIdp, type TestIdp } from '../env/idp.ts';
-import { freePort } from '../env/net.ts';
 import { ACCEPTED, closeReason, connectWithCreds, connectWithToken, publishRefusal, roundTrip, subscribeRefusal, tokenLoginOutcome } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import type { EnvState } from '../env/state.ts';
@@ -35,11 +34,10 @@ let operator: OperatorProcess;
 let idp: TestIdp;
 let urls: string[];
 let sentinel: string;
-let metricsPort: number;
 
 /** The operator's count of callout requests denied for `reason`. */
 async function deniedCount(reason: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const text = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('workspace_nats_operator_callout_requests_total{') && l.includes(`result="denied"`) && l.includes(`reason="${reason}"`));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
@@ -62,11 +60,9 @@ const deniedInLog = (reason: string) =>
 
 beforeAll(async () => {
   idp = await startTestIdp();
-  metricsPort = await freePort();
   ({ state, admin, operator } = await startSuite({
     issuer: { name: ISSUER },
     namespaces: [NS],
-    operatorArgs: ['--metrics-port', String(metricsPort)],
     prepare: async (clients, env) => {
       await createCalloutSecrets(clients, env.trust);
       const providers: IdentityProvider[] = [
@@ -364,6 +360,6 @@ describe('bad configuration is refused at admission, naming the field', () => {
 
 test('no seed, JWT or token in what the operator wrote about the callout and its accesses, or in its metrics', async () => {
   expect(secretMaterialIn(await operatorOutputIn(admin, NS))).toEqual([]);
-  expect(secretMaterialIn(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())).toEqual([]);
+  expect(secretMaterialIn(await (await fetch(`${operator.metricsUrl}/metrics`)).text())).toEqual([]);
   expect(secretMaterialIn(JSON.stringify(await getCallout(admin, CALLOUT)))).toEqual([]);
 });

@@ -49,6 +49,7 @@ test('manifests/ and its examples pass server-side validation', async () => {
     'rolebinding.rbac.authorization.k8s.io/workspace-nats-operator',
     'deployment.apps/workspace-nats-operator',
     'service/workspace-nats-operator-webhook',
+    'service/workspace-nats-operator-metrics',
     'mutatingwebhookconfiguration.admissionregistration.k8s.io/workspace-nats-operator',
   ]) {
     expect(deployed).toMatch(new RegExp(`${object.replaceAll('.', '\\.')} ${applied.source}`));

@@ -1,11 +1,12 @@
 // Runs the operator under test as a real child process (node src/cli/main.ts run), so e2e tests
 // can kill it with SIGKILL and start it again, and scan its log output afterwards; the benchmarks
-// run it the same way.
+// run it the same way. Each serves its metrics and probes on a port of its own (metricsUrl), kept
+// across restarts: replicas on one machine cannot all have the default 8080.
 
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, type ManagedProcess } from './processes.ts';
-import { waitFor } from './net.ts';
+import { freePort, waitFor } from './net.ts';
 import { secretMaterialIn } from './cluster.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -40,6 +41,7 @@ export class OperatorProcess {
   /** First log line of the current process (the log file is kept across restarts). */
   private firstLine = 1;
   private readonly options: OperatorOptions;
+  private metricsPort: number | undefined;
 
   /** `logDir` should be the environment's temp root, which is removed when the run ends. */
   constructor(options: OperatorOptions, logDir: string) {
@@ -54,6 +56,7 @@ export class OperatorProcess {
    */
   async start(readyMessage = 'started'): Promise<void> {
     this.firstLine = this.log().split('\n').length;
+    this.metricsPort ??= await freePort();
     this.process = startProcess({
       name: `operator-${++started}`,
       command: process.execPath,
@@ -69,12 +72,20 @@ export class OperatorProcess {
         'debug',
         '--namespaces',
         this.options.serves.join(','),
+        '--metrics-port',
+        String(this.metricsPort),
         ...(this.options.args ?? []),
       ],
       logFile: this.logFile,
       env: OPERATOR_MALLOC_ENV,
     });
     await this.waitForLog(readyMessage, 60_000);
+  }
+
+  /** Where it serves /metrics, /healthz and /readyz (http://127.0.0.1:PORT), once started. */
+  get metricsUrl(): string {
+    if (this.metricsPort === undefined) throw new Error('the operator has not been started');
+    return `http://127.0.0.1:${this.metricsPort}`;
   }
 
   /** The current process's id (the benchmark reads its CPU time and memory from /proc). */

@@ -28,6 +28,7 @@ describe('run settings', () => {
       namespaces: [],
       revocation: { lingerMs: 100, pruneGraceMs: 10_000, maxBackoffMs: 30_000, verifyPeriodMs: 30_000 },
       audit: { resyncMs: 30_000, statusIntervalMs: 10_000, unknownGraceMs: 300, eventWindowMs: 60_000 },
+      metricsPort: 8080,
     });
   });
 
@@ -41,9 +42,11 @@ describe('run settings', () => {
     expect(() => loadRunConfig({ namespace: 'n', 'nats-verify-period': '500ms' }, {})).toThrow('--nats-verify-period: must be at least 1s');
   });
 
-  test('metrics are served on --metrics-port when given, a port number', () => {
-    expect(loadRunConfig({ namespace: 'n' }, {}).metricsPort).toBeUndefined();
-    expect(loadRunConfig({ namespace: 'n', 'metrics-port': '8080' }, {}).metricsPort).toBe(8080);
+  test('metrics and probes are served on --metrics-port, 8080 by default, and nowhere with 0', () => {
+    expect(loadRunConfig({ namespace: 'n' }, {}).metricsPort).toBe(8080);
+    expect(loadRunConfig({ namespace: 'n', 'metrics-port': '9090' }, {}).metricsPort).toBe(9090);
+    expect(loadRunConfig({ namespace: 'n', 'metrics-port': '0' }, {}).metricsPort).toBeUndefined();
+    expect(loadRunConfig({ config: file('namespace: n\nmetrics-port: 0\n') }, {}).metricsPort).toBeUndefined();
     expect(() => loadRunConfig({ namespace: 'n', 'metrics-port': 'http' }, {})).toThrow('--metrics-port: "http" is not a port number');
   });
 

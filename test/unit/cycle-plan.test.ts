@@ -32,6 +32,7 @@ function input(copy: string, overrides: Partial<CycleInput> = {}): CycleInput {
     copies: servers.map(() => copy),
     inForce: servers.map((server) => ({ server, jwt: copy })),
     entries: new Map(),
+    confirmed: new Set(),
     now: NOW,
     pruneGraceMs: GRACE_MS,
     maxPayload: 1024 * 1024,
@@ -43,6 +44,28 @@ const inSync = jwt({ UA: 100 });
 const UA = new Map([['UA', entry(100)]]);
 
 describe('planCycle', () => {
+  describe('finds servers that lost revocations they had confirmed (drift)', () => {
+    const held = jwt({ UA: 100, UB: 200 });
+    const entries = new Map([...UA, ['UB', entry(200)]]);
+    const confirmed = new Set(['UA', 'UB']);
+    const inForceAt = (index: number, other: string) => servers.map((server, i) => ({ server, jwt: i === index ? other : held }));
+    test.each<[string, Partial<CycleInput>, { servers: number; named: string[]; missing: number } | undefined]>([
+      ['every server holds what it confirmed', {}, undefined],
+      ['nothing confirmed yet (an operator just started)', { confirmed: new Set(), copies: [held, jwt({}, 120), held] }, undefined],
+      ['a server with no copy, or no answer, holds nothing that lacks them', { copies: [held, ''] }, undefined],
+      ["another account's JWT is no copy of this one", { copies: [held, otherAccount, held] }, undefined],
+      ['a stored copy without one: a server, unnamed (lookups do not say whose)', { copies: [held, jwt({ UA: 100 }, 120), held] }, { servers: 1, named: [], missing: 1 }],
+      ['an older JWT in force names its server', { inForce: inForceAt(2, jwt({}, 120)) }, { servers: 1, named: ['nats-2'], missing: 2 }],
+      ['a server counts once, though its copy and the JWT in force both lack them', { copies: [held, held, jwt({}, 120)], inForce: inForceAt(2, jwt({}, 120)) }, { servers: 1, named: ['nats-2'], missing: 2 }],
+    ])('%s', (_name, row, drift) => {
+      const plan = planCycle(input(held, { entries, confirmed, ...row }));
+      if (!plan.ok) throw new Error(plan.message);
+      expect(plan.value.drift && { ...plan.value.drift, named: plan.value.drift.named.map((server) => server.name) }).toEqual(drift);
+      // Drift is repaired by the same cycle's push.
+      if (drift) expect(plan.value.push?.revocations).toEqual({ UA: 100, UB: 200 });
+    });
+  });
+
   test.each<[string, CycleInput, Revocations | undefined]>([
     ['every server holds and applies the revocations: no push', input(inSync, { entries: UA }), undefined],
     ['revocations of users the operator does not know are left alone', input(jwt({ UA: 100, UOTHER: 5 }), { entries: UA }), undefined],
