@@ -8,6 +8,7 @@ import { EventReason } from '../../src/api/reasons.ts';
 import { CLUSTER_EVENTS_NAMESPACE } from '../../src/kube/events.ts';
 import type { NatsEnv, NatsTrust } from '../env/nats.ts';
 import { httpGet } from '../env/net.ts';
+import { scrapeMetrics } from '../env/metrics.ts';
 import { OperatorProcess } from '../env/operator.ts';
 import type { EnvState } from '../env/state.ts';
 import {
@@ -46,27 +47,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** One scrape: each sample by its name and labels, as the exposition writes them. */
-async function scrape(url = operator.metricsUrl): Promise<{ text: string; value(name: string, labels?: Record<string, string>): number | undefined; sum(name: string, labels?: Record<string, string>): number }> {
-  const { status, body } = await httpGet(`${url}/metrics`, 10_000);
-  expect(status).toBe(200);
-  const samples = body
-    .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!match) throw new Error(`not a sample: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-      return { name: match[1], labels, value: Number(match[3]) };
-    });
-  const matching = (name: string, labels: Record<string, string>) =>
-    samples.filter((s) => s.name === name && Object.entries(labels).every(([label, wanted]) => s.labels[label] === wanted));
-  return {
-    text: body,
-    value: (name, labels = {}) => matching(name, labels)[0]?.value,
-    sum: (name, labels = {}) => matching(name, labels).reduce((total, s) => total + s.value, 0),
-  };
-}
+const scrape = (url = operator.metricsUrl) => scrapeMetrics(url);
 
 const accessController = { controller: 'workspacenatsaccess' };
 
@@ -99,6 +80,14 @@ test('every metric is exposed, with its type', async () => {
     workspace_nats_operator_revocations_active: 'gauge',
     workspace_nats_operator_account_jwt_drift_total: 'counter',
     workspace_nats_operator_callout_requests_total: 'counter',
+    workspace_nats_operator_audit_events_total: 'counter',
+    workspace_nats_operator_audit_events_dropped_total: 'counter',
+    workspace_nats_operator_nats_client_events_total: 'counter',
+    workspace_nats_operator_nats_connections: 'gauge',
+    workspace_nats_operator_nats_auth_failures_total: 'counter',
+    workspace_nats_operator_unknown_user_connections_total: 'counter',
+    workspace_nats_operator_over_permission_connections_total: 'counter',
+    workspace_nats_operator_enforcement_revocations_total: 'counter',
     workspace_nats_operator_process_resident_memory_bytes: 'gauge',
   };
   expect(Object.fromEntries(Object.keys(expected).map((name) => [name, types.get(name)]))).toEqual(expected);
