@@ -353,8 +353,9 @@ describe('admission', () => {
     await waitForReady(admin.custom, NS, 'columns');
     const env = { ...process.env, KUBECONFIG: state.kubeconfig };
     const { stdout: table } = await run(state.binaries.kubectl, ['get', 'wna', '-n', NS], { env });
-    expect(table.split('\n')[0]).toMatch(/^NAME\s+WORKSPACE\s+READY\s+EXPIRES\s+AGE$/);
-    expect(table).toMatch(/\ncolumns\s+ws-columns\s+True\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+\d+[smh]\S*\n/);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+WORKSPACE\s+READY\s+EXPIRES\s+CONNECTIONS\s+AGE$/);
+    // No client has connected: the audit has written no connection count.
+    expect(table).toMatch(/\ncolumns\s+ws-columns\s+True\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+(?:<none>\s+)?\d+[smh]\S*\n/);
     const { stdout: explained } = await run(state.binaries.kubectl, ['explain', 'wna.spec'], { env });
     expect(explained).toContain('What the workspace asks for.');
     expect(explained).toMatch(/issuerRef\s+<Object> -required-/);

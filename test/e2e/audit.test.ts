@@ -9,6 +9,7 @@ import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, CREDS_KEY, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
 import { mintUserCredentials } from '../../src/nats/credentials.ts';
 import { nativeFromSeed } from '../../src/nats/native-keys.ts';
+import { scrapeMetrics } from '../env/metrics.ts';
 import type { NatsEnv, NatsTrust } from '../env/nats.ts';
 import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { ACCEPTED, connectWithCreds, loginOutcome, roundTrip } from '../env/nats-client.ts';
@@ -81,6 +82,7 @@ async function eventsAbout(namespace: string, name: string, reason: string): Pro
 }
 
 const issuerEvents = (reason: string) => eventsAbout('default', ISSUER, reason);
+const metric = async (name: string, labels: Record<string, string> = {}) => (await scrapeMetrics(operator.metricsUrl)).sum(`workspace_nats_operator_${name}`, labels);
 const total = (events: CoreV1Event[]) => events.reduce((sum, event) => sum + (event.count ?? 1), 0);
 
 const credsOf = async (name: string) => {
@@ -121,6 +123,7 @@ async function outsideUser(name: string) {
 
 test('a connect and a disconnect each make one audit line naming the access, an Event, and status.connections', async () => {
   const { access } = await readyAccess('alpha');
+  const connectsBefore = await metric('nats_client_events_total', { issuer: ISSUER, event: 'connect' });
   const nc = await connectWithCreds(nats.urls, await credsOf('alpha'), { name: 'alpha-client' });
   await roundTrip(nc, nc, 'ws.id-alpha.ping');
   const user = access.status?.userPublicKey;
@@ -141,6 +144,8 @@ test('a connect and a disconnect each make one audit line naming the access, an 
     timeoutMs: 30_000,
   });
   expect(await eventsAbout(NS, 'alpha', 'Connected')).toHaveLength(1);
+  expect(await metric('nats_client_events_total', { issuer: ISSUER, event: 'connect' })).toBe(connectsBefore + 1);
+  expect(await metric('nats_connections', { issuer: ISSUER })).toBe(1);
 
   await nc.close();
   const [disconnect] = await waitForLines('the disconnect line', (line) => line.event === 'disconnect' && line.user === user);
@@ -156,11 +161,13 @@ test('a connect and a disconnect each make one audit line naming the access, an 
   );
   expect(Date.parse(status.lastConnectTime ?? '')).toBeGreaterThan(Date.now() - 120_000);
   expect(auditLines().filter((line) => line.user === user).map((line) => line.event)).toEqual(['connect', 'disconnect']);
+  expect(await metric('nats_connections', { issuer: ISSUER })).toBe(0);
 });
 
 test("a deleted access's copied creds tried 50 times: every refusal attributed and counted, in few Events", async () => {
   const { access, creds } = await readyAccess('beta');
   const user = access.status?.userPublicKey;
+  const refusedBefore = await metric('nats_auth_failures_total', { issuer: ISSUER, reason: 'UserRevoked' });
   await deleteAccess('beta');
   await waitFor(async () => ((await getAccess(admin.custom, NS, 'beta')) ? undefined : true), { what: 'beta gone', timeoutMs: 30_000 });
   for (let i = 0; i < 50; i++) expect(await loginOutcome(nats.urls, creds)).not.toBe(ACCEPTED);
@@ -179,6 +186,7 @@ test("a deleted access's copied creds tried 50 times: every refusal attributed a
   expect(events.length).toBeLessThanOrEqual(3);
   expect(total(events)).toBe(50);
   expect(events[0]?.type).toBe('Warning');
+  expect(await metric('nats_auth_failures_total', { issuer: ISSUER, reason: 'UserRevoked' })).toBe(refusedBefore + 50);
 });
 
 test('a user minted outside the operator is reported on the issuer; with enforcement Revoke it is cut and refused', async () => {
@@ -192,6 +200,7 @@ test('a user minted outside the operator is reported on the issuer; with enforce
     { what: 'an UnknownUserConnected Event', timeoutMs: 15_000 },
   );
   expect(event?.type).toBe('Warning');
+  expect(await metric('unknown_user_connections_total', { issuer: ISSUER })).toBeGreaterThanOrEqual(1);
   // Reported only: the connection stays.
   await roundTrip(nc, nc, 'anything.at.all');
   await nc.close();
@@ -217,6 +226,7 @@ test('a user minted outside the operator is reported on the issuer; with enforce
       { what: 'a UserRevokedByPolicy Event', timeoutMs: 15_000 },
     );
     expect(revoked[0]?.message).toContain('UnknownUser');
+    expect(await metric('enforcement_revocations_total', { issuer: ISSUER, reason: 'UnknownUser' })).toBeGreaterThanOrEqual(1);
   } finally {
     await setPolicy({});
   }
@@ -236,6 +246,7 @@ test('a connected user whose JWT exceeds a tightened policy is reported, and rev
       { what: 'an OverPermission Event', timeoutMs: 15_000 },
     );
     expect(event?.message).toContain('pub.allow[0]: "ws.id-gamma.>" is outside policy.allowedSubjects');
+    expect(await metric('over_permission_connections_total', { issuer: ISSUER })).toBeGreaterThanOrEqual(1);
     await closed;
     await waitFor(async () => ((await loginOutcome(nats.urls, creds)) === ACCEPTED ? undefined : true), { what: 'gamma refused', timeoutMs: 15_000 });
     expect(await loginOutcome(nats.urls, creds)).toBe('Authorization Violation');
@@ -244,7 +255,8 @@ test('a connected user whose JWT exceeds a tightened policy is reported, and rev
   }
 });
 
-test('no seed, JWT or token in an audit line, Event or status', async () => {
+test('no seed, JWT or token in an audit line, Event, status or metric', async () => {
   expect(secretMaterialIn(auditLines().map((line) => JSON.stringify(line)).join('\n'))).toEqual([]);
+  expect(secretMaterialIn((await scrapeMetrics(operator.metricsUrl)).text)).toEqual([]);
   expect(secretMaterialIn(await operatorOutputIn(admin, NS))).toEqual([]);
 });
