@@ -135,9 +135,10 @@ export function readClientEvent(subject: string, data: string): ClientEvent | un
     tags: client.tags ?? [],
     presented: readPresentedUser(client.jwt),
     reason: kind === 'connect' ? undefined : advisory.reason,
-    // The server's sent bytes are what the client received, and the other way round.
-    bytesIn: kind === 'disconnect' ? advisory.sent?.bytes : undefined,
-    bytesOut: kind === 'disconnect' ? advisory.received?.bytes : undefined,
+    // The advisory counts from the client's side: `sent` is what the client published (the
+    // server's inBytes), `received` what was delivered to it (outBytes).
+    bytesIn: kind === 'disconnect' ? advisory.received?.bytes : undefined,
+    bytesOut: kind === 'disconnect' ? advisory.sent?.bytes : undefined,
   };
 }
 

@@ -49,7 +49,9 @@ export function excessOverPolicy(presented: PresentedGrant, issuer: ClusterNatsI
     if (cap !== undefined && (value < 0 || value > cap)) excess.push(`${claim}: ${value < 0 ? 'unlimited' : value} exceeds policy.maxLimits ${cap}`);
   }
   const types = policy.connectionTypes;
-  if (types) {
+  // An empty list bounds nothing: the access controller then mints no types, which NATS reads as
+  // all of them, and a check stricter than the minting would report (and revoke) every user.
+  if (types && types.length > 0) {
     const presentedTypes = nats.allowed_connection_types ?? [];
     if (presentedTypes.length === 0) excess.push('allowed_connection_types: every type (policy.connectionTypes bounds them)');
     for (const type of presentedTypes) if (!types.includes(type as (typeof types)[number])) excess.push(`allowed_connection_types: ${type} is not in policy.connectionTypes`);
