@@ -1,6 +1,8 @@
-// The load generator of `npm run benchmark:callout`, run as a child process of the benchmark (IPC):
-// it takes a job (servers, how to log in, how many connects, how many in flight), runs it as a
-// closed loop of nats.js connect() + close(), and sends back each connect's latency, the failures
+// The load generator of `npm run benchmark:callout` and `npm run benchmark:audit`, run as a child
+// process of the benchmark (IPC, benchmark-load-generator.ts): it takes a job (servers, how to log
+// in, how many connects, how many in flight, optionally a subject per login for a round trip), runs
+// it as a closed loop of nats.js connect() (+ the round trip) + close(), and sends back each
+// connect's latency, the failures
 // by the server's reason, and the CPU it used. Its own process, so that its event loop serves only
 // the connects it times (not the benchmark's kube clients and log scans), and so that its CPU per
 // connect is read apart from the operator's and nats-server's: on 2 cores the client can be the
@@ -12,7 +14,7 @@
 
 import { connect, tokenAuthenticator, type Authenticator, type NatsConnection } from '@nats-io/transport-node';
 import { nativeCredsAuthenticator } from '../src/nats/native-creds.ts';
-import { serverReason } from '../test/env/nats-client.ts';
+import { roundTrip, serverReason } from '../test/env/nats-client.ts';
 import { closedLoop } from './benchmark-loop.ts';
 
 /** Plain creds files (one per workspace), or the sentinel's creds and one identity token per workspace. */
@@ -24,6 +26,12 @@ export interface LoadJob {
   /** Connects in all; connect i logs in as workspace i modulo their number. */
   total: number;
   concurrency: number;
+  /**
+   * With subjects (connect i uses subject i modulo their number), each connection, once in,
+   * subscribes to its subject and publishes a message it must receive before it is closed: a
+   * client that did something, not only a login. Timed as part of the connect.
+   */
+  roundTrip?: string[];
 }
 
 export interface LoadResult {
@@ -50,14 +58,24 @@ async function run(job: LoadJob): Promise<LoadResult> {
   const loop = await closedLoop<NatsConnection>({
     total: job.total,
     concurrency: job.concurrency,
-    open: (i) =>
-      connect({
+    open: async (i) => {
+      const nc = await connect({
         servers: job.servers,
         authenticator: logins[i % logins.length],
         reconnect: false,
         timeout: CONNECT_TIMEOUT_MS,
         ignoreClusterUpdates: true,
-      }),
+      });
+      const subject = job.roundTrip?.[i % job.roundTrip.length];
+      if (subject !== undefined) {
+        // A failed round trip counts as a failed connect; its connection must still be closed.
+        await roundTrip(nc, nc, subject).catch(async (error: unknown) => {
+          await nc.close().catch(() => undefined);
+          throw error;
+        });
+      }
+      return nc;
+    },
     close: (nc) => nc.close().catch(() => undefined),
     describe: (error) => serverReason(error) ?? `no answer from a server: ${(error as Error).message}`,
   });
@@ -65,7 +83,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   return { latencies: loop.latencies, failures: [...loop.failures], wallMs: loop.wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-if (!process.send) throw new Error('benchmark-callout-load.ts runs as a child process of benchmark-callout.ts (IPC)');
+if (!process.send) throw new Error('benchmark-callout-load.ts runs as a child process of a benchmark (IPC, benchmark-load-generator.ts)');
 process.on('message', (job: LoadJob) => {
   run(job).then(
     (result) => process.send?.({ result }),

@@ -5,6 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import { percentile, ratio } from './benchmark-figures.ts';
+import { wholeNumber } from './benchmark-flags.ts';
 
 export interface CalloutFlags {
   /** Accesses using the callout, and as many with plain creds. */
@@ -30,12 +31,6 @@ export const CALLOUT_USAGE = `usage: npm run benchmark:callout -- [--workspaces 
   --fresh-tokens       a new token for every callout connect, each verified in full (default: one per
                        workspace, used for all its connects, as in a reconnect storm)`;
 
-function whole(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new Error(`--${flag}: "${text}" is not a whole number from ${min} to ${max}`);
-  return value;
-}
-
 /** The flags in `args`; throws an Error naming the flag and the value for anything wrong. */
 export function parseCalloutFlags(args: string[]): CalloutFlags {
   const { values } = parseArgs({
@@ -51,10 +46,10 @@ export function parseCalloutFlags(args: string[]): CalloutFlags {
     allowPositionals: false,
   });
   return {
-    workspaces: whole('workspaces', values.workspaces ?? '50', 1, 1000),
-    connects: whole('connects', values.connects ?? '1000', 1, 100_000),
-    concurrency: (values.concurrency ?? '1,50,500').split(',').map((level) => whole('concurrency', level.trim(), 1, 2000)),
-    mintIterations: whole('mint-iterations', values['mint-iterations'] ?? '200', 1, 10_000),
+    workspaces: wholeNumber('workspaces', values.workspaces ?? '50', 1, 1000),
+    connects: wholeNumber('connects', values.connects ?? '1000', 1, 100_000),
+    concurrency: (values.concurrency ?? '1,50,500').split(',').map((level) => wholeNumber('concurrency', level.trim(), 1, 2000)),
+    mintIterations: wholeNumber('mint-iterations', values['mint-iterations'] ?? '200', 1, 10_000),
     freshTokens: values['fresh-tokens'] ?? false,
   };
 }

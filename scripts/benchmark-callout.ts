@@ -24,9 +24,7 @@
 // share is what a load generator on another machine would give back. A single Node client would
 // itself be the limit only when its CPU per connect times the rate nears one core.
 
-import { fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CREDS_KEY } from '../src/api/constants.ts';
 import { Reason } from '../src/api/reasons.ts';
@@ -37,10 +35,11 @@ import { accessBody, createAccess, waitFor, waitForReady } from '../test/env/clu
 import { gitpodClaims, startTestIdp } from '../test/env/idp.ts';
 import { ACCEPTED, tokenLoginOutcome } from '../test/env/nats-client.ts';
 import { costTable, connectTable, goalLines, mintLines, parseCalloutFlags, CALLOUT_USAGE, type CalloutFlags, type Level, type Side } from './benchmark-callout-report.ts';
-import type { LoadAuth, LoadJob, LoadResult } from './benchmark-callout-load.ts';
+import type { LoadAuth } from './benchmark-callout-load.ts';
+import { startLoadGenerator, type LoadGenerator } from './benchmark-load-generator.ts';
 import { measureMint } from './benchmark-mint.ts';
 import { cpuMs, residentBytes } from './benchmark-process.ts';
-import { BENCH, benchLog, startBench } from './benchmark-setup.ts';
+import { BENCH, startBench } from './benchmark-setup.ts';
 
 const CALLOUT = 'bench';
 const ORG = 'org-bench';
@@ -185,41 +184,4 @@ async function inBatches<T, R>(items: T[], work: (item: T) => Promise<R>): Promi
   const results: R[] = [];
   for (let i = 0; i < items.length; i += 20) results.push(...(await Promise.all(items.slice(i, i + 20).map(work))));
   return results;
-}
-
-interface LoadGenerator {
-  run(job: LoadJob): Promise<LoadResult>;
-  stop(): Promise<void>;
-}
-
-/** Starts benchmark-callout-load.ts as a child process; one job at a time. */
-function startLoadGenerator(): LoadGenerator {
-  const child = fork(fileURLToPath(new URL('./benchmark-callout-load.ts', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let pending: { resolve: (result: LoadResult) => void; reject: (error: Error) => void } | undefined;
-  child.on('message', (message: { result?: LoadResult; error?: string }) => {
-    const waiting = pending;
-    pending = undefined;
-    if (message.result) waiting?.resolve(message.result);
-    else waiting?.reject(new Error(`the load generator failed: ${message.error}`));
-  });
-  child.once('exit', (code, signal) => pending?.reject(new Error(`the load generator exited (${signal ?? code})`)));
-  return {
-    run(job) {
-      if (pending) throw new Error('the load generator runs one job at a time');
-      return new Promise((resolve, reject) => {
-        pending = { resolve, reject };
-        child.send(job);
-      });
-    },
-    async stop() {
-      if (child.connected) child.disconnect();
-      const killed = setTimeout(() => {
-        benchLog.warn({ pid: child.pid }, 'the load generator did not exit; killing it');
-        child.kill('SIGKILL');
-      }, 5000);
-      await exited;
-      clearTimeout(killed);
-    },
-  };
 }

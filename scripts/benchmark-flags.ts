@@ -19,6 +19,13 @@ export const USAGE = `usage: npm run benchmark -- [--accesses N] [--workers N] [
   --workers N        the operator's reconciles in parallel, 1 to 64 (default 16, as the operator's)
   --log-level LEVEL  the operator's log level (default info)`;
 
+/** `text` as a whole number from `min` to `max`, or an Error naming `--flag` and the text. */
+export function wholeNumber(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new Error(`--${flag}: "${text}" is not a whole number from ${min} to ${max}`);
+  return value;
+}
+
 /** The flags in `args`; throws an Error naming the flag and the value for anything wrong. */
 export function parseBenchmarkFlags(args: string[]): BenchmarkFlags {
   const { values } = parseArgs({
@@ -27,11 +34,7 @@ export function parseBenchmarkFlags(args: string[]): BenchmarkFlags {
     strict: true,
     allowPositionals: false,
   });
-  const accessesText = values.accesses ?? '200';
-  const accesses = Number(accessesText);
-  if (!/^\d+$/.test(accessesText) || accesses < 1 || accesses > MAX_ACCESSES) {
-    throw new Error(`--accesses: "${accessesText}" is not a whole number from 1 to ${MAX_ACCESSES}`);
-  }
+  const accesses = wholeNumber('accesses', values.accesses ?? '200', 1, MAX_ACCESSES);
   // The operator's own checks, so that a bad value fails here with its message, not at its start.
   const { workers, logLevel } = loadRunConfig({ namespace: 'benchmark', workers: values.workers, 'log-level': values['log-level'] }, {});
   return { accesses, workers, logLevel };

@@ -1,5 +1,6 @@
 // What a process has cost so far, as Linux accounts it in /proc: CPU time (user + system) and
-// resident memory. The benchmark reads the operator child process's before and after a burst.
+// resident memory. The benchmarks read the operator child process's before and after a burst, and
+// sample its memory during one for the peak.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,4 +24,33 @@ export function residentBytes(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   if (kb === undefined) throw new Error(`/proc/${pid}/status: no VmRSS`);
   return Number(kb) * 1024;
+}
+
+/** Samples of a process's resident memory, taken on a timer until stopped. */
+export interface ResidentSampler {
+  /** Stops sampling; the highest resident memory seen (bytes), the last sample included. */
+  stop(): number;
+}
+
+/**
+ * Reads `pid`'s resident memory every `everyMs` (a timer of this process, so late when its event
+ * loop is busy). Sampling ends by itself if the process is gone; the peak so far is kept.
+ */
+export function sampleResident(pid: number, everyMs = 100): ResidentSampler {
+  let peak = residentBytes(pid);
+  const read = () => {
+    try {
+      peak = Math.max(peak, residentBytes(pid));
+    } catch {
+      clearInterval(timer);
+    }
+  };
+  const timer = setInterval(read, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+      return peak;
+    },
+  };
 }
