@@ -20,7 +20,7 @@ export class AuditCounters {
     const registers = [registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name: `${PREFIX}${name}`, help, labelNames, registers });
     this.#events = counter('audit_events_total', 'Client advisories the audit wrote a line for, by event (connect, disconnect, auth_error).', ['event']);
-    this.#dropped = counter('audit_events_dropped_total', 'Advisories the audit could not process, by reason (Unreadable, Error).', ['reason']);
+    this.#dropped = counter('audit_events_dropped_total', 'Advisories the audit could not process, by reason (Unreadable, Overflow: its queue was full, Error).', ['reason']);
     this.#clientEvents = counter('nats_client_events_total', "Connects and disconnects in the issuer's account, by issuer and event.", ['issuer', 'event']);
     this.#connections = new Gauge({ name: `${PREFIX}nats_connections`, help: "Client connections open in the issuer's account, on all servers.", labelNames: ['issuer'], registers });
     this.#authFailures = counter(

@@ -25,19 +25,29 @@ export interface AdvisoryListenerDeps {
   systemClient(account: string): Promise<NatsSystemClient>;
   onEvent(account: string, event: ClientEvent): void;
   onListing(account: string, listing: Listing): void;
-  /** A message on an advisory subject that is not an advisory this reads. */
-  onUnreadable(subject: string): void;
+  /** A message not processed: Unreadable (not an advisory this reads), or Overflow (queue full). */
+  onDropped(reason: 'Unreadable' | 'Overflow', subject: string): void;
   resyncMs: number;
   log: Logger;
 }
 
 /** Advisory ids remembered to drop copies. */
 const SEEN_IDS = 10_000;
+/**
+ * Messages are queued as they arrive and handled this many per turn of the event loop, so that a
+ * burst of thousands of connects does not hold up reconciles (their API answers get turns in
+ * between); past the queue's bound, messages are dropped and counted.
+ */
+const BATCH = 64;
+const MAX_QUEUED = 100_000;
 
 export class AdvisoryListener {
   readonly #deps: AdvisoryListenerDeps;
   readonly #subscriptions = new Map<string, { client: NatsSystemClient; stop: () => void }>();
   readonly #seen = new Set<string>();
+  #queue: { account: string; subject: string; data: string }[] = [];
+  #next = 0;
+  #draining = false;
   #resync: ReturnType<typeof setInterval> | undefined;
   #syncing: Promise<void> | undefined;
   #stopped = false;
@@ -110,9 +120,40 @@ export class AdvisoryListener {
   }
 
   #onMessage(account: string, subject: string, data: string): void {
+    if (this.#queue.length - this.#next >= MAX_QUEUED) {
+      this.#deps.onDropped('Overflow', subject);
+      return;
+    }
+    this.#queue.push({ account, subject, data });
+    if (this.#draining) return;
+    this.#draining = true;
+    setImmediate(() => this.#drain());
+  }
+
+  #drain(): void {
+    const end = Math.min(this.#next + BATCH, this.#queue.length);
+    for (; this.#next < end; this.#next++) {
+      const { account, subject, data } = this.#queue[this.#next] as { account: string; subject: string; data: string };
+      this.#handle(account, subject, data);
+    }
+    if (this.#next < this.#queue.length) {
+      // What was handled is let go once it is most of the queue.
+      if (this.#next > 4 * BATCH && this.#next * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#next);
+        this.#next = 0;
+      }
+      setImmediate(() => this.#drain());
+      return;
+    }
+    this.#queue = [];
+    this.#next = 0;
+    this.#draining = false;
+  }
+
+  #handle(account: string, subject: string, data: string): void {
     const event = readClientEvent(subject, data);
     if (!event) {
-      this.#deps.onUnreadable(subject);
+      this.#deps.onDropped('Unreadable', subject);
       return;
     }
     if (this.#seen.has(event.id)) return;

@@ -1,6 +1,5 @@
 // The audit (leader only, so two replicas never count an event twice). The advisory listener hears
-// every connect, disconnect and refused login of the issuers' accounts; this attributes each to
-// its WorkspaceNatsAccess and
+// every connect, disconnect and refused login of the issuers' accounts; this attributes each to its access and
 // - writes one JSON audit line per event (logger "audit", at info whatever the log level),
 // - records Events on the access (Connected, Disconnected, AuthFailed; at most one per access and
 //   reason per window, with a count) and keeps status.connections current (at most every 10 s),
@@ -80,6 +79,7 @@ export class AuditService {
   /** Open connections by access key, and by "issuer/<name>". */
   readonly #active = new Map<string, number>();
   #stopped = false;
+  #lastOverflowLog = 0;
 
   constructor(deps: AuditDeps) {
     this.#deps = deps;
@@ -88,9 +88,12 @@ export class AuditService {
       systemClient: deps.systemClient,
       onEvent: (account, event) => this.#onEvent(account, event),
       onListing: (account, listing) => this.#onListing(account, listing),
-      onUnreadable: (subject) => {
-        deps.metrics.auditDropped('Unreadable');
-        deps.log.warn({ subject }, 'audit dropped an advisory it could not read');
+      onDropped: (reason, subject) => {
+        deps.metrics.auditDropped(reason);
+        // An overflow drops many in a row: the metric counts them, the log says so once a second.
+        if (reason === 'Overflow' && Date.now() - this.#lastOverflowLog < 1000) return;
+        if (reason === 'Overflow') this.#lastOverflowLog = Date.now();
+        deps.log.warn({ subject, reason }, 'audit dropped an advisory');
       },
       resyncMs: deps.timing.resyncMs,
       log: deps.log,

@@ -81,9 +81,26 @@ interface Advisory {
   reason?: string;
 }
 
+/**
+ * JWTs already read: a client's JWT comes back in its disconnect advisory, in every listing of
+ * its account's connections, and in each connect of a workspace that reconnects; checking its
+ * signature again each time was half the audit's CPU in a connect burst. Bounded like the key
+ * cache of nativeVerify: emptied when full.
+ */
+const MAX_READ_JWTS = 4096;
+const readJwts = new Map<string, PresentedUser | undefined>();
+
 /** Reads the user JWT `jwt`; undefined when it is not one, or its signature does not verify. */
 export function readPresentedUser(jwt: string | undefined): PresentedUser | undefined {
   if (!jwt) return undefined;
+  if (readJwts.has(jwt)) return readJwts.get(jwt);
+  const presented = readJwt(jwt);
+  if (readJwts.size >= MAX_READ_JWTS) readJwts.clear();
+  readJwts.set(jwt, presented);
+  return presented;
+}
+
+function readJwt(jwt: string): PresentedUser | undefined {
   let claims: ClaimsData<User>;
   try {
     claims = decodeJwt<User>(jwt);
