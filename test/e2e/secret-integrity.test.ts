@@ -25,6 +25,7 @@ import {
   waitForReady,
   type Clients,
 } from '../env/cluster.ts';
+import { scrapeMetrics } from '../env/metrics.ts';
 import { connectWithCreds, roundTrip } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import { startSuite } from './support/suite.ts';
@@ -203,11 +204,16 @@ test('a Secret name taken by someone else is a SecretConflict, and their Secret 
   expect(theirs.metadata?.ownerReferences).toBeUndefined();
 });
 
-test('no seed or JWT appears in the operator’s log, its Events or any status', async () => {
-  // An issuance of this test's own, so that there is something to leak whatever ran before.
+test('no seed or JWT appears in the operator’s log (audit lines too), its Events, any status or its metrics', async () => {
+  // An issuance of this test's own, so that there is something to leak whatever ran before; a
+  // client of it connects, for the audit to see.
   await createAccess(admin.custom, NS, accessBody('scanned', { issuerRef: { name: ISSUER }, permissions }));
   await waitForReady(admin.custom, NS, 'scanned');
-  const found = secretMaterialIn(operator.log() + (await operatorOutputIn(admin, NS)));
+  const nc = await connectWithCreds(state.nats.urls, credsIn(await readSecret('scanned-nats')));
+  await nc.close();
+  await operator.waitForLog('nats disconnect', 15_000);
+  const metrics = await scrapeMetrics(operator.metricsUrl);
+  const found = secretMaterialIn(operator.log() + (await operatorOutputIn(admin, NS)) + metrics.text);
   expect(found).toEqual([]);
   // The scan does find them where they are: a seed and a JWT in the creds.
   expect(secretMaterialIn(credsIn(await readSecret('scanned-nats')))).toHaveLength(2);
