@@ -159,7 +159,8 @@ export function readClientEvent(subject: string, data: string): ClientEvent | un
   };
 }
 
-interface ConnzConnection {
+/** A connection as CONNZ lists it (the fields read here). */
+export interface ConnzConnection {
   cid?: number;
   ip?: string;
   name?: string;

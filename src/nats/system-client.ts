@@ -8,7 +8,7 @@
 // a server a new id, and possibly an empty resolver directory) or its own reconnect.
 
 import type { KeyPair } from '@nats-io/nkeys';
-import { readConnz, type ClientRecord } from './advisories.ts';
+import { readConnz, type ClientRecord, type ConnzConnection } from './advisories.ts';
 import { nativeCredsAuthenticator } from './native-creds.ts';
 import {
   connect,
@@ -183,20 +183,8 @@ export class NatsSystemClient {
    * nats-server shows as the user of an auth callout login), per answering server.
    */
   async connectionsOf(account: string, user: string, expected: number): Promise<{ server: NatsServerRef; cids: number[] }[]> {
-    const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, JSON.stringify({ user, limit: 100_000 }), {
-      strategy: 'count',
-      maxMessages: expected,
-      maxWait: this.requestTimeoutMs,
-    });
-    const out: { server: NatsServerRef; cids: number[] }[] = [];
-    for await (const msg of replies) {
-      const server = serverOf(msg);
-      const body = msg.json<{ data?: { connections?: { cid?: number }[] }; error?: { description?: string } }>();
-      if (!server) continue;
-      if (body.error) throw new Error(`${server.name} refused the connection listing: ${body.error.description ?? 'no reason'}`);
-      out.push({ server, cids: (body.data?.connections ?? []).flatMap((connection) => (connection.cid === undefined ? [] : [connection.cid])) });
-    }
-    return out;
+    const listings = await this.connz(account, { user }, expected);
+    return listings.map(({ server, connections }) => ({ server, cids: connections.flatMap((connection) => (connection.cid === undefined ? [] : [connection.cid])) }));
   }
 
   /**
@@ -204,18 +192,24 @@ export class NatsSystemClient {
    * logged in with (CONNZ with auth), as records that keep no JWT.
    */
   async clientsOf(account: string, expected: number): Promise<ClientRecord[]> {
-    const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, JSON.stringify({ auth: true, limit: 100_000 }), {
+    const listings = await this.connz(account, { auth: true }, expected);
+    return listings.flatMap(({ server, connections }) => readConnz(server, connections));
+  }
+
+  /** Each answering server's connections of `account` that `filter` selects (CONNZ). */
+  private async connz(account: string, filter: { user?: string; auth?: boolean }, expected: number): Promise<{ server: NatsServerRef; connections: ConnzConnection[] }[]> {
+    const replies = await this.nc.requestMany(`$SYS.REQ.ACCOUNT.${account}.CONNZ`, JSON.stringify({ ...filter, limit: 100_000 }), {
       strategy: 'count',
       maxMessages: expected,
       maxWait: this.requestTimeoutMs,
     });
-    const out: ClientRecord[] = [];
+    const out: { server: NatsServerRef; connections: ConnzConnection[] }[] = [];
     for await (const msg of replies) {
       const server = serverOf(msg);
-      const body = msg.json<{ data?: { connections?: Parameters<typeof readConnz>[1] }; error?: { description?: string } }>();
+      const body = msg.json<{ data?: { connections?: ConnzConnection[] }; error?: { description?: string } }>();
       if (!server) continue;
       if (body.error) throw new Error(`${server.name} refused the connection listing: ${body.error.description ?? 'no reason'}`);
-      out.push(...readConnz(server, body.data?.connections ?? []));
+      out.push({ server, connections: body.data?.connections ?? [] });
     }
     return out;
   }
