@@ -39,7 +39,8 @@ const SEEN_IDS = 10_000;
  * between); past the queue's bound, messages are dropped and counted.
  */
 const BATCH = 64;
-const MAX_QUEUED = 100_000;
+/** About 15,000 advisories (each carries its client's JWT): bounded in memory, not in count. */
+const MAX_QUEUED_BYTES = 32 * 2 ** 20;
 
 export class AdvisoryListener {
   readonly #deps: AdvisoryListenerDeps;
@@ -47,7 +48,9 @@ export class AdvisoryListener {
   readonly #seen = new Set<string>();
   #queue: { account: string; subject: string; data: string }[] = [];
   #next = 0;
+  #queuedBytes = 0;
   #draining = false;
+  #overflowLoggedAt = 0;
   #resync: ReturnType<typeof setInterval> | undefined;
   #syncing: Promise<void> | undefined;
   #stopped = false;
@@ -120,10 +123,16 @@ export class AdvisoryListener {
   }
 
   #onMessage(account: string, subject: string, data: string): void {
-    if (this.#queue.length - this.#next >= MAX_QUEUED) {
+    if (this.#queuedBytes + data.length > MAX_QUEUED_BYTES) {
       this.#deps.onDropped('Overflow', subject);
+      // An overflow drops many in a row: the metric counts them all, the log says so once a second.
+      if (Date.now() - this.#overflowLoggedAt >= 1000) {
+        this.#overflowLoggedAt = Date.now();
+        this.#deps.log.warn({ subject, queued: this.#queue.length - this.#next }, 'audit queue full, advisories dropped');
+      }
       return;
     }
+    this.#queuedBytes += data.length;
     this.#queue.push({ account, subject, data });
     if (this.#draining) return;
     this.#draining = true;
@@ -134,6 +143,7 @@ export class AdvisoryListener {
     const end = Math.min(this.#next + BATCH, this.#queue.length);
     for (; this.#next < end; this.#next++) {
       const { account, subject, data } = this.#queue[this.#next] as { account: string; subject: string; data: string };
+      this.#queuedBytes -= data.length;
       this.#handle(account, subject, data);
     }
     if (this.#next < this.#queue.length) {
@@ -154,6 +164,7 @@ export class AdvisoryListener {
     const event = readClientEvent(subject, data);
     if (!event) {
       this.#deps.onDropped('Unreadable', subject);
+      this.#deps.log.warn({ subject }, 'audit dropped an advisory it could not read');
       return;
     }
     if (this.#seen.has(event.id)) return;

@@ -3,6 +3,8 @@
 // auth callout put into the user JWT ("<namespace>/<access>"), or, for a refused login, the user
 // in the JWT it presented, which may be one the operator revoked. Pure.
 
+import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { byCodeUnits } from '../api/order.ts';
 import type { ClientEvent, ClientRecord } from '../nats/advisories.ts';
 
 /** Access keys ("namespace/name") by user public key, kept in step with the accesses. */
@@ -74,4 +76,16 @@ export function authFailureReason(event: ClientEvent, attribution: Attribution, 
   if (expiresAt && expiresAt <= now) return AuthFailureReason.CredentialsExpired;
   if (attribution.kind === 'unknown' && event.presented) return AuthFailureReason.UnknownUser;
   return AuthFailureReason.Other;
+}
+
+/**
+ * The issuer a client of `account` counts under: its access's (`accessIssuer`), else the issuer
+ * of the account whose signing key signed its JWT, else the account's first issuer by name; ""
+ * when no issuer names the account.
+ */
+export function issuerOf(issuers: readonly ClusterNatsIssuer[], account: string, record: ClientRecord, accessIssuer?: string): string {
+  if (accessIssuer) return accessIssuer;
+  const ofAccount = issuers.filter((issuer) => issuer.spec.account.publicKey === account).sort((a, b) => byCodeUnits(a.metadata.name, b.metadata.name));
+  const signer = record.presented?.signer;
+  return (ofAccount.find((issuer) => signer !== undefined && issuer.status?.signingKeyPublicKey === signer) ?? ofAccount[0])?.metadata.name ?? '';
 }

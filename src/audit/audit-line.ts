@@ -18,6 +18,10 @@ export interface LineContext {
   authFailure?: AuthFailureReason;
 }
 
+/** A callout login's name (`namespace/name`) as it is; any other name, which may be a password or token typed as one, redacted. */
+const CALLOUT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
+const shownUser = (user: string | undefined) => (user === undefined || CALLOUT_NAME.test(user) ? user : '[REDACTED]');
+
 export function auditLine(event: ClientEvent, context: LineContext): Record<string, unknown> {
   const [namespace, access] = context.accessKey ? context.accessKey.split('/') : [undefined, undefined];
   // A deleted access's workspace is still named by its users' JWTs (tag ws:<id>).
@@ -28,7 +32,7 @@ export function auditLine(event: ClientEvent, context: LineContext): Record<stri
     access,
     workspaceId: context.workspaceId ?? tags.find((tag) => tag.startsWith('ws:'))?.slice(3),
     attribution: context.attribution.kind,
-    user: userKeyOf(event) ?? event.user,
+    user: userKeyOf(event) ?? shownUser(event.user),
     account: context.account,
     issuer: context.issuer || undefined,
     server: event.server.name,

@@ -1,72 +1,27 @@
 // The audit (leader only, so two replicas never count an event twice). The advisory listener hears
-// every connect, disconnect and refused login of the issuers' accounts; this attributes each to its access and
+// every connect, disconnect and refused login of the issuers' accounts; this attributes each to
+// its access and
 // - writes one JSON audit line per event (logger "audit", at info whatever the log level),
 // - records Events on the access (Connected, Disconnected, AuthFailed; at most one per access and
 //   reason per window, with a count) and keeps status.connections current (at most every 10 s),
 // - reports on the issuer what should not be there (drift.ts) and revoked users that keep trying.
-// The periodic listings correct the live table: counts converge, and users that connected before
-// the audit started are checked too.
+// The periodic listings correct the live table: counts converge (to 0 too, for accesses whose
+// clients left while no leader listened), and connections older than the audit are checked too.
 
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
-import { byCodeUnits } from '../api/order.ts';
 import { EventReason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
-import type { AggregatingEventRecorder } from '../kube/aggregated-events.ts';
 import { timestamp } from '../kube/conditions.ts';
 import { describeError } from '../kube/errors.ts';
-import type { Lister } from '../kube/lister.ts';
-import type { Logger } from '../log.ts';
-import type { ClientEvent, ClientEventKind, ClientRecord } from '../nats/advisories.ts';
-import type { NatsSystemClient } from '../nats/system-client.ts';
+import type { ClientEvent, ClientRecord } from '../nats/advisories.ts';
 import { accessUserName } from '../policy/grant.ts';
-import type { RevokeUser } from '../revocation/account-revoker.ts';
 import { AdvisoryListener, type Listing } from './advisory-listener.ts';
+import type { AuditDeps } from './audit-deps.ts';
 import { auditLine } from './audit-line.ts';
-import { attribute, authFailureReason, userKeyOf, UserDirectory, type Attribution, type AuthFailureReason } from './attribution.ts';
+import { attribute, authFailureReason, issuerOf, userKeyOf, UserDirectory, type Attribution, type AuthFailureReason } from './attribution.ts';
 import { ConnectionStatusWriter, type ConnectionsStatus } from './connection-status.ts';
-import { DriftResponder, ENFORCEMENT_KEY_PREFIX, type AuditedConnection, type DriftMetrics } from './drift.ts';
-
-export interface AuditMetrics extends DriftMetrics {
-  auditEvent(event: ClientEventKind): void;
-  auditDropped(reason: string): void;
-  clientEvent(issuer: string, event: 'connect' | 'disconnect'): void;
-  connections(issuer: string, active: number): void;
-  authFailure(issuer: string, reason: AuthFailureReason): void;
-}
-
-export interface AuditTiming {
-  /** How often each account's connections are listed (CONNZ) to correct the counts. */
-  resyncMs: number;
-  /** Shortest time between two writes of an access's status.connections. */
-  statusIntervalMs: number;
-  /** How long a connection no access accounts for waits to be reported (watch events may lag). */
-  unknownGraceMs: number;
-}
-
-export interface AuditDeps {
-  issuers: Lister<ClusterNatsIssuer>;
-  accesses: Lister<WorkspaceNatsAccess>;
-  /** Every user public key `access` was issued that may still be valid (status and Secret). */
-  usersOf(access: WorkspaceNatsAccess): string[];
-  /** A system account connection for the servers of `account`. */
-  systemClient(account: string): Promise<NatsSystemClient>;
-  revokedFor(account: string, user: string): string | undefined;
-  /** Whether this operator serves `namespace`: users named for others' accesses are not drift. */
-  serves(namespace: string): boolean;
-  revoke(account: string, key: string, users: RevokeUser[]): void;
-  events: AggregatingEventRecorder;
-  writeConnections(access: WorkspaceNatsAccess, connections: ConnectionsStatus): Promise<void>;
-  metrics: AuditMetrics;
-  /** The audit lines' logger. */
-  audit: Logger;
-  log: Logger;
-  timing: AuditTiming;
-}
-
-interface LiveConnection extends AuditedConnection {
-  /** When this process learnt of it: a listing asked for before then does not drop it. */
-  seenAt: number;
-}
+import { DriftResponder, ENFORCEMENT_KEY_PREFIX } from './drift.ts';
+import { issuerKey, LiveConnections, type LiveConnection } from './live-connections.ts';
 
 export class AuditService {
   readonly #deps: AuditDeps;
@@ -75,11 +30,8 @@ export class AuditService {
   readonly #status: ConnectionStatusWriter;
   readonly #directory = new UserDirectory();
   readonly #calloutNames = new Map<string, string>();
-  readonly #live = new Map<string, LiveConnection>();
-  /** Open connections by access key, and by "issuer/<name>". */
-  readonly #active = new Map<string, number>();
+  readonly #live = new LiveConnections();
   #stopped = false;
-  #lastOverflowLog = 0;
 
   constructor(deps: AuditDeps) {
     this.#deps = deps;
@@ -88,13 +40,7 @@ export class AuditService {
       systemClient: deps.systemClient,
       onEvent: (account, event) => this.#onEvent(account, event),
       onListing: (account, listing) => this.#onListing(account, listing),
-      onDropped: (reason, subject) => {
-        deps.metrics.auditDropped(reason);
-        // An overflow drops many in a row: the metric counts them, the log says so once a second.
-        if (reason === 'Overflow' && Date.now() - this.#lastOverflowLog < 1000) return;
-        if (reason === 'Overflow') this.#lastOverflowLog = Date.now();
-        deps.log.warn({ subject, reason }, 'audit dropped an advisory');
-      },
+      onDropped: (reason) => deps.metrics.auditDropped(reason),
       resyncMs: deps.timing.resyncMs,
       log: deps.log,
     });
@@ -133,9 +79,14 @@ export class AuditService {
     else this.#calloutNames.delete(key);
   }
 
-  /** An issuer changed: a new account to listen to, or a policy to hold live connections to. */
+  /** An issuer's spec changed: a new account to listen to, or a policy to hold live connections to. */
   issuerChanged(issuer: ClusterNatsIssuer): void {
     for (const connection of this.#live.values()) if (connection.issuer === issuer.metadata.name) this.#checkGrant(connection);
+    void this.#listener.sync();
+  }
+
+  /** The NATS servers may have changed under the audit (a reconnect): list the connections again. */
+  resync(): void {
     void this.#listener.sync();
   }
 
@@ -143,77 +94,102 @@ export class AuditService {
     try {
       if (event.kind === 'auth_error') this.#authError(event);
       else if (event.kind === 'connect') this.#connected(account, event, true);
-      else {
-        const connection = this.#live.get(connectionId(event));
-        if (connection) this.#disconnected(connection, event);
-        else this.#line(event, account, this.#issuerOf(account, event), attribute(event, account, this.#lookups()));
-      }
+      else this.#disconnected(account, event);
     } catch (error) {
       this.#deps.metrics.auditDropped('Error');
       this.#deps.log.error({ event: event.kind, error: describeError(error) }, 'audit failed on an advisory');
     }
   }
 
-  /** Puts listed connections in the table, and drops those an answering server no longer has. */
+  /** Puts listed connections in the table, drops those an answering server no longer has, recounts. */
   #onListing(account: string, { records, answered, servers, startedAt }: Listing): void {
     const listed = new Set(records.map(connectionId));
-    for (const record of records) if (!this.#live.has(connectionId(record))) this.#connected(account, record, false);
-    for (const connection of this.#live.values()) {
+    for (const record of records) {
+      const id = connectionId(record);
+      if (!this.#live.get(id) && !this.#live.closedSince(id, startedAt)) this.#connected(account, record, false);
+    }
+    for (const connection of [...this.#live.values()]) {
+      const id = connectionId(connection.record);
       const server = connection.record.server.id;
-      if (connection.account !== account || connection.seenAt >= startedAt || listed.has(connectionId(connection.record))) continue;
-      if (answered.has(server) || !servers.has(server)) this.#disconnected(connection);
+      if (connection.account !== account || connection.seenAt >= startedAt || listed.has(id)) continue;
+      if (answered.has(server) || !servers.has(server)) this.#forget(connection);
+    }
+    this.#live.forgetClosedBefore(startedAt - this.#deps.timing.resyncMs);
+    if (![...servers].every((server) => answered.has(server))) return;
+    // Every server answered: what is not open now is 0, also where no advisory said so.
+    const issuers = this.#deps.issuers.list().filter((issuer) => issuer.spec.account.publicKey === account);
+    for (const issuer of issuers) this.#deps.metrics.connections(issuer.metadata.name, this.#live.active(issuerKey(issuer.metadata.name)));
+    const names = new Set(issuers.map((issuer) => issuer.metadata.name));
+    for (const access of this.#deps.accesses.list()) {
+      const key = accessUserName(access);
+      const stored = access.status?.connections?.active;
+      if (names.has(access.spec.issuerRef.name) && stored !== undefined && stored !== this.#live.active(key)) this.#status.update(key, { active: this.#live.active(key) });
     }
   }
 
-  /** A connection seen (an advisory, or listed by CONNZ): counted, logged, and checked. */
+  /** A connection seen (an advisory, or listed by CONNZ): counted once, logged, and checked. */
   #connected(account: string, record: ClientRecord, advisory: boolean): void {
     const attribution = attribute(record, account, this.#lookups());
     const accessKey = attribution.kind === 'access' ? attribution.accessKey : undefined;
-    const connection: LiveConnection = { account, issuer: this.#issuerOf(account, record, accessKey), accessKey, record, seenAt: Date.now() };
-    this.#live.set(connectionId(record), connection);
-    this.#count(connection, +1);
+    const issuer = issuerOf(this.#deps.issuers.list(), account, record, accessKey && this.#access(accessKey)?.spec.issuerRef.name);
+    const id = connectionId(record);
+    const before = this.#live.get(id);
+    const connection: LiveConnection = { account, issuer, accessKey, record, seenAt: Date.now(), ...(before?.drift ? { drift: before.drift } : {}) };
+    this.#live.put(id, connection);
+    this.#counted(connection, before);
     if (advisory) {
       const event = record as ClientEvent;
-      this.#line(event, account, connection.issuer, attribution);
-      this.#deps.metrics.clientEvent(connection.issuer, 'connect');
+      this.#line(event, account, issuer, attribution);
+      this.#deps.metrics.clientEvent(issuer, 'connect');
       const access = accessKey ? this.#access(accessKey) : undefined;
       if (access) {
         this.#status.update(accessUserName(access), { lastConnectTime: timestamp(new Date(event.time)) });
         this.#deps.events.record(access, 'Normal', EventReason.Connected, `NATS client ${describeClient(record)} connected to ${record.server.name}`);
       }
     }
+    if (before) return;
     if (accessKey) this.#checkGrant(connection);
     else this.#unknownAfterGrace(connection);
   }
 
-  #disconnected(connection: LiveConnection, event?: ClientEvent): void {
-    this.#live.delete(connectionId(connection.record));
-    this.#count(connection, -1);
-    if (!event) return;
-    this.#line(event, connection.account, connection.issuer, attribute(event, connection.account, this.#lookups()));
-    this.#deps.metrics.clientEvent(connection.issuer, 'disconnect');
-    const access = connection.accessKey ? this.#access(connection.accessKey) : undefined;
+  #disconnected(account: string, event: ClientEvent): void {
+    const id = connectionId(event);
+    const connection = this.#live.remove(id, Date.now());
+    if (connection) this.#counted(connection);
+    const issuer = connection?.issuer ?? issuerOf(this.#deps.issuers.list(), account, event);
+    this.#line(event, account, issuer, attribute(event, account, this.#lookups()));
+    this.#deps.metrics.clientEvent(issuer, 'disconnect');
+    const access = connection?.accessKey ? this.#access(connection.accessKey) : undefined;
     const why = event.reason ? `: ${event.reason}` : '';
     if (access) this.#deps.events.record(access, 'Normal', EventReason.Disconnected, `NATS client ${describeClient(event)} disconnected from ${event.server.name}${why}`);
   }
 
+  /** A connection a listing no longer shows: gone without an advisory the audit heard. */
+  #forget(connection: LiveConnection): void {
+    this.#live.remove(connectionId(connection.record));
+    this.#counted(connection);
+  }
+
   #authError(event: ClientEvent): void {
+    const signer = event.presented?.signer;
     const account = event.presented?.account;
-    if (!account || !this.#deps.issuers.list().some((issuer) => issuer.spec.account.publicKey === account)) {
-      // A login to an account no issuer names (a callout's sentinel, another tenant's): logged only.
-      this.#line(event, account, '', { kind: 'unknown' });
+    const issuers = this.#deps.issuers.list().filter((issuer) => issuer.spec.account.publicKey === account);
+    // Only a JWT signed by the account or its issuers' signing key names one of its users: anyone
+    // can sign a JWT that says it is for the account, with any user in it.
+    if (!account || !issuers.some((issuer) => signer === account || signer === issuer.status?.signingKeyPublicKey)) {
+      this.#line(event, account, '', { kind: 'unknown' }, 'Other');
       this.#deps.metrics.authFailure('', 'Other');
       return;
     }
     const attribution = attribute(event, account, this.#lookups());
     const accessKey = attribution.kind === 'access' ? attribution.accessKey : attribution.kind === 'revoked' ? attribution.revokedFor : undefined;
-    const issuer = this.#issuerOf(account, event, accessKey);
+    const access = accessKey ? this.#access(accessKey) : undefined;
+    const issuer = issuerOf(issuers, account, event, access?.spec.issuerRef.name);
     const reason = authFailureReason(event, attribution, new Date(event.time));
     this.#line(event, account, issuer, attribution, reason);
     this.#deps.metrics.authFailure(issuer, reason);
     const user = userKeyOf(event) ?? '';
     const from = event.host ?? 'an unknown host';
-    const access = accessKey ? this.#access(accessKey) : undefined;
     if (access) {
       this.#deps.events.record(access, 'Warning', EventReason.AuthFailed, `NATS refused a login of user ${user} from ${from} (${reason})`);
       this.#status.update(accessUserName(access), { lastAuthFailureTime: timestamp(new Date(event.time)) });
@@ -229,13 +205,14 @@ export class AuditService {
   /** A connection nobody accounts for is reported once the grace has passed and it still is so. */
   #unknownAfterGrace(connection: LiveConnection): void {
     setTimeout(() => {
-      if (this.#stopped || this.#live.get(connectionId(connection.record)) !== connection) return;
+      const id = connectionId(connection.record);
+      if (this.#stopped || this.#live.get(id) !== connection) return;
       const attribution = attribute(connection.record, connection.account, this.#lookups());
       if (attribution.kind === 'access') {
-        this.#count(connection, -1);
-        connection.accessKey = attribution.accessKey;
-        this.#count(connection, +1);
-        this.#checkGrant(connection);
+        const attributed = { ...connection, accessKey: attribution.accessKey };
+        this.#live.put(id, attributed);
+        this.#counted(attributed, connection);
+        this.#checkGrant(attributed);
         return;
       }
       const named = (connection.record.presented?.name ?? connection.record.user ?? '').split('/');
@@ -249,15 +226,12 @@ export class AuditService {
     if (access) this.#drift.checkGrant(connection, access);
   }
 
-  #count({ issuer, accessKey }: LiveConnection, delta: number): void {
-    for (const key of [`issuer/${issuer}`, accessKey]) {
-      if (key === undefined) continue;
-      const count = Math.max(0, (this.#active.get(key) ?? 0) + delta);
-      if (count === 0) this.#active.delete(key);
-      else this.#active.set(key, count);
+  /** Tells the metrics and the statuses the counts of `connection`'s issuer and access (and `before`'s). */
+  #counted(connection: LiveConnection, before?: LiveConnection): void {
+    for (const { issuer, accessKey } of before ? [before, connection] : [connection]) {
+      this.#deps.metrics.connections(issuer, this.#live.active(issuerKey(issuer)));
+      if (accessKey) this.#status.update(accessKey, { active: this.#live.active(accessKey) });
     }
-    this.#deps.metrics.connections(issuer, this.#active.get(`issuer/${issuer}`) ?? 0);
-    if (accessKey) this.#status.update(accessKey, { active: this.#active.get(accessKey) ?? 0 });
   }
 
   #line(event: ClientEvent, account: string | undefined, issuer: string, attribution: Attribution, authFailure?: AuthFailureReason): void {
@@ -280,18 +254,6 @@ export class AuditService {
   #access(key: string): WorkspaceNatsAccess | undefined {
     const [namespace, name] = key.split('/');
     return name === undefined ? undefined : this.#deps.accesses.get(name, namespace);
-  }
-
-  /** The issuer a client counts under: its access's, else the one whose key signed it, else the first. */
-  #issuerOf(account: string, record: ClientRecord, accessKey?: string): string {
-    const fromAccess = accessKey ? this.#access(accessKey)?.spec.issuerRef.name : undefined;
-    if (fromAccess) return fromAccess;
-    const issuers = this.#deps.issuers
-      .list()
-      .filter((issuer) => issuer.spec.account.publicKey === account)
-      .sort((a, b) => byCodeUnits(a.metadata.name, b.metadata.name));
-    const signer = record.presented?.signer;
-    return (issuers.find((issuer) => signer && issuer.status?.signingKeyPublicKey === signer) ?? issuers[0])?.metadata.name ?? '';
   }
 }
 

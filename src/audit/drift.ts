@@ -1,8 +1,10 @@
 // What the audit does about connections that should not be there: a user no live access accounts
 // for, or a user JWT granting more than its issuer's policy now allows. It reports them (a Warning
-// Event on the issuer, once per user while this process runs, and a metric each time) and, where
-// the issuer's policy.enforcement is Revoke, revokes the user in the account JWT and closes the
-// connection at once (the revocation keeps it from coming back).
+// Event on the issuer, once per user while this process runs, and a metric once per connection)
+// and, where the issuer's policy.enforcement is Revoke and the user was signed with the issuer's
+// signing key (the operator's own key: users the platform signs otherwise are only reported),
+// revokes the user in the account JWT and closes the connection at once (the revocation keeps it
+// from coming back).
 
 import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { EventReason } from '../api/reasons.ts';
@@ -31,7 +33,10 @@ export interface DriftMetrics {
 export interface DriftDeps {
   issuers: Lister<ClusterNatsIssuer>;
   systemClient(account: string): Promise<NatsSystemClient>;
-  /** Revokes `users` in `account`, for `key` (not an access key: no access reconciles it). */
+  /**
+   * Revokes `users` in `account`, for `key` (not an access key: no access reconciles it), and has
+   * the servers' copies checked at once (a user revoked before may be missing on one of them).
+   */
   revoke(account: string, key: string, users: RevokeUser[]): void;
   events: AggregatingEventRecorder;
   metrics: DriftMetrics;
@@ -44,6 +49,8 @@ export interface AuditedConnection {
   issuer: string;
   accessKey: string | undefined;
   record: ClientRecord;
+  /** What was reported about it already: each connection counts once. */
+  drift?: DriftKind;
 }
 
 /** Drifting users already reported on their issuer (forgotten all at once past this many). */
@@ -88,11 +95,14 @@ export class DriftResponder {
 
   report(connection: AuditedConnection, kind: DriftKind, message: string): void {
     const { issuer: issuerName, record, account } = connection;
+    if (connection.drift === kind) return;
+    connection.drift = kind;
     const user = userKeyOf(record);
     const issuer = this.#deps.issuers.get(issuerName);
     if (kind === 'UnknownUser') this.#deps.metrics.unknownUser(issuerName);
     else this.#deps.metrics.overPermission(issuerName);
-    const enforce = issuer?.spec.policy?.enforcement === 'Revoke';
+    const signer = record.presented?.signer;
+    const enforce = issuer?.spec.policy?.enforcement === 'Revoke' && user !== undefined && signer !== undefined && signer === issuer.status?.signingKeyPublicKey;
     this.#deps.log.warn({ issuer: issuerName, account, user, server: record.server.name, cid: record.cid, kind, enforce }, 'audit found drift');
     // A reconnect loop would repeat the same report: once per user (or connection) is enough.
     const reportKey = `${kind}/${user ?? `${record.server.id}/${record.cid}`}`;
@@ -101,10 +111,10 @@ export class DriftResponder {
       if (this.#reported.size >= REPORTED_USERS) this.#reported.clear();
       this.#reported.add(reportKey);
     }
-    if (!enforce || !issuer) return;
-    if (user) this.#deps.revoke(account, `${ENFORCEMENT_KEY_PREFIX}${user}`, [{ userPublicKey: user, expiresAt: record.presented?.expiresAt ?? FOREVER }]);
+    if (!enforce || !issuer || !user) return;
+    this.#deps.revoke(account, `${ENFORCEMENT_KEY_PREFIX}${user}`, [{ userPublicKey: user, expiresAt: record.presented?.expiresAt ?? FOREVER }]);
     this.#deps.metrics.enforced(issuerName, kind);
-    const done = `${user ? `Revoked NATS user ${user} and closed` : 'Closed'} its connection on ${record.server.name} (policy.enforcement Revoke; ${kind})`;
+    const done = `Revoking NATS user ${user} in the account JWT; closed its connection on ${record.server.name} (policy.enforcement Revoke; ${kind})`;
     void this.#kick(connection).then(
       () => this.#deps.events.record(issuer, 'Warning', EventReason.UserRevokedByPolicy, done),
       (error: unknown) => this.#deps.log.warn({ issuer: issuerName, user, error: describeError(error) }, 'audit could not close a connection'),

@@ -7,7 +7,8 @@ import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import { EventReason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
-import { AuditService, type AuditMetrics, type AuditTiming } from '../audit/audit-service.ts';
+import type { AuditMetrics, AuditTiming } from '../audit/audit-deps.ts';
+import { AuditService } from '../audit/audit-service.ts';
 import { usersOf } from '../controller/access-users.ts';
 import { AggregatingEventRecorder } from '../kube/aggregated-events.ts';
 import type { KubeClient } from '../kube/api.ts';
@@ -53,7 +54,10 @@ export function createAudit(deps: {
     systemClient: (account) => revocations.systemClient(account),
     revokedFor: (account, user) => revocations.revokedFor(account, user),
     serves: (namespace) => workspaceNamespaces.length === 0 || workspaceNamespaces.includes(namespace),
-    revoke: (account, key, users) => revocations.request(account, key, users),
+    revoke: (account, key, users) => {
+      revocations.request(account, key, users);
+      revocations.checkNow(account);
+    },
     events: new AggregatingEventRecorder(deps.events, options.eventWindowMs),
     writeConnections: async (access, connections) => {
       const { namespace = '', name } = access.metadata;

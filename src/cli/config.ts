@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseDuration } from '../policy/duration.ts';
-import type { AuditTiming } from '../audit/audit-service.ts';
+import type { AuditTiming } from '../audit/audit-deps.ts';
 import type { RevokerTiming } from '../revocation/account-revoker.ts';
 
 export interface RunConfig {

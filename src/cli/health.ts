@@ -10,8 +10,12 @@ const HEARTBEAT_MS = 1000;
  * machine (shared cores, garbage collection) does to an event loop, so only a stuck one fails.
  */
 const STALL_MS = 10_000;
-/** How long a stall is reported after it ended: long enough for the next probe to see it. */
-const STALL_REPORTED_MS = 30_000;
+/**
+ * How long a stall is reported after it ended: long enough for the next probe (every 10 s) to see
+ * it, and shorter than the 20 s that three failures in a row take (the Deployment's
+ * failureThreshold), so a process that recovered is not restarted for it.
+ */
+const STALL_REPORTED_MS = 15_000;
 
 export class EventLoopHeartbeat {
   readonly #now: () => number;

@@ -102,9 +102,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       if (binding) bindingQueue.add(binding);
     },
   });
-  const enqueueAccessesOf = (issuerName: string) => {
-    for (const key of accessKeysOfIssuer(accesses.list(), issuerName)) queue.add(key);
-  };
+  const enqueueAccessesOf = (issuerName: string) => accessKeysOfIssuer(accesses.list(), issuerName).forEach((key) => queue.add(key));
   const issuerVersions = new IssuerVersions();
   const issuers = new ResilientInformer<ClusterNatsIssuer>(client, {
     name: ISSUER_PLURAL,
@@ -112,8 +110,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     log,
     onChange: (issuer, type) => {
       issuerQueue.add(issuer.metadata.name);
+      if (!issuerVersions.changed(issuer, type)) return;
+      enqueueAccessesOf(issuer.metadata.name);
       audit.issuerChanged(issuer);
-      if (issuerVersions.changed(issuer, type)) enqueueAccessesOf(issuer.metadata.name);
     },
   });
   const callouts = new ResilientInformer<ClusterNatsAuthCallout>(client, {
@@ -179,6 +178,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       // Revocations of the audit's policy enforcement are not an access's.
       for (const key of keys) if (!key.startsWith(ENFORCEMENT_KEY_PREFIX)) queue.add(key);
     },
+    onSystemChange: () => audit.resync(),
     onObserved: (account) => {
       for (const name of issuersOfAccount(issuers.list(), account)) issuerQueue.add(name);
     },

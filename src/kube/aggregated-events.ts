@@ -5,10 +5,12 @@
 // object and reason seen in the last window.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { EventRecorder, EventType } from './events.ts';
+import type { EventRecorder, EventSeries, EventType } from './events.ts';
 
 interface Window {
   reason: string;
+  /** When the first occurrence not yet sent happened. */
+  since?: Date;
   /** Occurrences since the last Event, and the latest of them. */
   pending: number;
   latest?: { object: KubernetesObject; type: EventType; message: string };
@@ -32,10 +34,11 @@ export class AggregatingEventRecorder {
     const window = this.#windows.get(key);
     if (!window) {
       this.#windows.set(key, this.#open(key, reason));
-      this.#send(object, type, reason, message, 1);
+      this.#send(object, type, reason, message);
       return;
     }
     window.pending++;
+    window.since ??= new Date();
     window.latest = { object, type, message };
   }
 
@@ -67,12 +70,12 @@ export class AggregatingEventRecorder {
   #sendPending(window: Window): void {
     if (window.pending > 0 && window.latest) {
       const { object, type, message } = window.latest;
-      this.#send(object, type, window.reason, message, window.pending);
+      this.#send(object, type, window.reason, message, { count: window.pending, since: window.since ?? new Date() });
     }
   }
 
-  #send(object: KubernetesObject, type: EventType, reason: string, message: string, count: number): void {
-    const sent = this.#recorder.record(object, type, reason, message, count).finally(() => this.#inFlight.delete(sent));
+  #send(object: KubernetesObject, type: EventType, reason: string, message: string, series?: EventSeries): void {
+    const sent = this.#recorder.record(object, type, reason, message, series).finally(() => this.#inFlight.delete(sent));
     this.#inFlight.add(sent);
   }
 }

@@ -9,9 +9,15 @@ import { describeError } from './errors.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
+export interface EventSeries {
+  count: number;
+  /** When the first of them happened. */
+  since: Date;
+}
+
 export interface EventRecorder {
-  /** `count`: how many occurrences the Event stands for (aggregated ones; default 1). */
-  record(object: KubernetesObject, type: EventType, reason: string, message: string, count?: number): Promise<void>;
+  /** `series`: how many occurrences the Event stands for, since when (aggregated ones; default: this one). */
+  record(object: KubernetesObject, type: EventType, reason: string, message: string, series?: EventSeries): Promise<void>;
 }
 
 export const COMPONENT = 'workspace-nats-operator';
@@ -33,7 +39,7 @@ export class ApiEventRecorder implements EventRecorder {
   }
 
   /** Records an Event; a failure is logged, not thrown: events are best effort. */
-  async record(object: KubernetesObject, type: EventType, reason: string, message: string, count = 1) {
+  async record(object: KubernetesObject, type: EventType, reason: string, message: string, series?: EventSeries) {
     const { metadata } = object;
     // The API server takes an Event about a cluster-scoped object only in "default" (where
     // Kubernetes puts those about nodes): its namespace must match the object's, which has none.
@@ -58,9 +64,9 @@ export class ApiEventRecorder implements EventRecorder {
           source: { component: COMPONENT },
           reportingComponent: COMPONENT,
           reportingInstance: this.instance,
-          firstTimestamp: now,
+          firstTimestamp: series?.since ?? now,
           lastTimestamp: now,
-          count,
+          count: series?.count ?? 1,
         },
       });
     } catch (error) {

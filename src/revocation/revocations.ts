@@ -36,6 +36,8 @@ export interface RevocationsDeps {
   onSettled: (accessKeys: string[]) => void;
   /** An account's observation or summary changed. */
   onObserved: (account: string) => void;
+  /** The system client of `account` (systemClient()) reconnected or saw a new server. */
+  onSystemChange?: (account: string) => void;
   /** Servers of `account` were found lacking revocations they had confirmed (pushed again). */
   onDrift?: (account: string, drift: Drift) => void;
   metrics?: RevocationMetrics;
@@ -80,6 +82,11 @@ export class Revocations {
     return this.revokers.get(account)?.revokedFor(user);
   }
 
+  /** Checks `account` on the servers now (a cycle, which pushes what any server lacks). */
+  checkNow(account: string): void {
+    this.revoker(account).start();
+  }
+
   /** Starts checking `account` on the servers (for its issuers), unless that runs already. */
   watch(account: string): void {
     this.revoker(account);
@@ -110,7 +117,7 @@ export class Revocations {
   async systemClient(account: string): Promise<NatsSystemClient> {
     let connection = this.connections.get(account);
     if (!connection) {
-      connection = new SystemConnection(this.deps.connect ?? ((options) => NatsSystemClient.connect(options)), () => undefined);
+      connection = new SystemConnection(this.deps.connect ?? ((options) => NatsSystemClient.connect(options)), () => this.deps.onSystemChange?.(account));
       this.connections.set(account, connection);
     }
     return connection.client(this.settings(account));

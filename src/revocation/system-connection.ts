@@ -7,6 +7,9 @@ export class SystemConnection {
   private readonly connect: (options: SystemClientOptions) => Promise<NatsSystemClient>;
   private readonly onChange: () => void;
   private current: { version: string; client: NatsSystemClient } | undefined;
+  /** A connect under way, which callers meanwhile wait for instead of opening their own. */
+  private connecting: { version: string; client: Promise<NatsSystemClient> } | undefined;
+  private attempts = 0;
 
   /** `onChange`: a server appeared or the connection came back (see NatsSystemClient). */
   constructor(connect: (options: SystemClientOptions) => Promise<NatsSystemClient>, onChange: () => void) {
@@ -19,8 +22,25 @@ export class SystemConnection {
     if (this.current && this.current.version === settings.connectionVersion && !this.current.client.isClosed) {
       return this.current.client;
     }
+    if (this.connecting?.version === settings.connectionVersion) return this.connecting.client;
+    const attempt = ++this.attempts;
+    const client = this.open(settings, attempt);
+    this.connecting = { version: settings.connectionVersion, client };
+    try {
+      return await client;
+    } finally {
+      if (this.attempts === attempt) this.connecting = undefined;
+    }
+  }
+
+  private async open(settings: NatsSettings, attempt: number): Promise<NatsSystemClient> {
     await this.close();
     const client = await this.connect({ servers: settings.servers, creds: settings.creds, onChange: this.onChange });
+    // Settings that changed meanwhile have a connect of their own: this one is not kept.
+    if (this.attempts !== attempt && this.connecting) {
+      await client.close();
+      return this.connecting.client;
+    }
     this.current = { version: settings.connectionVersion, client };
     return client;
   }

@@ -12,6 +12,7 @@ import { nativeFromSeed } from '../../src/nats/native-keys.ts';
 import { scrapeMetrics } from '../env/metrics.ts';
 import type { NatsEnv, NatsTrust } from '../env/nats.ts';
 import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { connect } from '@nats-io/transport-node';
 import { ACCEPTED, connectWithCreds, loginOutcome, roundTrip } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import { startSuiteWithOwnNats } from './support/suite.ts';
@@ -109,12 +110,12 @@ function setPolicy(policy: ClusterNatsIssuer['spec']['policy']) {
   });
 }
 
-/** A user of the account minted here with its signing key: no access accounts for it. */
-async function outsideUser(name: string) {
+/** A user of the account minted here (with its signing key, or `seed`): no access accounts for it. */
+async function outsideUser(name: string, seed = trust.workspaceAccount.signingKey.seed) {
   const minted = await mintUserCredentials({
     name,
     accountPublicKey: trust.workspaceAccount.publicKey,
-    signingKey: nativeFromSeed(trust.workspaceAccount.signingKey.seed),
+    signingKey: nativeFromSeed(seed),
     grant: { pub: { allow: ['>'], deny: [] }, sub: { allow: ['>'], deny: [] }, subs: -1, payload: -1, data: -1, allowed_connection_types: [], src: [] },
     expiresAt: new Date(Date.now() + 3_600_000),
   });
@@ -226,7 +227,19 @@ test('a user minted outside the operator is reported on the issuer; with enforce
       { what: 'a UserRevokedByPolicy Event', timeoutMs: 15_000 },
     );
     expect(revoked[0]?.message).toContain('UnknownUser');
-    expect(await metric('enforcement_revocations_total', { issuer: ISSUER, reason: 'UnknownUser' })).toBeGreaterThanOrEqual(1);
+    const enforced = await metric('enforcement_revocations_total', { issuer: ISSUER, reason: 'UnknownUser' });
+    expect(enforced).toBeGreaterThanOrEqual(1);
+
+    // Signed with the account's own key, not the operator's signing key: the platform's, reported only.
+    const platform = await outsideUser('platform-service', trust.workspaceAccount.seed);
+    const service = await connectWithCreds(nats.urls, platform.creds);
+    await waitFor(
+      async () => ((await issuerEvents('UnknownUserConnected')).some((e) => e.message?.includes(platform.userPublicKey)) ? true : undefined),
+      { what: "the platform user's UnknownUserConnected Event", timeoutMs: 15_000 },
+    );
+    await roundTrip(service, service, 'platform.ping');
+    expect(await metric('enforcement_revocations_total', { issuer: ISSUER, reason: 'UnknownUser' })).toBe(enforced);
+    await service.close();
   } finally {
     await setPolicy({});
   }
@@ -256,6 +269,12 @@ test('a connected user whose JWT exceeds a tightened policy is reported, and rev
 });
 
 test('no seed, JWT or token in an audit line, Event, status or metric', async () => {
+  // A login refused with a token typed as the user name: the server's advisory carries the name.
+  const token = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3b3Jrc3BhY2UtdG9rZW4ifQ.c2lnbmF0dXJl';
+  await expect(connect({ servers: nats.urls, user: token, pass: 'secret-password', reconnect: false })).rejects.toThrow();
+  const [refused] = await waitForLines('the refused login', (line) => line.event === 'auth_error' && line.attribution === 'unknown' && line.user === '[REDACTED]');
+  expect(refused?.reason).toBe('Other');
+  expect(operator.log()).not.toContain('secret-password');
   expect(secretMaterialIn(auditLines().map((line) => JSON.stringify(line)).join('\n'))).toEqual([]);
   expect(secretMaterialIn((await scrapeMetrics(operator.metricsUrl)).text)).toEqual([]);
   expect(secretMaterialIn(await operatorOutputIn(admin, NS))).toEqual([]);

@@ -13,7 +13,9 @@ interface Sent {
   type: EventType;
   reason: string;
   message: string;
-  count: number | undefined;
+  count: number;
+  /** When the first occurrence an aggregated Event stands for happened (ms of the fake clock). */
+  since?: number;
 }
 
 /** Records what would be sent, as "kind namespace/name"; `hold` keeps each call pending until released. */
@@ -21,8 +23,10 @@ function recorder({ hold = false } = {}) {
   const sent: Sent[] = [];
   const releases: (() => void)[] = [];
   const inner: EventRecorder = {
-    record: (object, type, reason, message, count) => {
-      sent.push({ object: `${object.kind} ${object.metadata?.namespace ?? ''}/${object.metadata?.name}`, type, reason, message, count });
+    record: (object, type, reason, message, series) => {
+      const event: Sent = { object: `${object.kind} ${object.metadata?.namespace ?? ''}/${object.metadata?.name}`, type, reason, message, count: series?.count ?? 1 };
+      if (series) event.since = series.since.getTime();
+      sent.push(event);
       return hold ? new Promise<void>((resolve) => releases.push(resolve)) : Promise.resolve();
     },
   };
@@ -52,7 +56,8 @@ test('the rest of the window make one Event at its end, with their count and the
   expect(sent).toHaveLength(1);
   await jest.advanceTimersByTimeAsync(1);
   expect(sent).toHaveLength(2);
-  expect(sent[1]).toEqual({ object: 'WorkspaceNatsAccess team-a/ws1', type: 'Warning', reason: 'AuthFailed', message: 'refused 50', count: 49 });
+  // It stands for the 2nd to the 50th, from when the 2nd happened (kubectl: "x49 over 1m").
+  expect(sent[1]).toEqual({ object: 'WorkspaceNatsAccess team-a/ws1', type: 'Warning', reason: 'AuthFailed', message: 'refused 50', count: 49, since: 100 });
   // Nothing more is owed.
   await jest.advanceTimersByTimeAsync(10 * WINDOW);
   expect(sent).toHaveLength(2);

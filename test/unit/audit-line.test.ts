@@ -83,7 +83,13 @@ test('a refused login, whose client has no tags yet, is named by the tags of the
 
 test('no access, no tags: no namespace, access or workspace, and an issuer of "" is left out', () => {
   const line = auditLine(disconnect({ tags: undefined, jwt: undefined, user: 'someone' }), context({ accessKey: undefined, workspaceId: undefined, issuer: '', attribution: { kind: 'unknown' } }));
-  expect(line).toMatchObject({ namespace: undefined, access: undefined, workspaceId: undefined, issuer: undefined, attribution: 'unknown', user: 'someone' });
+  expect(line).toMatchObject({ namespace: undefined, access: undefined, workspaceId: undefined, issuer: undefined, attribution: 'unknown' });
+});
+
+test('a user name that is neither a user key nor a callout name is redacted: it may be a password or token typed as one', () => {
+  for (const user of ['someone', 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', 'hunter2']) {
+    expect(auditLine(authError({ jwt: undefined, user }), context({ attribution: { kind: 'unknown' } })).user).toBe('[REDACTED]');
+  }
 });
 
 test("a refused login gives the operator's reason, and keeps the server's beside it", () => {
