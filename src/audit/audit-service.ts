@@ -77,6 +77,8 @@ export class AuditService {
     this.#directory.set(key, access ? this.#deps.usersOf(access) : []);
     if (access?.spec.authCalloutRef) this.#calloutNames.set(accessUserName(access), key);
     else this.#calloutNames.delete(key);
+    // What was due for a deleted access must not reach a new one of the same name.
+    if (!access) this.#status.forget(key);
   }
 
   /** An issuer's spec changed: a new account to listen to, or a policy to hold live connections to. */
@@ -183,7 +185,8 @@ export class AuditService {
     }
     const attribution = attribute(event, account, this.#lookups());
     const accessKey = attribution.kind === 'access' ? attribution.accessKey : attribution.kind === 'revoked' ? attribution.revokedFor : undefined;
-    const access = accessKey ? this.#access(accessKey) : undefined;
+    // A user revoked for an access that no longer has it is not the access of that name now.
+    const access = attribution.kind === 'access' ? this.#access(attribution.accessKey) : undefined;
     const issuer = issuerOf(issuers, account, event, access?.spec.issuerRef.name);
     const reason = authFailureReason(event, attribution, new Date(event.time));
     this.#line(event, account, issuer, attribution, reason);
@@ -238,7 +241,7 @@ export class AuditService {
     this.#deps.metrics.auditEvent(event.kind);
     const revokedFor = attribution.kind === 'revoked' && !attribution.revokedFor.startsWith(ENFORCEMENT_KEY_PREFIX) ? attribution.revokedFor : undefined;
     const accessKey = attribution.kind === 'access' ? attribution.accessKey : revokedFor;
-    const workspaceId = accessKey ? this.#access(accessKey)?.spec.workspace.id : undefined;
+    const workspaceId = attribution.kind === 'access' ? this.#access(attribution.accessKey)?.spec.workspace.id : undefined;
     const line = auditLine(event, { account, issuer, attribution, accessKey, workspaceId, ...(authFailure ? { authFailure } : {}) });
     this.#deps.audit.info(line, `nats ${event.kind.replace('_', ' ')}`);
   }

@@ -51,6 +51,13 @@ export class ConnectionStatusWriter {
     this.#timers.set(accessKey, timer);
   }
 
+  /** Drops what is due for `accessKey` (deleted). */
+  forget(accessKey: string): void {
+    clearTimeout(this.#timers.get(accessKey));
+    this.#timers.delete(accessKey);
+    this.#wanted.delete(accessKey);
+  }
+
   /** Stops: pending writes are dropped (the next leader counts afresh), running ones awaited. */
   async stop(): Promise<void> {
     for (const timer of this.#timers.values()) clearTimeout(timer);
