@@ -185,8 +185,7 @@ export class AuditService {
     }
     const attribution = attribute(event, account, this.#lookups());
     const accessKey = attribution.kind === 'access' ? attribution.accessKey : attribution.kind === 'revoked' ? attribution.revokedFor : undefined;
-    // A user revoked for an access that no longer has it is not the access of that name now.
-    const access = attribution.kind === 'access' ? this.#access(attribution.accessKey) : undefined;
+    const access = accessKey ? this.#ownAccess(accessKey, attribution, event) : undefined;
     const issuer = issuerOf(issuers, account, event, access?.spec.issuerRef.name);
     const reason = authFailureReason(event, attribution, new Date(event.time));
     this.#line(event, account, issuer, attribution, reason);
@@ -241,7 +240,7 @@ export class AuditService {
     this.#deps.metrics.auditEvent(event.kind);
     const revokedFor = attribution.kind === 'revoked' && !attribution.revokedFor.startsWith(ENFORCEMENT_KEY_PREFIX) ? attribution.revokedFor : undefined;
     const accessKey = attribution.kind === 'access' ? attribution.accessKey : revokedFor;
-    const workspaceId = attribution.kind === 'access' ? this.#access(attribution.accessKey)?.spec.workspace.id : undefined;
+    const workspaceId = accessKey ? this.#ownAccess(accessKey, attribution, event)?.spec.workspace.id : undefined;
     const line = auditLine(event, { account, issuer, attribution, accessKey, workspaceId, ...(authFailure ? { authFailure } : {}) });
     this.#deps.audit.info(line, `nats ${event.kind.replace('_', ' ')}`);
   }
@@ -252,6 +251,19 @@ export class AuditService {
       calloutAccess: (name: string) => this.#calloutNames.get(name),
       revokedFor: (account: string, user: string) => this.#deps.revokedFor(account, user),
     };
+  }
+
+  /**
+   * The live access `key` names, if the event's user is its own: a user revoked for an access of
+   * that name counts only if its JWT was issued after the access was created (not a namesake's).
+   */
+  #ownAccess(key: string, attribution: Attribution, event: ClientEvent): WorkspaceNatsAccess | undefined {
+    const access = this.#access(key);
+    if (!access || attribution.kind === 'access') return access;
+    // A string as the API server sends it, whatever the type says; whole seconds, like a JWT's iat.
+    const created = new Date(access.metadata.creationTimestamp ?? Number.NaN).getTime();
+    const issued = event.presented?.issuedAt?.getTime();
+    return issued !== undefined && issued >= Math.floor(created / 1000) * 1000 ? access : undefined;
   }
 
   #access(key: string): WorkspaceNatsAccess | undefined {
