@@ -93,10 +93,11 @@ export class AdvisoryListener {
         const client = await this.#subscribe(account);
         const startedAt = Date.now();
         const servers = await client.servers();
-        const records = await client.clientsOf(account, servers.length);
+        const listings = await client.clientsOf(account, servers.length);
         this.#deps.onListing(account, {
-          records,
-          answered: new Set(records.map((record) => record.server.id)),
+          records: listings.flatMap((listing) => listing.records),
+          // A server with none of the account's connections answered too: it says they are gone.
+          answered: new Set(listings.map((listing) => listing.server.id)),
           servers: new Set(servers.map((server) => server.id)),
           startedAt,
         });

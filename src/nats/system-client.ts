@@ -188,12 +188,12 @@ export class NatsSystemClient {
   }
 
   /**
-   * Every client connection of `account` on each answering server, with the user and the JWT it
-   * logged in with (CONNZ with auth), as records that keep no JWT.
+   * Every client connection of `account`, per answering server (one with none of them answers
+   * too), with the user and the JWT it logged in with (CONNZ with auth), as records that keep no JWT.
    */
-  async clientsOf(account: string, expected: number): Promise<ClientRecord[]> {
+  async clientsOf(account: string, expected: number): Promise<{ server: NatsServerRef; records: ClientRecord[] }[]> {
     const listings = await this.connz(account, { auth: true }, expected);
-    return listings.flatMap(({ server, connections }) => readConnz(server, connections));
+    return listings.map(({ server, connections }) => ({ server, records: readConnz(server, connections) }));
   }
 
   /** Each answering server's connections of `account` that `filter` selects (CONNZ). */
