@@ -141,6 +141,23 @@ describe('a refused login', () => {
     await service.stop();
   });
 
+  test("of a revoked user of a live access: the access's own if its JWT came after the access was created, else a namesake's", async () => {
+    jest.setSystemTime(100_000);
+    const minted = await mintUser(ACCOUNT, signingKey, 'team-a/ws1'); // issued at 100 s
+    for (const [created, own] of [[100_000, true], [110_000, false]] as const) {
+      const access = accessNamed('team-a', 'ws1', 'platform');
+      access.metadata.creationTimestamp = new Date(created);
+      const { service, nats, events } = audit({ issuers: [platform], accesses: [access], revoked: { [minted.user]: 'team-a/ws1' } });
+      service.start();
+      await elapse();
+      nats.publish(authErrSubject(), authErrorAdvisory({ account: ACCOUNT, user: minted.user, jwt: minted.jwt, cid: 30 }));
+      await elapse();
+      expect(events.filter((event) => event.reason === 'AuthFailed').map((event) => event.object)).toEqual(own ? ['WorkspaceNatsAccess team-a/ws1'] : []);
+      expect(events.find((event) => event.reason === 'RevokedUserRetrying')?.message).toContain(own ? 'of access team-a/ws1' : 'of deleted access team-a/ws1');
+      await service.stop();
+    }
+  });
+
   test('with a JWT for the account that none of its keys signed: not attributed, even naming a revoked user', async () => {
     const minted = await mintUser(ACCOUNT, signingKey, 'team-a/gone');
     const { service, nats, lines, events, called } = audit({ issuers: [platform], revoked: { [minted.user]: 'team-a/gone' } });
