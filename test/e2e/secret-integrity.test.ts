@@ -151,7 +151,11 @@ test('a Secret stripped of the operator’s label is taken back', async () => {
   const access = await waitForReady(admin.custom, NS, 'stripped');
   expect(credsIn(restored)).toBe(credsIn(secret));
   expect(readCredentials(credsIn(restored)).userPublicKey).toBe(access.status?.userPublicKey);
-  expect((await eventsOf(admin.core, NS, 'stripped')).some((e) => e.startsWith('Normal/SecretRestored: '))).toBe(true);
+  // The Event is sent beside the Secret's write, not before it: it may come a moment after the label.
+  await waitFor(async () => ((await eventsOf(admin.core, NS, 'stripped')).some((e) => e.startsWith('Normal/SecretRestored: ')) ? true : undefined), {
+    what: 'a SecretRestored Event',
+    timeoutMs: 15_000,
+  });
 });
 
 test('an immutable Secret is replaced by a new one when the credentials change', async () => {
