@@ -227,7 +227,13 @@ export const clusterNatsAuthCalloutCrd = crd(
   ],
 );
 
-/** The CRD files as written to crds/: file name to YAML text. */
+/**
+ * Where the CRD files are written, relative to the repository: crds/ (kubectl apply -f, kustomize)
+ * and the Helm chart's crds/ folder.
+ */
+export const CRD_FOLDERS = ['crds', 'charts/workspace-nats-operator/crds'] as const;
+
+/** The CRD files as written to each of CRD_FOLDERS: file name to YAML text. */
 export function renderCrdFiles(): Record<string, string> {
   const header = '# Generated from src/api by `npm run generate:crds`. Do not edit.\n';
   return {

@@ -1,6 +1,6 @@
-// CLI: `node test/env/build.ts [etcd|nats-server|kubernetes|natscli|promtool ...]` builds the
+// CLI: `node test/env/build.ts [etcd|nats-server|kubernetes|natscli|promtool|helm ...]` builds the
 // missing test binaries into the cache, so CI can prebuild before jest (whose global setup, or for
-// natscli and promtool the suite that uses it, would otherwise do it). Without arguments: the
+// natscli, promtool and helm the suite that uses it, would otherwise do it). Without arguments: the
 // environment's (COMPONENT_GROUPS).
 import { COMPONENT_GROUPS, ensureComponents, ON_DEMAND_GROUPS } from './components.ts';
 import type { ComponentGroup } from './components.ts';

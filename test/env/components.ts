@@ -19,6 +19,8 @@ export const COMPONENT_VERSIONS = {
   natsCli: '0.5.0',
   /** Go module github.com/prometheus/prometheus (v0.316.0 is Prometheus 3.16.0), for promtool. */
   prometheus: '0.316.0',
+  /** Go module helm.sh/helm/v4, for the suite that lints, renders and dry-runs the Helm chart. */
+  helm: '4.3.2',
 } as const;
 
 export interface ComponentPaths {
@@ -31,6 +33,8 @@ export interface ComponentPaths {
   natsCli: string;
   /** Prometheus's promtool; built only when asked for (group promtool). */
   promtool: string;
+  /** Helm; built only when asked for (group helm). */
+  helm: string;
 }
 
 export interface EnsureOptions {
@@ -43,14 +47,14 @@ export interface EnsureOptions {
   only?: ComponentGroup[];
 }
 
-export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes' | 'natscli' | 'promtool';
+export type ComponentGroup = 'etcd' | 'nats-server' | 'kubernetes' | 'natscli' | 'promtool' | 'helm';
 /** What the environment runs: built by default, before any suite starts. */
 export const COMPONENT_GROUPS: readonly ComponentGroup[] = ['etcd', 'nats-server', 'kubernetes'];
 /**
  * Tools only some suites use, built when one asks for them by name (`only`), so that a run without
  * those suites does not wait for them.
  */
-export const ON_DEMAND_GROUPS: readonly ComponentGroup[] = ['natscli', 'promtool'];
+export const ON_DEMAND_GROUPS: readonly ComponentGroup[] = ['natscli', 'promtool', 'helm'];
 
 const KUBE_CMDS = ['kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
 
@@ -75,6 +79,7 @@ export function componentPaths(): ComponentPaths {
     natsServer: binaryPath('nats-server', v.natsServer),
     natsCli: binaryPath('nats', v.natsCli),
     promtool: binaryPath('promtool', v.prometheus),
+    helm: binaryPath('helm', v.helm),
   };
 }
 
@@ -130,6 +135,12 @@ async function doEnsure(log: (l: string) => void, groups: readonly ComponentGrou
       label: `promtool (prometheus v${v.prometheus})`,
       outputs: [paths.promtool],
       build: goInstall('promtool', `github.com/prometheus/prometheus/cmd/promtool@v${v.prometheus}`),
+    },
+    {
+      group: 'helm',
+      label: `helm ${v.helm}`,
+      outputs: [paths.helm],
+      build: goInstall('helm', `helm.sh/helm/v4/cmd/helm@v${v.helm}`),
     },
     {
       group: 'kubernetes',

@@ -1,15 +1,23 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { renderCrdFiles } from '../../src/api/crds.ts';
+import { CRD_FOLDERS, renderCrdFiles } from '../../src/api/crds.ts';
 
 describe('crds/', () => {
-  test.each(Object.entries(renderCrdFiles()))(
+  const root = join(import.meta.dirname, '..', '..');
+  test.each(CRD_FOLDERS.flatMap((folder) => Object.entries(renderCrdFiles()).map(([file, text]) => [`${folder}/${file}`, text])))(
     '%s matches the schema in src/api (run `npm run generate:crds` after changing it)',
     (file, text) => {
-      expect(readFileSync(join(import.meta.dirname, '..', '..', 'crds', file), 'utf8')).toBe(text);
+      expect(readFileSync(join(root, file), 'utf8')).toBe(text);
     },
   );
+
+  test('the folders hold no other CRD file than those generated (a renamed kind leaves none behind)', () => {
+    for (const folder of CRD_FOLDERS) {
+      const files = readdirSync(join(root, folder)).filter((file) => file.endsWith('.yaml'));
+      expect(files.sort()).toEqual(Object.keys(renderCrdFiles()).sort());
+    }
+  });
 
   test('every field of the schema has a description, so `kubectl explain` is useful', () => {
     const missing: string[] = [];
