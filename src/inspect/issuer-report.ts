@@ -4,6 +4,7 @@
 
 import type { ClusterNatsIssuer, ClusterNatsIssuerStatus } from '../api/cluster-nats-issuer.ts';
 import type { Result } from '../api/failure.ts';
+import { byCodeUnits } from '../api/order.ts';
 import { DEFAULT_MAX_TTL, DEFAULT_TTL } from '../policy/grant.ts';
 import type { RevocationEntry } from '../revocation/revocation-store.ts';
 import { accountRead, type NatsReading } from './observed.ts';
@@ -73,7 +74,7 @@ export function issuerReport({ issuer, revocationList, nats, now }: IssuerInput)
   const entries = revocationList.ok
     ? [...revocationList.value]
         .map(([user, entry]) => ({ user, revokedAt: iso(entry.revokedAt), expiresAt: iso(entry.expiresAt), access: entry.access }))
-        .sort((a, b) => a.revokedAt.localeCompare(b.revokedAt) || a.user.localeCompare(b.user))
+        .sort((a, b) => byCodeUnits(a.revokedAt, b.revokedAt) || byCodeUnits(a.user, b.user))
     : [];
   if (!revocationList.ok) warnings.push(`revocation list unreadable: ${revocationList.message}`);
   const stillValid = entries.filter((entry) => new Date(entry.expiresAt) > now).map((entry) => entry.user);
