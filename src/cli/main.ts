@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Command-line entry point: `run` starts the operator (and its auth callouts), `crds` prints the
-// CRDs. Parses arguments and wires the pieces; owns no logic of its own.
+// CRDs, `inspect` shows an access or issuer as the cluster and NATS see it. Parses arguments and wires the pieces; owns no logic of its own.
 
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ import { Readiness } from './health.ts';
 import { serveMonitoring, type RunningMonitoring } from './monitoring-server.ts';
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
 import { loadRunConfig, runFlags } from './config.ts';
+import { inspect } from './inspect.ts';
 
 /** The Lease that replicas elect a leader with, in the operator's namespace. */
 const LEASE_NAME = 'workspace-nats-operator';
@@ -27,6 +28,8 @@ Commands:
   run     Run the operator: mint, renew and revoke NATS credentials for WorkspaceNatsAccess objects,
           and answer the NATS auth callouts of ClusterNatsAuthCallout objects
   crds    Print the CustomResourceDefinitions as YAML (kubectl apply -f -)
+  inspect Show an access or an issuer: grant, users, revocations on each NATS server, connections
+          (workspace-nats-operator inspect --help)
 
 Options of run:
   --kubeconfig PATH      cluster to use (default: $KUBECONFIG, in-cluster, then ~/.kube/config)
@@ -151,6 +154,9 @@ async function main(argv: string[]): Promise<void> {
     case 'crds':
       process.stdout.write(Object.values(renderCrdFiles()).join('---\n'));
       return;
+    case 'inspect':
+      // Exits at once: the API client's kept-alive sockets would hold the process for seconds.
+      process.exit(await inspect(rest, process.env, (text) => process.stdout.write(text)));
     case undefined:
     case 'help':
     case '--help':

@@ -162,6 +162,8 @@ export function readClientEvent(subject: string, data: string): ClientEvent | un
 /** A connection as CONNZ lists it (the fields read here). */
 export interface ConnzConnection {
   cid?: number;
+  /** When the client connected (RFC 3339). */
+  start?: string;
   ip?: string;
   name?: string;
   lang?: string;

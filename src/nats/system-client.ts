@@ -26,6 +26,15 @@ export interface NatsSettings {
   operatorSigner: KeyPair;
 }
 
+/** One client connection as connectionListing() shows it: no credential in it. */
+export interface ConnectionListing {
+  cid: number;
+  user: string | undefined;
+  host: string | undefined;
+  name: string | undefined;
+  start: string | undefined;
+}
+
 export interface NatsServerRef {
   id: string;
   name: string;
@@ -194,6 +203,25 @@ export class NatsSystemClient {
   async clientsOf(account: string, expected: number): Promise<{ server: NatsServerRef; records: ClientRecord[] }[]> {
     const listings = await this.connz(account, { auth: true }, expected);
     return listings.map(({ server, connections }) => ({ server, records: readConnz(server, connections) }));
+  }
+
+  /**
+   * Every client connection of `account`, per answering server, as an operator reads them: who
+   * (user key or callout name), from where, named how and since when. The JWT CONNZ returns with
+   * `auth` is dropped here.
+   */
+  async connectionListing(account: string, expected: number): Promise<{ server: NatsServerRef; connections: ConnectionListing[] }[]> {
+    const listings = await this.connz(account, { auth: true }, expected);
+    return listings.map(({ server, connections }) => ({
+      server,
+      connections: connections.map((connection) => ({
+        cid: connection.cid ?? 0,
+        user: connection.authorized_user,
+        host: connection.ip,
+        name: connection.name,
+        start: connection.start,
+      })),
+    }));
   }
 
   /** Each answering server's connections of `account` that `filter` selects (CONNZ). */

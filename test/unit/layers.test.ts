@@ -1,6 +1,6 @@
 // The shape of src/ that design.md promises, checked on every run: imports point down the layers
 // (api 1; policy, nats 2; kube 3; revocation, issuer, identity 4; controller, binder, webhook, callout,
-// audit 5; cli 6; files directly in src/ are layer-1 utilities), never sideways between layer-5
+// audit, inspect 5; cli 6; files directly in src/ are layer-1 utilities), never sideways between layer-5
 // folders, and no file-level cycle; and no file over 300 lines unless its header says why it must
 // be one piece.
 
@@ -20,6 +20,7 @@ const LAYERS: Record<string, number> = {
   webhook: 5,
   callout: 5,
   audit: 5,
+  inspect: 5,
   cli: 6,
 };
 /** Where jobs live: each is built on the layers below, never on another job. */
