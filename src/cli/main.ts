@@ -18,6 +18,8 @@ import { serveMonitoring, type RunningMonitoring } from './monitoring-server.ts'
 import { startPodWebhook, type RunningWebhook } from '../webhook/pod-webhook.ts';
 import { loadRunConfig, runFlags } from './config.ts';
 import { inspect } from './inspect.ts';
+import { bootstrap } from './bootstrap.ts';
+import { bootstrapUsage } from './bootstrap-usage.ts';
 
 /** The Lease that replicas elect a leader with, in the operator's namespace. */
 const LEASE_NAME = 'workspace-nats-operator';
@@ -30,6 +32,10 @@ Commands:
   crds    Print the CustomResourceDefinitions as YAML (kubectl apply -f -)
   inspect Show an access or an issuer: grant, users, revocations on each NATS server, connections
           (workspace-nats-operator inspect --help)
+  bootstrap
+          Make a NATS operator-mode trust (or read one from nsc or seed files) and write its
+          nats-server config, keys and Kubernetes objects (issuer, Secrets) to a folder; see
+          bootstrap --help
 
 Options of run:
   --kubeconfig PATH      cluster to use (default: $KUBECONFIG, in-cluster, then ~/.kube/config)
@@ -151,6 +157,9 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'run':
       return run(rest);
+    case 'bootstrap':
+      if (rest.includes('--help') || rest.includes('-h')) return void process.stdout.write(bootstrapUsage);
+      return bootstrap(rest, process.env, (line) => process.stdout.write(`${line}\n`));
     case 'crds':
       process.stdout.write(Object.values(renderCrdFiles()).join('---\n'));
       return;

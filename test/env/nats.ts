@@ -3,151 +3,47 @@
 // account AUTH with its callout user and sentinel), and nats-server processes in operator mode with
 // the full resolver, as one node or a 3-node cluster whose nodes can be stopped and restarted on the
 // same ports.
-import { Algorithms, encodeAccount, encodeOperator, encodeUser, fmtCreds, newScopedSigner } from '@nats-io/jwt';
-import type { Account } from '@nats-io/jwt';
-import { createAccount, createCurve, createOperator, createUser } from '@nats-io/nkeys';
-import type { KeyPair } from '@nats-io/nkeys';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { accountJwts, createTrust, SCOPED_ROLE, SCOPED_TEMPLATE, type CalloutAccountMaterial, type NKeyMaterial, type Trust } from '../../src/nats/trust.ts';
+import { renderServerConfig } from '../../src/nats/server-config.ts';
 import { freePort, httpGet, waitFor } from './net.ts';
 import { ensureComponents } from './components.ts';
 import { describeLogs, makeTempDir, removeTempDir, startProcess } from './processes.ts';
 import type { ManagedProcess } from './processes.ts';
 
-export interface NKeyMaterial {
-  publicKey: string;
-  seed: string;
+export { SCOPED_ROLE, SCOPED_TEMPLATE };
+export type { NKeyMaterial };
+
+/** A trust with every part the suites use present. */
+export interface NatsTrust extends Trust {
+  /**
+   * The account workspace users live in. It lists a plain signing key and a scoped one, whose
+   * template gives a user with tag `ws:<id>` the subjects `ws.<id>.>` (and its inbox
+   * `_INBOX_<id>.>`), whatever the user JWT itself says.
+   */
+  workspaceAccount: NKeyMaterial & { name: 'WS'; jwt: string; signingKey: NKeyMaterial; scopedSigningKey: NKeyMaterial & { role: string } };
+  /** The auth callout account AUTH, whose sentinel the callout authorizes. */
+  calloutAccount: CalloutAccountMaterial & { name: 'AUTH' };
 }
 
-export interface NatsTrust {
-  operator: NKeyMaterial & { name: string; jwt: string; signingKey: NKeyMaterial };
-  systemAccount: NKeyMaterial & { name: 'SYS'; jwt: string };
-  /** A user of SYS (signed by the SYS identity key), e.g. to push account JWT updates. */
-  systemUser: NKeyMaterial & { jwt: string; creds: string };
-  /**
-   * The account workspace users live in; its JWT is signed by the operator signing key. It lists a
-   * plain signing key and a scoped one, whose template gives a user with tag `ws:<id>` the subjects
-   * `ws.<id>.>` (and its inbox `_INBOX_<id>.>`), whatever the user JWT itself says.
-   */
-  workspaceAccount: NKeyMaterial & {
-    name: 'WS';
-    jwt: string;
-    signingKey: NKeyMaterial;
-    scopedSigningKey: NKeyMaterial & { role: string };
-  };
-  /**
-   * The auth callout account: its JWT (signed by the operator signing key) names `authUser` as the
-   * one user that answers `$SYS.REQ.USER.AUTH`, WS as the account the answers may place users in,
-   * and `xkey` as the curve key the servers encrypt requests to. Any other user of AUTH, such as
-   * the sentinel, is sent to the callout to be authorized.
-   */
-  calloutAccount: NKeyMaterial & {
-    name: 'AUTH';
-    jwt: string;
-    signingKey: NKeyMaterial;
-    /** Curve key pair (public X..., seed SX...). */
-    xkey: NKeyMaterial;
-    /** The callout service's user, allowed everything; signed by the AUTH signing key. */
-    authUser: NKeyMaterial & { jwt: string; creds: string };
-    /**
-     * A bearer user allowed nothing, signed by the AUTH signing key: what a workspace logs in with,
-     * its OIDC or ServiceAccount token in CONNECT's auth_token; the callout decides who it becomes.
-     */
-    sentinel: NKeyMaterial & { jwt: string; creds: string };
-  };
-}
-
-/** The scoped signing key's role and template in the WS account JWT. */
-export const SCOPED_ROLE = 'workspace';
-export const SCOPED_TEMPLATE = {
-  pub: { allow: ['ws.{{tag(ws)}}.>'] },
-  sub: { allow: ['ws.{{tag(ws)}}.>', '_INBOX_{{tag(ws)}}.>'] },
-  subs: 100,
-};
-
-const material = (kp: KeyPair): NKeyMaterial => ({
-  publicKey: kp.getPublicKey(),
-  seed: new TextDecoder().decode(kp.getSeed()),
-});
-
-// Without explicit limits an account JWT reads as "0 connections allowed".
-const UNLIMITED: Account['limits'] = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
-const v2 = { algorithm: Algorithms.v2 };
-const credsText = (jwt: string, kp: KeyPair) => new TextDecoder().decode(fmtCreds(jwt, kp));
-
+/**
+ * The environment's trust (src/nats/trust.ts): operator `wno-test-operator`, SYS and its user, WS
+ * with a plain and a scoped signing key, and the callout account AUTH.
+ */
 export async function createNatsTrust(): Promise<NatsTrust> {
-  const operator = createOperator();
-  const operatorSigner = createOperator();
-  const sys = createAccount();
-  const ws = createAccount();
-  const wsSigner = createAccount();
-  const wsScopedSigner = createAccount();
-  const sysUser = createUser();
-  const auth = createAccount();
-  const authSigner = createAccount();
-  const authXkey = createCurve();
-  const authUser = createUser();
-  const sentinel = createUser();
-
-  const operatorJwt = await encodeOperator(
-    'wno-test-operator',
-    operator,
-    { signing_keys: [operatorSigner.getPublicKey()], system_account: sys.getPublicKey() },
-    v2,
-  );
-  // Account JWTs are signed by the operator signing key, as a real deployment would do, so the
-  // operator identity seed is never needed after setup.
-  const sysJwt = await encodeAccount('SYS', sys.getPublicKey(), { limits: UNLIMITED }, { ...v2, signer: operatorSigner });
-  const wsJwt = await encodeAccount(
-    'WS',
-    ws.getPublicKey(),
-    {
-      limits: UNLIMITED,
-      signing_keys: [wsSigner.getPublicKey(), newScopedSigner(wsScopedSigner, SCOPED_ROLE, SCOPED_TEMPLATE)],
-    },
-    { ...v2, signer: operatorSigner },
-  );
-  const sysUserJwt = await encodeUser('sys', sysUser, sys, {}, v2);
-  const authJwt = await encodeAccount(
-    'AUTH',
-    auth.getPublicKey(),
-    {
-      limits: UNLIMITED,
-      signing_keys: [authSigner.getPublicKey()],
-      authorization: { auth_users: [authUser.getPublicKey()], allowed_accounts: [ws.getPublicKey()], xkey: authXkey.getPublicKey() },
-    },
-    { ...v2, signer: operatorSigner },
-  );
-  // Both users are signed by the AUTH signing key (encodeUser then sets issuer_account to AUTH).
-  const authUserJwt = await encodeUser('auth-callout', authUser, auth, {}, { ...v2, signer: authSigner });
-  const denyAll = { deny: ['>'] };
-  const sentinelJwt = await encodeUser(
-    'sentinel',
-    sentinel,
-    auth,
-    { bearer_token: true, pub: denyAll, sub: denyAll },
-    { ...v2, signer: authSigner },
-  );
+  const trust = await createTrust({
+    operatorName: 'wno-test-operator',
+    workspaceAccountName: 'WS',
+    signingKeys: { plain: true, scoped: true },
+    calloutAccountName: 'AUTH',
+  });
+  const { signingKey, scopedSigningKey } = trust.workspaceAccount;
+  if (!signingKey || !scopedSigningKey || !trust.calloutAccount) throw new Error('createTrust left out a key it was asked for');
   return {
-    operator: { ...material(operator), name: 'wno-test-operator', jwt: operatorJwt, signingKey: material(operatorSigner) },
-    systemAccount: { ...material(sys), name: 'SYS', jwt: sysJwt },
-    systemUser: { ...material(sysUser), jwt: sysUserJwt, creds: credsText(sysUserJwt, sysUser) },
-    workspaceAccount: {
-      ...material(ws),
-      name: 'WS',
-      jwt: wsJwt,
-      signingKey: material(wsSigner),
-      scopedSigningKey: { ...material(wsScopedSigner), role: SCOPED_ROLE },
-    },
-    calloutAccount: {
-      ...material(auth),
-      name: 'AUTH',
-      jwt: authJwt,
-      signingKey: material(authSigner),
-      xkey: material(authXkey),
-      authUser: { ...material(authUser), jwt: authUserJwt, creds: credsText(authUserJwt, authUser) },
-      sentinel: { ...material(sentinel), jwt: sentinelJwt, creds: credsText(sentinelJwt, sentinel) },
-    },
+    ...trust,
+    workspaceAccount: { ...trust.workspaceAccount, name: 'WS', signingKey, scopedSigningKey },
+    calloutAccount: { ...trust.calloutAccount, name: 'AUTH' },
   };
 }
 
@@ -190,36 +86,20 @@ interface NodePorts {
 
 function nodeConfig(i: number, trust: NatsTrust, ports: NodePorts[], resolverDir: string): string {
   const me = ports[i]!;
-  const lines = [
-    `server_name: wno-nats-${i}`,
-    `listen: "127.0.0.1:${me.client}"`,
-    `http: "127.0.0.1:${me.http}"`,
-    // Inline operator JWT: nats-server accepts a JWT or a path here.
-    `operator: ${JSON.stringify(trust.operator.jwt)}`,
-    `system_account: ${trust.systemAccount.publicKey}`,
-    'resolver: {',
-    '  type: full',
-    `  dir: ${JSON.stringify(resolverDir)}`,
-    '  allow_delete: false',
-    '  interval: "2m"',
-    '}',
-    'resolver_preload: {',
-    `  ${trust.systemAccount.publicKey}: ${JSON.stringify(trust.systemAccount.jwt)}`,
-    `  ${trust.workspaceAccount.publicKey}: ${JSON.stringify(trust.workspaceAccount.jwt)}`,
-    `  ${trust.calloutAccount.publicKey}: ${JSON.stringify(trust.calloutAccount.jwt)}`,
-    '}',
-  ];
-  if (ports.length > 1) {
-    lines.push(
-      'cluster: {',
-      '  name: wno',
-      `  listen: "127.0.0.1:${me.cluster}"`,
-      // Listing every node (itself included, which the server skips) keeps one config shape.
-      `  routes: [${ports.map((p) => JSON.stringify(`nats-route://127.0.0.1:${p.cluster}`)).join(', ')}]`,
-      '}',
-    );
-  }
-  return lines.join('\n') + '\n';
+  return renderServerConfig({
+    serverName: `wno-nats-${i}`,
+    listen: `127.0.0.1:${me.client}`,
+    http: `127.0.0.1:${me.http}`,
+    operatorJwt: trust.operator.jwt,
+    systemAccount: trust.systemAccount.publicKey,
+    accounts: accountJwts(trust),
+    resolverDir,
+    // Listing every node (itself included, which the server skips) keeps one config shape.
+    cluster:
+      ports.length > 1
+        ? { name: 'wno', listen: `127.0.0.1:${me.cluster}`, routes: ports.map((p) => `nats-route://127.0.0.1:${p.cluster}`) }
+        : undefined,
+  });
 }
 
 export async function startNats(trust: NatsTrust, opts: StartNatsOptions): Promise<NatsEnv> {
