@@ -6,12 +6,12 @@
 
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
-import { ACCESS_PLURAL, CREDS_KEY, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
 import { mintUserCredentials } from '../../src/nats/credentials.ts';
 import { nativeFromSeed } from '../../src/nats/native-keys.ts';
 import { scrapeMetrics } from '../env/metrics.ts';
 import type { NatsEnv, NatsTrust } from '../env/nats.ts';
-import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
+import { accessBody, createAccess, getAccess, operatorOutputIn, secretMaterialIn, setIssuerPolicy, waitFor, waitForReady, type Clients } from '../env/cluster.ts';
 import { connect } from '@nats-io/transport-node';
 import { ACCEPTED, connectWithCreds, loginOutcome, roundTrip } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
@@ -99,16 +99,8 @@ async function readyAccess(name: string) {
 
 const deleteAccess = (name: string) => admin.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: ACCESS_PLURAL, namespace: NS, name });
 
-/** Sets the issuer's spec.policy to `policy` (the suite's issuer has none of its own). */
-function setPolicy(policy: ClusterNatsIssuer['spec']['policy']) {
-  return admin.custom.patchClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ISSUER_PLURAL,
-    name: ISSUER,
-    body: [{ op: 'add', path: '/spec/policy', value: policy }],
-  });
-}
+/** Sets the issuer's spec.policy (the suite's issuer has none of its own). */
+const setPolicy = (policy: ClusterNatsIssuer['spec']['policy']) => setIssuerPolicy(admin.custom, ISSUER, policy);
 
 /** A user of the account minted here (with its signing key, or `seed`): no access accounts for it. */
 async function outsideUser(name: string, seed = trust.workspaceAccount.signingKey.seed) {

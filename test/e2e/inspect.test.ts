@@ -5,11 +5,12 @@
 import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ACCESS_PLURAL, CREDS_KEY, GROUP, ISSUER_PLURAL, VERSION } from '../../src/api/constants.ts';
+import type { ClusterNatsIssuer } from '../../src/api/cluster-nats-issuer.ts';
+import { ACCESS_PLURAL, CREDS_KEY, GROUP, VERSION } from '../../src/api/constants.ts';
 import type { AccessReport } from '../../src/inspect/access-report.ts';
 import type { IssuerReport } from '../../src/inspect/issuer-report.ts';
 import type { NatsEnv, NatsTrust } from '../env/nats.ts';
-import { accessBody, createAccess, getAccess, OPERATOR_NAMESPACE, secretMaterialIn, waitFor, waitForIssuerReady, waitForReady, type Clients } from '../env/cluster.ts';
+import { accessBody, createAccess, getAccess, OPERATOR_NAMESPACE, secretMaterialIn, setIssuerPolicy, waitFor, waitForIssuerReady, waitForReady, type Clients } from '../env/cluster.ts';
 import { connectWithCreds } from '../env/nats-client.ts';
 import type { OperatorProcess } from '../env/operator.ts';
 import { startSuiteWithOwnNats } from './support/suite.ts';
@@ -27,7 +28,7 @@ let nats: NatsEnv;
 const outputs: string[] = [];
 
 const permissions = { publish: { allow: ['ws.{{workspace.id}}.>'] }, subscribe: { allow: ['ws.{{workspace.id}}.>', '_INBOX.>'] } };
-const policy = {
+const policy: ClusterNatsIssuer['spec']['policy'] = {
   maxTTL: '2h',
   allowedSubjects: { publish: ['ws.{{workspace.id}}.>'], subscribe: ['ws.{{workspace.id}}.>', '_INBOX.>'] },
   maxLimits: { subscriptions: 50 },
@@ -36,13 +37,7 @@ const policy = {
 
 beforeAll(async () => {
   ({ admin, operator, trust, nats } = await startSuiteWithOwnNats({ issuer: ISSUER, namespaces: [NS], nodes: 1 }));
-  await admin.custom.patchClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: ISSUER_PLURAL,
-    name: ISSUER,
-    body: [{ op: 'add', path: '/spec/policy', value: policy }],
-  });
+  await setIssuerPolicy(admin.custom, ISSUER, policy);
   await waitForIssuerReady(admin.custom, ISSUER);
 });
 

@@ -275,6 +275,11 @@ export function waitForReady(
   );
 }
 
+/** Sets issuer `name`'s spec.policy to `policy`, whole (added if it has none). */
+export function setIssuerPolicy(custom: CustomObjectsApi, name: string, policy: ClusterNatsIssuer['spec']['policy']): Promise<unknown> {
+  return custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: ISSUER_PLURAL, name, body: [{ op: 'add', path: '/spec/policy', value: policy }] });
+}
+
 /** Waits until the issuer is Ready: its keys loaded and its account JWT checked on the servers. */
 export function waitForIssuerReady(custom: CustomObjectsApi, name: string, timeoutMs = 30_000): Promise<ClusterNatsIssuer> {
   return waitFor(
