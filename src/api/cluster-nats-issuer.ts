@@ -15,6 +15,7 @@ import {
 } from './common-schemas.ts';
 import { ACCOUNT_PUBLIC_KEY_PATTERN, DURATION_PATTERN, USER_TAG_PATTERN } from './patterns.ts';
 import type { ObjectMeta } from './object-meta.ts';
+import { byCodeUnits } from './order.ts';
 
 export const clusterNatsIssuerSpecSchema = {
   type: 'object',
@@ -240,4 +241,12 @@ export interface ClusterNatsIssuer {
   metadata: ObjectMeta;
   spec: ClusterNatsIssuerSpec;
   status?: ClusterNatsIssuerStatus;
+}
+
+/**
+ * The issuers naming `account`, by name: issuers sharing an account share its revoker and its NATS
+ * settings (the first one's whose Secrets load), and count its clients under the first.
+ */
+export function accountIssuers(issuers: readonly ClusterNatsIssuer[], account: string): ClusterNatsIssuer[] {
+  return issuers.filter((issuer) => issuer.spec.account.publicKey === account).sort((a, b) => byCodeUnits(a.metadata.name, b.metadata.name));
 }

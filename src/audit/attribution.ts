@@ -3,8 +3,7 @@
 // auth callout put into the user JWT ("<namespace>/<access>"), or, for a refused login, the user
 // in the JWT it presented, which may be one the operator revoked. Pure.
 
-import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
-import { byCodeUnits } from '../api/order.ts';
+import { accountIssuers, type ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import type { ClientEvent, ClientRecord } from '../nats/advisories.ts';
 
 /** Access keys ("namespace/name") by user public key, kept in step with the accesses. */
@@ -85,7 +84,7 @@ export function authFailureReason(event: ClientEvent, attribution: Attribution, 
  */
 export function issuerOf(issuers: readonly ClusterNatsIssuer[], account: string, record: ClientRecord, accessIssuer?: string): string {
   if (accessIssuer) return accessIssuer;
-  const ofAccount = issuers.filter((issuer) => issuer.spec.account.publicKey === account).sort((a, b) => byCodeUnits(a.metadata.name, b.metadata.name));
+  const ofAccount = accountIssuers(issuers, account);
   const signer = record.presented?.signer;
   return (ofAccount.find((issuer) => signer !== undefined && issuer.status?.signingKeyPublicKey === signer) ?? ofAccount[0])?.metadata.name ?? '';
 }

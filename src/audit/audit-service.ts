@@ -8,7 +8,7 @@
 // The periodic listings correct the live table: counts converge (to 0 too, for accesses whose
 // clients left while no leader listened), and connections older than the audit are checked too.
 
-import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { accountIssuers, type ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { EventReason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
 import { timestamp } from '../kube/conditions.ts';
@@ -119,7 +119,7 @@ export class AuditService {
     this.#live.forgetClosedBefore(startedAt - this.#deps.timing.resyncMs);
     if (![...servers].every((server) => answered.has(server))) return;
     // Every server answered: what is not open now is 0, also where no advisory said so.
-    const issuers = this.#deps.issuers.list().filter((issuer) => issuer.spec.account.publicKey === account);
+    const issuers = accountIssuers(this.#deps.issuers.list(), account);
     for (const issuer of issuers) this.#deps.metrics.connections(issuer.metadata.name, this.#live.active(issuerKey(issuer.metadata.name)));
     const names = new Set(issuers.map((issuer) => issuer.metadata.name));
     for (const access of this.#deps.accesses.list()) {
@@ -175,7 +175,7 @@ export class AuditService {
   #authError(event: ClientEvent): void {
     const signer = event.presented?.signer;
     const account = event.presented?.account;
-    const issuers = this.#deps.issuers.list().filter((issuer) => issuer.spec.account.publicKey === account);
+    const issuers = account ? accountIssuers(this.#deps.issuers.list(), account) : [];
     // Only a JWT signed by the account or its issuers' signing key names one of its users: anyone
     // can sign a JWT that says it is for the account, with any user in it.
     if (!account || !issuers.some((issuer) => signer === account || signer === issuer.status?.signingKeyPublicKey)) {

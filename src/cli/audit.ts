@@ -3,7 +3,7 @@
 // connections, and writes status.connections as one of the access controller's own writes, so that
 // no reconcile wakes for it), and the Events telling an account's issuers of account JWT drift.
 
-import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { accountIssuers, type ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { ACCESS_PLURAL, GROUP, VERSION } from '../api/constants.ts';
 import { EventReason } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
@@ -18,7 +18,6 @@ import type { ObjectIndex } from '../kube/object-index.ts';
 import type { OwnWrites } from '../kube/own-writes.ts';
 import type { Logger } from '../log.ts';
 import type { Revocations, RevocationsDeps } from '../revocation/revocations.ts';
-import { issuersOfAccount } from './routing.ts';
 import type { V1Secret } from '@kubernetes/client-node';
 
 export interface AuditOptions extends AuditTiming {
@@ -76,9 +75,6 @@ export function reportAccountDrift(issuers: Lister<ClusterNatsIssuer>, events: E
   return (account, drift) => {
     const named = drift.named.length > 0 ? ` (${drift.named.map((server) => server.name).join(', ')})` : '';
     const message = `${drift.servers} NATS server(s)${named} held the JWT of account ${account} without revocations they had confirmed (up to ${drift.missing} missing); pushed them again`;
-    for (const name of issuersOfAccount(issuers.list(), account)) {
-      const issuer = issuers.get(name);
-      if (issuer) void events.record(issuer, 'Warning', EventReason.AccountJwtDrift, message);
-    }
+    for (const issuer of accountIssuers(issuers.list(), account)) void events.record(issuer, 'Warning', EventReason.AccountJwtDrift, message);
   };
 }

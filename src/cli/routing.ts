@@ -3,7 +3,7 @@
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterNatsAuthCallout } from '../api/cluster-nats-auth-callout.ts';
-import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { accountIssuers, type ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import { ACCESS_KIND, ACCESS_NAME_LABEL, BINDING_LABEL } from '../api/constants.ts';
 import { READY } from '../api/reasons.ts';
 import type { WorkspaceNatsAccess } from '../api/workspace-nats-access.ts';
@@ -58,7 +58,7 @@ export function calloutsReadingSecret(callouts: readonly ClusterNatsAuthCallout[
 
 /** Names of the issuers of `account`. */
 export function issuersOfAccount(issuers: readonly ClusterNatsIssuer[], account: string): string[] {
-  return issuers.filter((issuer) => issuer.spec.account.publicKey === account).map((issuer) => issuer.metadata.name);
+  return accountIssuers(issuers, account).map((issuer) => issuer.metadata.name);
 }
 
 /**

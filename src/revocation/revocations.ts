@@ -6,7 +6,7 @@
 // logged at warn, counted and passed on (onDrift), for Events on the account's issuers.
 
 import { systemClock, type Clock } from '../api/clock.ts';
-import type { ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
+import { accountIssuers, type ClusterNatsIssuer } from '../api/cluster-nats-issuer.ts';
 import type { IssuerKeys } from '../issuer/issuer-keys.ts';
 import type { Lister } from '../kube/lister.ts';
 import type { Logger } from '../log.ts';
@@ -26,7 +26,6 @@ import type { Timers } from './cycle-scheduler.ts';
 import { cutLogins } from './login-cuts.ts';
 import type { RevocationStore } from './revocation-store.ts';
 import { SystemConnection } from './system-connection.ts';
-import { byCodeUnits } from '../api/order.ts';
 
 export interface RevocationsDeps {
   store: RevocationStore;
@@ -160,10 +159,7 @@ export class Revocations {
   }
 
   private settings(account: string): NatsSettings {
-    const issuers = this.deps.issuers
-      .list()
-      .filter((issuer) => issuer.spec.account.publicKey === account)
-      .sort((a, b) => byCodeUnits(a.metadata.name, b.metadata.name));
+    const issuers = accountIssuers(this.deps.issuers.list(), account);
     if (issuers.length === 0) throw new Error(`no ClusterNatsIssuer names account ${account}`);
     const problems: string[] = [];
     for (const issuer of issuers) {
